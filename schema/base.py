@@ -1,0 +1,78 @@
+"""Base models shared by every frame and payload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+CommandId = int | Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Uuid = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+    ),
+]
+Title = Annotated[str, StringConstraints(max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=10_000)]
+Topic = Annotated[str, StringConstraints(min_length=3, max_length=300)]
+
+
+class Strict(BaseModel):
+    """A model that refuses unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Empty(Strict):
+    """A payload with no fields."""
+
+
+class Command(Strict):
+    """A client command frame: id, type, optional op_id, data.
+
+    Subclasses fix ``type`` with a Literal and ``data`` with their payload model;
+    ``mutating`` says whether the command may carry an op_id and changes state.
+    """
+
+    mutating: ClassVar[bool] = False
+    result: ClassVar[type[BaseModel] | None] = None
+
+    id: CommandId
+    type: str
+    op_id: Uuid | None = None
+    data: Any = None
+
+    @classmethod
+    def command_name(cls) -> str:
+        """Return the command's name, taken from its ``type`` Literal."""
+        annotation = cls.model_fields["type"].annotation
+        args = getattr(annotation, "__args__", ())
+        if len(args) != 1 or not isinstance(args[0], str):
+            raise TypeError(f"{cls.__name__}.type must be a single-string Literal")
+        return args[0]
+
+
+def empty() -> Any:
+    """Give commands whose payload may be omitted an empty default."""
+    return Field(default_factory=Empty)
+
+
+class PartialUpdate(Strict):
+    """An update payload: absent fields are untouched, null clears a nullable field.
+
+    ``not_nullable`` names the fields for which null is refused instead of ignored.
+    """
+
+    not_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_null_for_required(self) -> PartialUpdate:
+        for name in self.not_nullable & self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self, *exclude: str) -> dict[str, Any]:
+        """Return the fields the client sent, minus ``exclude``."""
+        return {k: getattr(self, k) for k in self.model_fields_set if k not in exclude}

@@ -1,0 +1,44 @@
+"""User profile commands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from schema.base import Command, Empty, Strict, empty
+from schema.resources import User
+from schema.zones import check_zone
+
+
+class UserMe(Command):
+    """Read the caller's own profile."""
+
+    result = User
+    type: Literal["user.me"]
+    data: Empty = empty()
+
+
+class UserUpdateData(Strict):
+    """The profile fields to change; absent fields are untouched."""
+
+    display_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    timezone: str | None = None
+    if_version: Annotated[int, Field(ge=1)] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)
+
+
+class UserUpdate(Command):
+    """Change the caller's display name or time zone."""
+
+    mutating = True
+    result = User
+    type: Literal["user.update"]
+    data: UserUpdateData
+
+
+COMMANDS: tuple[type[Command], ...] = (UserMe, UserUpdate)

@@ -1,0 +1,19 @@
+"""Every event name the server emits, with the model of its ``data``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from schema.resources import Deleted, Timer, User
+
+EVENTS: dict[str, type[BaseModel]] = {
+    "user.updated": User,
+    "timer.started": Timer,
+    "timer.paused": Timer,
+    "timer.resumed": Timer,
+    "timer.stopped": Timer,
+    "timer.cancelled": Timer,
+    "timer.updated": Timer,
+    "timer.deleted": Deleted,
+    "timer.due": Timer,
+}

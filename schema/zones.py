@@ -1,0 +1,16 @@
+"""IANA time zone validation shared by every payload that names a zone."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def check_zone(name: str) -> str:
+    """Return ``name`` when it is a known IANA zone, else raise ValueError."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        raise ValueError(f"unknown time zone {name!r}")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name

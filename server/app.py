@@ -1,0 +1,161 @@
+"""The application factory: app-wide resources in cleanup contexts, routes, CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import aiohttp
+import aiohttp_cors
+from aiohttp import web
+
+from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
+from server.auth.oidc import OidcVerifier
+from server.auth.verify import TokenVerifier
+from server.domain.context import Services
+from server.domain.maintenance import run_pruner
+from server.domain.registry import CommandRegistry
+from server.domain.timers import commands as timer_commands
+from server.domain.timers.scheduler import DueScheduler
+from server.domain.users import commands as user_commands
+from server.protocol import core_commands
+from server.protocol.limits import ConnectLimiter, parse_networks
+from server.protocol.session import handle_ws, shutdown_connections
+from server.protocol.ticks import Ticker
+from server.realtime.backend import FanoutBackend
+from server.realtime.hub import Hub
+from server.realtime.memory import InProcessBackend
+from server.realtime.redis import RedisBackend
+from server.rest.health import handle_health, handle_live, handle_ready
+from server.rest.middleware import request_context
+from server.rest.reads import handle_bootstrap, handle_timers
+from server.settings import Settings
+from server.state import SETTINGS, STATE, AppState
+from server.storage.db import Database, create_engine
+from server.storage.meta import get_or_create_epoch
+
+log = logging.getLogger(__name__)
+
+
+def build_registry() -> CommandRegistry:
+    """Register every command handler, explicitly."""
+    registry = CommandRegistry()
+    core_commands.register(registry)
+    user_commands.register(registry)
+    timer_commands.register(registry)
+    return registry
+
+
+def build_backend(settings: Settings) -> FanoutBackend:
+    """Choose Redis pub/sub when REDIS_URL is set, else the in-process twin."""
+    if settings.redis_url:
+        return RedisBackend(settings.redis_url, settings.redis_prefix)
+    return InProcessBackend()
+
+
+async def build_verifier(settings: Settings, session: aiohttp.ClientSession) -> TokenVerifier:
+    """Build the token verifier: the embedded issuer and, when configured, OIDC."""
+    oidc = None
+    if settings.oidc_issuer:
+        oidc = OidcVerifier(
+            settings.oidc_issuer,
+            settings.oidc_audience or settings.auth_audience,
+            session=session,
+            algorithms=settings.oidc_algorithms,
+        )
+    embedded = None
+    if settings.auth_signing_secret or not settings.oidc_issuer:
+        secret = await asyncio.to_thread(
+            load_or_create_secret, settings.data_dir, settings.auth_signing_secret
+        )
+        embedded = EmbeddedIssuer(secret, settings.auth_issuer, settings.auth_audience)
+    return TokenVerifier(embedded, oidc)
+
+
+async def app_context(app: web.Application) -> AsyncIterator[None]:
+    """Create the app's resources, run its background tasks, and tear both down."""
+    settings = app[SETTINGS]
+    db = Database(create_engine(settings.effective_database_url, settings.db_pool_size))
+    http = aiohttp.ClientSession()
+    hub = Hub(build_backend(settings), db, resume_max_events=settings.resume_max_events)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with db.transaction() as tx:
+            epoch = await get_or_create_epoch(tx.conn)
+        services = Services(settings=settings, db=db, publish=hub.publish, epoch=epoch)
+        scheduler = DueScheduler(services)
+        services.on_timers_changed = scheduler.wake
+        app[STATE] = AppState(
+            settings=settings,
+            services=services,
+            hub=hub,
+            registry=build_registry(),
+            verifier=await build_verifier(settings, http),
+            ticker=Ticker(),
+            scheduler=scheduler,
+            connect_limiter=ConnectLimiter(settings.ws_connect_per_min, settings.ws_connect_burst),
+            trusted_networks=parse_networks(settings.trusted_proxy_ips),
+        )
+        await hub.start()
+        tasks = _start(
+            {
+                "due-scheduler": scheduler.run(),
+                "pruner": run_pruner(services),
+                "hub-sweeper": hub.run_sweeper(settings.hub_sweep_s),
+            }
+        )
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if STATE in app:
+            await app[STATE].ticker.stop()
+        await hub.stop()
+        await http.close()
+        await db.close()
+
+
+def _start(coros: dict[str, Coroutine[Any, Any, None]]) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(coro, name=name) for name, coro in coros.items()]
+
+
+def add_routes(app: web.Application) -> None:
+    """Add the WebSocket endpoint and the thin REST routes, with CORS from settings."""
+    settings = app[SETTINGS]
+    cors = aiohttp_cors.setup(
+        app,
+        defaults={
+            origin: aiohttp_cors.ResourceOptions(
+                allow_credentials=settings.cors_allow_credentials,
+                expose_headers=("X-Request-ID",),
+                allow_headers=("Authorization", "Content-Type", "X-Request-ID"),
+                allow_methods=("GET",),
+            )
+            for origin in settings.cors_origins
+        },
+    )
+    app.router.add_get("/v1/ws", handle_ws)
+    for path, handler in (
+        ("/health", handle_health),
+        ("/v1/health/live", handle_live),
+        ("/v1/health/ready", handle_ready),
+        ("/v1/bootstrap", handle_bootstrap),
+        ("/v1/timers", handle_timers),
+    ):
+        cors.add(app.router.add_get(path, handler))
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    """Build the aiohttp application."""
+    app = web.Application(middlewares=[request_context], client_max_size=64 * 1024)
+    app[SETTINGS] = settings or Settings()
+    app.cleanup_ctx.append(app_context)
+    app.on_shutdown.append(shutdown_connections)
+    add_routes(app)
+    return app
+
+

@@ -1,0 +1,106 @@
+"""What every domain action needs: the services, the actor, and the mutation helper."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from server.clock import now_ms
+from server.settings import Settings
+from server.storage.db import Database, Tx
+from server.storage.events import append_event
+from server.storage.ops import claim_op, store_op_reply
+from schema.base import Command
+from schema.events import EVENTS
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+
+
+@dataclass
+class Services:
+    """App-wide resources the domain uses; built once per app in its cleanup context."""
+
+    settings: Settings
+    db: Database
+    publish: Publish
+    epoch: str
+    # Called when a timer's due instant may have changed, to wake the scheduler.
+    on_timers_changed: Callable[[], None] = field(default=lambda: None)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and the op_id that makes the action idempotent."""
+
+    user_id: str
+    op_id: str | None = None
+    command: str = ""
+
+
+class OpAlreadyApplied(Exception):
+    """The op_id was applied by an earlier (possibly concurrent) command."""
+
+
+class Mutation:
+    """One transaction: write rows, emit events, then commit and publish."""
+
+    def __init__(self, tx: Tx, services: Services, actor: Actor, now: int) -> None:
+        self.tx = tx
+        self.conn = tx.conn
+        self.services = services
+        self.actor = actor
+        self.now = now
+        self.reply: Any = None
+        self.events = 0
+
+    async def emit(self, topic: str, name: str, data: Any) -> int:
+        """Append an event in this transaction and publish it once the transaction commits."""
+        if name not in EVENTS:
+            raise ValueError(f"undeclared event {name}: add it to schema/events.py")
+        seq, frame = await append_event(
+            self.conn,
+            topic=topic,
+            name=name,
+            data=data,
+            op_id=self.actor.op_id,
+            actor=self.actor.user_id,
+            at_ms=self.now,
+        )
+        self.tx.after_commit.append(functools.partial(self.services.publish, topic, frame))
+        self.events += 1
+        return seq
+
+    def done(self, reply: Any) -> Any:
+        """Record the command's reply (stored for op_id replays) and return it."""
+        self.reply = reply
+        return reply
+
+
+@contextlib.asynccontextmanager
+async def mutate(services: Services, actor: Actor) -> AsyncIterator[Mutation]:
+    """Open a mutation; with an op_id, claim it first and store the reply before commit."""
+    async with services.db.transaction() as tx:
+        now = now_ms()
+        if actor.op_id and not await claim_op(
+            tx.conn, actor.user_id, actor.op_id, actor.command, now
+        ):
+            raise OpAlreadyApplied(actor.op_id)
+        mutation = Mutation(tx, services, actor, now)
+        yield mutation
+        if actor.op_id:
+            if mutation.reply is None:
+                raise RuntimeError("a mutation with an op_id must call done()")
+            await store_op_reply(tx.conn, actor.user_id, actor.op_id, mutation.reply)
+
+
+class Caller(Protocol):
+    """What a command handler sees of the connection that sent the command."""
+
+    services: Services
+    user_id: str
+
+    def actor(self, command: Command) -> Actor:
+        """Return the actor for ``command`` (the user and the command's op_id)."""

@@ -1,0 +1,127 @@
+"""Timer actions: each one transaction with its events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from server.domain.context import Actor, Mutation, Services, mutate
+from server.domain.timers import logic
+from server.domain.timers.links import require_links
+from server.errors import ApiError, not_found
+from server.realtime.topics import user_topic
+from server.storage import timers as store
+from schema.commands.timers import TimerStartData, TimerUpdateData
+from schema.errors import ErrorCode
+
+Transition = Callable[[logic.Row, int], dict[str, Any]]
+
+TRANSITIONS: dict[str, tuple[Transition, str]] = {
+    "pause": (logic.pause, "timer.paused"),
+    "resume": (logic.resume, "timer.resumed"),
+    "stop": (lambda row, now: logic.finish(row, now, logic.COMPLETED), "timer.stopped"),
+    "cancel": (lambda row, now: logic.finish(row, now, logic.CANCELLED), "timer.cancelled"),
+}
+
+
+async def do_start_timer(services: Services, actor: Actor, data: TimerStartData) -> dict[str, Any]:
+    """Create a RUNNING timer (pausing the others when SINGLE_RUNNING_TIMER is on)."""
+    async with mutate(services, actor) as m:
+        await require_links(
+            m.conn,
+            actor.user_id,
+            schedule_id=data.schedule_id,
+            todo_id=data.todo_id,
+            tag_ids=data.tag_ids,
+        )
+        if services.settings.single_running_timer:
+            await _pause_running(m)
+        fields = data.model_dump(exclude={"inherit_tags"})
+        fields["tag_ids"] = orjson.dumps(fields["tag_ids"]).decode()
+        values = logic.new_timer_values(str(uuid.uuid4()), actor.user_id, fields, m.now)
+        await store.insert_timer(m.conn, values)
+        view = logic.timer_view(values, m.now)
+        await m.emit(user_topic(actor.user_id), "timer.started", view)
+        m.done(view)
+    services.on_timers_changed()
+    return view
+
+
+async def do_transition(
+    services: Services, actor: Actor, timer_id: str, action: str, if_version: int | None
+) -> dict[str, Any]:
+    """Pause, resume, stop or cancel a timer."""
+    transition, event = TRANSITIONS[action]
+    async with mutate(services, actor) as m:
+        row = await _load(m, timer_id, if_version)
+        if action == "resume" and services.settings.single_running_timer:
+            await _pause_running(m)
+        view = await _apply(m, row, transition(row, m.now), event)
+        m.done(view)
+    services.on_timers_changed()
+    return view
+
+
+async def do_update_timer(services: Services, actor: Actor, data: TimerUpdateData) -> dict[str, Any]:
+    """Change a timer's title, description, tags or links."""
+    changes = data.changes("id", "if_version")
+    async with mutate(services, actor) as m:
+        row = await _load(m, data.id, data.if_version)
+        links = {k: changes.get(k, row[k]) for k in ("schedule_id", "todo_id")}
+        new_tags = changes.get("tag_ids")
+        await require_links(m.conn, actor.user_id, **links, tag_ids=new_tags or [])
+        if new_tags is not None:
+            changes["tag_ids"] = orjson.dumps(new_tags).decode()
+        view = await _apply(m, row, changes, "timer.updated") if changes else logic.timer_view(row, m.now)
+        m.done(view)
+    return view
+
+
+async def do_delete_timer(
+    services: Services, actor: Actor, timer_id: str, if_version: int | None
+) -> dict[str, Any]:
+    """Delete a timer."""
+    async with mutate(services, actor) as m:
+        await _load(m, timer_id, if_version)
+        await store.delete_timer(m.conn, timer_id)
+        await m.emit(user_topic(actor.user_id), "timer.deleted", {"id": timer_id})
+        m.done({"id": timer_id})
+    services.on_timers_changed()
+    return {"id": timer_id}
+
+
+async def do_fire_due(services: Services, timer_id: str) -> bool:
+    """Emit timer.due for a timer that reached its allocation; False when another instance did."""
+    async with mutate(services, Actor(user_id="")) as m:
+        row = await store.claim_due(m.conn, timer_id, m.now)
+        if row is None:
+            return False
+        await m.emit(user_topic(row["owner_id"]), "timer.due", logic.timer_view(row, m.now))
+    return True
+
+
+async def _load(m: Mutation, timer_id: str, if_version: int | None) -> logic.Row:
+    row = await store.get_timer(m.conn, m.actor.user_id, timer_id, for_update=True)
+    if row is None:
+        raise not_found("timer", timer_id)
+    if if_version is not None and row["version"] != if_version:
+        raise ApiError(
+            ErrorCode.CONFLICT, "the timer was changed meanwhile", {"version": row["version"]}
+        )
+    return row
+
+
+async def _apply(m: Mutation, row: logic.Row, changes: dict[str, Any], event: str) -> dict[str, Any]:
+    await store.update_timer(m.conn, row["id"], {**changes, "updated_at": m.now})
+    updated = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
+    view = logic.timer_view(updated, m.now)
+    await m.emit(user_topic(row["owner_id"]), event, view)
+    return view
+
+
+async def _pause_running(m: Mutation) -> None:
+    for row in await store.list_active_timers(m.conn, m.actor.user_id, ("RUNNING",)):
+        await _apply(m, row, logic.pause(row, m.now), "timer.paused")

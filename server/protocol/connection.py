@@ -1,0 +1,185 @@
+"""One authenticated WebSocket: a Caller for handlers and a Subscriber of the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from server.clock import iso_ms
+from server.domain.access import can_receive
+from server.domain.context import Actor
+from server.domain.timers.logic import tick_entry
+from server.protocol.limits import TokenBucket
+from server.protocol.outbound import Outbound
+from server.realtime.hub import JoinResult
+from server.state import AppState
+from schema.base import Command
+
+log = logging.getLogger(__name__)
+
+CLOSE_SLOW_CONSUMER = 4409
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TIMEOUT_S = 2.0
+
+
+class Connection:
+    """State of one WebSocket after its handshake: user, cursors, queue, ticks."""
+
+    def __init__(self, state: AppState, ws: web.WebSocketResponse, conn_id: str, address: str):
+        self.state = state
+        self.services = state.services
+        self.settings = state.settings
+        self.ws = ws
+        self.id = conn_id
+        self.address = address
+        self.user_id = ""
+        self.expires_at = 0.0
+        self.cursors: dict[str, int] = {}
+        self.out = Outbound(ws, self.settings.ws_queue_max_frames, self.settings.ws_queue_max_bytes)
+        self.tick_interval: int | None = None
+        self.tick_timers: dict[str, tuple[dict[str, Any], int]] = {}
+        self.bucket = TokenBucket(self.settings.ws_rate_per_s, self.settings.ws_rate_burst)
+        self.closing = False
+        self.last_seen = asyncio.get_running_loop().time()
+        self.inflight: asyncio.Future[tuple[bytes, Any]] | None = None
+        self._close_task: asyncio.Task[None] | None = None
+        self._expiry_task: asyncio.Task[None] | None = None
+
+    def actor(self, command: Command) -> Actor:
+        """Return the actor of a command sent on this connection."""
+        op_id = command.op_id if command.mutating else None
+        return Actor(self.user_id, op_id, command.command_name())
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame; a full queue closes the connection as a slow consumer."""
+        if not self.closing and not self.out.push(frame):
+            self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
+
+    def send_json(self, frame: dict[str, Any]) -> None:
+        """Serialize and queue a frame."""
+        self.send(orjson.dumps(frame))
+
+    async def send_paced(self, frame: bytes) -> bool:
+        """Queue a frame, waiting for room; False when the client stays behind."""
+        if self.closing:
+            return False
+        if await self.out.put(frame, timeout=self.settings.ws_auth_timeout_s):
+            return True
+        self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
+        return False
+
+    def deliver(self, topic: str, seq: int, frame: bytes, event: dict[str, Any]) -> None:
+        """Take a live event from the hub: once, in order, if this user may see it."""
+        cursor = self.cursors.get(topic)
+        if cursor is None or seq <= cursor or self.closing:
+            return
+        self.cursors[topic] = seq
+        if can_receive(self.user_id, topic, event):
+            self._track_tick(event)
+            self.send(frame)
+
+    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> None:
+        """Take stored events from the hub during a join, pacing on the queue."""
+        for seq, frame in frames:
+            if seq <= self.cursors.get(topic, 0):
+                continue
+            self.cursors[topic] = seq
+            data = frame.encode()
+            event = orjson.loads(data)
+            if can_receive(self.user_id, topic, event):
+                self._track_tick(event)
+                if not await self.send_paced(data):
+                    raise ConnectionError("client fell behind during replay")
+
+    async def join(self, topic: str, since: int | None) -> JoinResult:
+        """Subscribe to ``topic`` through the hub, replaying after ``since``."""
+        self.cursors[topic] = since or 0
+        result = await self.state.hub.join(self, topic, since)
+        self.cursors[topic] = max(self.cursors[topic], result.seq)
+        return result
+
+    async def leave(self, topic: str) -> None:
+        """Unsubscribe from ``topic``."""
+        self.cursors.pop(topic, None)
+        await self.state.hub.leave(self, topic)
+
+    def seed_ticks(self, timers: list[dict[str, Any]]) -> None:
+        """Start tracking the running timers this connection may see."""
+        self.tick_timers = {}
+        for timer in timers:
+            self._remember_timer(timer)
+
+    def send_tick(self, now: int) -> None:
+        """Queue one tick frame with every tracked running timer's clock at ``now``."""
+        timers = [
+            tick_entry(timer, timer["owner_id"], now, seen) for timer, seen in self.tick_timers.values()
+        ]
+        self.send_json({"type": "tick", "server_time": iso_ms(now), "timers": timers})
+
+    def _track_tick(self, event: dict[str, Any]) -> None:
+        name = event.get("name", "")
+        if self.tick_interval is None or not name.startswith("timer."):
+            return
+        data = event.get("data") or {}
+        if name == "timer.deleted" or data.get("status") != "RUNNING":
+            self.tick_timers.pop(data.get("id", ""), None)
+        else:
+            self._remember_timer(data)
+
+    def _remember_timer(self, timer: dict[str, Any]) -> None:
+        if timer.get("status") == "RUNNING":
+            seen = int(datetime.fromisoformat(timer["server_time"]).timestamp() * 1000)
+            self.tick_timers[timer["id"]] = (timer, seen)
+
+    def set_expiry(self, expires_at: float) -> None:
+        """Warn with auth.expiring before ``expires_at`` and close with 4401 at it."""
+        self.expires_at = expires_at
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+        self._expiry_task = asyncio.create_task(self._watch_expiry(), name=f"expiry:{self.id}")
+
+    async def _watch_expiry(self) -> None:
+        expires_at = self.expires_at
+        warn_at = expires_at - self.settings.ws_auth_expiring_s
+        await asyncio.sleep(max(0.0, warn_at - time.time()))
+        self.send_json({"type": "auth.expiring", "at": iso_ms(int(expires_at * 1000))})
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        self.close_soon(CLOSE_UNAUTHORIZED, "token expired")
+
+    async def cleanup(self) -> None:
+        """Leave every topic and stop this connection's background work."""
+        self.closing = True
+        self.state.ticker.remove(self)
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+        for topic in list(self.cursors):
+            await self.leave(topic)
+        await self.wait_closed()
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the socket with ``code`` in the background (callable from sync code)."""
+        if self.closing:
+            return
+        self.closing = True
+        log.info("closing connection %s (user %s): %d %s", self.id, self.user_id, code, reason)
+        self._close_task = asyncio.create_task(self.close(code, reason), name=f"close:{self.id}")
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the socket, giving up on a client that does not take the close frame."""
+        self.closing = True
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT_S)
+        except (TimeoutError, ConnectionError):
+            pass
+
+    async def wait_closed(self) -> None:
+        """Await a close started by close_soon."""
+        if self._close_task is not None:
+            await asyncio.gather(self._close_task, return_exceptions=True)

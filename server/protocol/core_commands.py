@@ -1,0 +1,91 @@
+"""Protocol-level commands: ping, auth.refresh, subscribe, unsubscribe, ticks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.auth.errors import AuthError
+from server.clock import iso_ms, now_ms
+from server.domain.access import can_subscribe
+from server.domain.registry import CommandRegistry
+from server.domain.timers.reads import active_timer_views
+from server.errors import ApiError
+from server.protocol.connection import Connection
+from server.realtime.topics import is_valid_topic, user_topic
+from schema.commands.core import (
+    AuthRefresh,
+    Ping,
+    Subscribe,
+    TicksSubscribe,
+    TicksUnsubscribe,
+    Unsubscribe,
+)
+from schema.errors import ErrorCode
+
+
+async def handle_ping(conn: Connection, cmd: Ping) -> Any:
+    """Answer with the server's time."""
+    return {"server_time": iso_ms(now_ms())}
+
+
+async def handle_auth_refresh(conn: Connection, cmd: AuthRefresh) -> Any:
+    """Swap in a new token of the same user."""
+    try:
+        identity = await conn.state.verifier.verify(cmd.data.token)
+    except AuthError as exc:
+        raise ApiError(ErrorCode.UNAUTHORIZED, str(exc)) from None
+    if identity.sub != conn.user_id:
+        raise ApiError(ErrorCode.FORBIDDEN, "the new token is for another user")
+    conn.set_expiry(identity.expires_at)
+    return {"expires_at": iso_ms(int(identity.expires_at * 1000))}
+
+
+async def handle_subscribe(conn: Connection, cmd: Subscribe) -> Any:
+    """Subscribe to a topic the caller may see, replaying from ``since``."""
+    topic = cmd.data.topic
+    if not is_valid_topic(topic):
+        raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown topic {topic!r}", {"topic": topic})
+    if not can_subscribe(conn.user_id, topic):
+        raise ApiError(ErrorCode.NOT_FOUND, f"topic {topic} does not exist", {"topic": topic})
+    foreign_epoch = cmd.data.epoch is not None and cmd.data.epoch != conn.services.epoch
+    result = await conn.join(topic, None if foreign_epoch else cmd.data.since)
+    reset = result.reset or (foreign_epoch and cmd.data.since is not None)
+    return {"topic": topic, "seq": result.seq, "replayed": result.replayed, "reset": reset}
+
+
+async def handle_unsubscribe(conn: Connection, cmd: Unsubscribe) -> Any:
+    """Leave a topic (never the caller's own)."""
+    topic = cmd.data.topic
+    if topic == user_topic(conn.user_id):
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "the own user topic cannot be left", {"topic": topic})
+    if topic not in conn.cursors:
+        raise ApiError(ErrorCode.NOT_FOUND, f"not subscribed to {topic}", {"topic": topic})
+    await conn.leave(topic)
+    return {"topic": topic}
+
+
+async def handle_ticks_subscribe(conn: Connection, cmd: TicksSubscribe) -> Any:
+    """Start tick frames for the running timers this connection may see."""
+    active = await active_timer_views(conn.services, conn.user_id)
+    conn.tick_interval = cmd.data.interval_ms
+    conn.seed_ticks(active["items"])
+    conn.state.ticker.add(conn, cmd.data.interval_ms)
+    return {"interval_ms": cmd.data.interval_ms}
+
+
+async def handle_ticks_unsubscribe(conn: Connection, cmd: TicksUnsubscribe) -> Any:
+    """Stop tick frames."""
+    conn.state.ticker.remove(conn)
+    conn.tick_interval = None
+    conn.tick_timers = {}
+    return {"interval_ms": None}
+
+
+def register(registry: CommandRegistry) -> None:
+    """Register the protocol-level commands."""
+    registry.add(Ping, handle_ping)
+    registry.add(AuthRefresh, handle_auth_refresh)
+    registry.add(Subscribe, handle_subscribe)
+    registry.add(Unsubscribe, handle_unsubscribe)
+    registry.add(TicksSubscribe, handle_ticks_subscribe)
+    registry.add(TicksUnsubscribe, handle_ticks_unsubscribe)

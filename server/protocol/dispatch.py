@@ -1,0 +1,140 @@
+"""The envelope, handled once: parse, check, validate, call, and map errors to frames."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from server.domain.context import OpAlreadyApplied
+from server.domain.registry import Registered
+from server.errors import ApiError, validation_details
+from server.protocol.connection import Connection
+from server.storage.ops import get_op_reply
+from schema.base import Command
+from schema.errors import ErrorCode
+
+log = logging.getLogger(__name__)
+
+# Codes that count as client abuse towards the bad-frame limit.
+BAD_CODES = frozenset(
+    {ErrorCode.BAD_FRAME, ErrorCode.VALIDATION_ERROR, ErrorCode.UNKNOWN_COMMAND}
+)
+
+
+def result_frame(cid: Any, data: Any, replayed: bool = False) -> bytes:
+    """Serialize a successful result."""
+    frame: dict[str, Any] = {"id": cid, "type": "result", "ok": True, "data": data}
+    if replayed:
+        frame["replayed"] = True
+    return orjson.dumps(frame)
+
+
+def error_frame(cid: Any, error: ApiError) -> bytes:
+    """Serialize a failed result, or an error frame when there is no usable id."""
+    if cid is None:
+        return orjson.dumps({"type": "error", "error": error.body()})
+    return orjson.dumps({"id": cid, "type": "result", "ok": False, "error": error.body()})
+
+
+def read_id(frame: dict[str, Any]) -> Any:
+    """Return the frame's id when it is a valid command id, else None."""
+    cid = frame.get("id")
+    if isinstance(cid, bool):
+        return None
+    if isinstance(cid, int) or (isinstance(cid, str) and 0 < len(cid) <= 64):
+        return cid
+    return None
+
+
+def parse_frame(text: str) -> dict[str, Any]:
+    """Parse a text frame into a JSON object, or raise bad_frame."""
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(ErrorCode.BAD_FRAME, f"frame is not JSON: {exc.msg}") from None
+    if not isinstance(frame, dict):
+        raise ApiError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
+    return frame
+
+
+def lookup(conn: Connection, frame: dict[str, Any]) -> Registered:
+    """Find the frame's command, or raise the matching error."""
+    if read_id(frame) is None:
+        raise ApiError(
+            ErrorCode.BAD_FRAME, "every command needs an id: an integer or a string of 1-64 chars"
+        )
+    name = frame.get("type")
+    if not isinstance(name, str):
+        raise ApiError(ErrorCode.BAD_FRAME, "type must be a string")
+    if name == "auth":
+        raise ApiError(ErrorCode.BAD_FRAME, "already authenticated; use auth.refresh")
+    registered = conn.state.registry.get(name)
+    if registered is None:
+        raise ApiError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {name!r}", {"type": name})
+    return registered
+
+
+def validate(registered: Registered, frame: dict[str, Any]) -> Command:
+    """Validate the frame against the command's model."""
+    try:
+        return registered.model.model_validate(frame)
+    except ValidationError as exc:
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR, "the command does not match its schema", validation_details(exc)
+        ) from None
+
+
+async def stored_reply(conn: Connection, cmd: Command) -> Any | None:
+    """Return the first reply of a repeated op_id, or None for a new op."""
+    if not (cmd.mutating and cmd.op_id):
+        return None
+    async with conn.services.db.read() as db:
+        stored = await get_op_reply(db, conn.user_id, cmd.op_id)
+    if stored is None:
+        return None
+    command, reply = stored
+    if command != cmd.command_name():
+        raise ApiError(
+            ErrorCode.CONFLICT,
+            f"op_id was already used for {command}",
+            {"op_id": cmd.op_id, "command": command},
+        )
+    return reply
+
+
+async def run_command(conn: Connection, registered: Registered, cmd: Command) -> bytes:
+    """Call the handler, answering a repeated op_id with its first reply."""
+    replay = await stored_reply(conn, cmd)
+    if replay is not None:
+        return result_frame(cmd.id, replay, replayed=True)
+    try:
+        data = await registered.handler(conn, cmd)
+    except OpAlreadyApplied:
+        # A concurrent command with the same op_id committed first.
+        replay = await stored_reply(conn, cmd)
+        return result_frame(cmd.id, replay, replayed=True)
+    return result_frame(cmd.id, data)
+
+
+async def dispatch(conn: Connection, text: str) -> tuple[bytes, ErrorCode | None]:
+    """Answer one text frame; return the reply and the error code, if any."""
+    cid = None
+    try:
+        frame = parse_frame(text)
+        cid = read_id(frame)
+        if not conn.bucket.take():
+            raise ApiError(ErrorCode.RATE_LIMITED, "too many commands; slow down")
+        registered = lookup(conn, frame)
+        cmd = validate(registered, frame)
+        return await run_command(conn, registered, cmd), None
+    except ApiError as error:
+        return error_frame(cid, error), error.code
+    except Exception:
+        log.exception("command %r failed on connection %s", cid, conn.id)
+        error = ApiError(
+            ErrorCode.INTERNAL_ERROR, f"internal error; quote connection {conn.id}", {"connection": conn.id}
+        )
+        return error_frame(cid, error), error.code

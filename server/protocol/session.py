@@ -1,0 +1,241 @@
+"""The WebSocket endpoint: hello, auth, ready, then the command loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+from pydantic import ValidationError
+
+from server.auth.errors import AuthError
+from server.clock import iso_ms, now_ms
+from server.domain.access import can_subscribe
+from server.domain.users.actions import do_sign_in
+from server.errors import ApiError, validation_details
+from server.protocol.connection import CLOSE_UNAUTHORIZED, Connection
+from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
+from server.protocol.limits import WindowCounter, client_address
+from server.realtime.topics import is_valid_topic, user_topic
+from server.state import STATE, AppState
+from schema.errors import ErrorCode
+from schema.frames import Auth
+
+log = logging.getLogger(__name__)
+
+CLOSE_POLICY = 1008
+CLOSE_RESTART = 1012
+CLOSE_TIMEOUT = 4408
+CLOSE_RATE_LIMITED = 4429
+CLOSING_TYPES = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+
+
+async def handle_ws(request: web.Request) -> web.StreamResponse:
+    """Upgrade to a WebSocket and run the session."""
+    state = request.app[STATE]
+    address = client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), state.trusted_networks
+    )
+    if state.shutting_down:
+        raise ApiError(ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect shortly")
+    if not state.connect_limiter.allow(address):
+        raise ApiError(ErrorCode.RATE_LIMITED, "too many new connections from this address")
+    ws = web.WebSocketResponse(
+        autoping=False, compress=False, max_msg_size=state.settings.ws_max_message_bytes
+    )
+    await ws.prepare(request)
+    conn = Connection(state, ws, secrets.token_hex(8), address)
+    state.connections.add(conn)
+    writer = asyncio.create_task(conn.out.run(), name=f"writer:{conn.id}")
+    try:
+        await run_session(conn)
+    finally:
+        state.connections.discard(conn)
+        await conn.cleanup()
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        if not ws.closed:
+            await conn.close(1000, "bye")
+    return ws
+
+
+def hello_frame(state: AppState) -> dict[str, Any]:
+    """Build the server's first frame."""
+    s = state.settings
+    return {
+        "type": "hello",
+        "protocol": 1,
+        "server_time": iso_ms(now_ms()),
+        "epoch": state.services.epoch,
+        "heartbeat_s": s.ws_heartbeat_s,
+        "limits": {
+            "max_message_bytes": s.ws_max_message_bytes,
+            "commands_per_s": s.ws_rate_per_s,
+            "command_burst": s.ws_rate_burst,
+            "queue_max_frames": s.ws_queue_max_frames,
+            "queue_max_bytes": s.ws_queue_max_bytes,
+            "auth_timeout_s": s.ws_auth_timeout_s,
+            "resume_max_events": s.resume_max_events,
+        },
+    }
+
+
+async def run_session(conn: Connection) -> None:
+    """Greet, authenticate, then serve commands until the socket closes."""
+    conn.send_json(hello_frame(conn.state))
+    if not await authenticate(conn):
+        return
+    heartbeat = asyncio.create_task(run_heartbeat(conn), name=f"heartbeat:{conn.id}")
+    try:
+        await read_commands(conn)
+    finally:
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+
+
+async def refuse(conn: Connection, error: ApiError, code: int = CLOSE_UNAUTHORIZED) -> bool:
+    """Send an error frame, let it reach the client, then close with ``code``."""
+    conn.send(error_frame(None, error))
+    await conn.out.drain(timeout=1.0)
+    await conn.close(code, error.message[:120])
+    return False
+
+
+async def authenticate(conn: Connection) -> bool:
+    """Run the auth phase; True once ``ready`` was sent."""
+    try:
+        msg = await conn.ws.receive(timeout=conn.settings.ws_auth_timeout_s)
+    except TimeoutError:
+        return await refuse(conn, ApiError(ErrorCode.UNAUTHORIZED, "no auth frame in time"), CLOSE_TIMEOUT)
+    if msg.type in CLOSING_TYPES:
+        return False
+    try:
+        auth = read_auth(msg)
+        identity = await verify_auth(conn, auth)
+    except ApiError as error:
+        return await refuse(conn, error)
+    conn.user_id = identity.sub
+    user = await do_sign_in(conn.services, identity)
+    conn.set_expiry(identity.expires_at)
+    await send_ready(conn, auth, user)
+    return True
+
+
+def read_auth(msg: Any) -> Auth:
+    """Parse the first frame as ``auth``, or raise."""
+    if msg.type != WSMsgType.TEXT:
+        raise ApiError(ErrorCode.BAD_FRAME, "the first frame must be a text auth frame")
+    try:
+        frame = orjson.loads(msg.data)
+    except orjson.JSONDecodeError:
+        raise ApiError(ErrorCode.BAD_FRAME, "the first frame is not JSON") from None
+    if not isinstance(frame, dict) or frame.get("type") != "auth":
+        raise ApiError(ErrorCode.UNAUTHORIZED, "the first frame must be auth")
+    try:
+        return Auth.model_validate(frame)
+    except ValidationError as exc:
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR, "the auth frame does not match its schema", validation_details(exc)
+        ) from None
+
+
+async def verify_auth(conn: Connection, auth: Auth) -> Any:
+    """Verify the auth frame's credentials into an identity."""
+    if auth.guest is not None:
+        raise ApiError(ErrorCode.UNAUTHORIZED, "unknown meeting share token")
+    if auth.token is None:
+        raise ApiError(ErrorCode.UNAUTHORIZED, "auth needs a token")
+    try:
+        return await conn.state.verifier.verify(auth.token)
+    except AuthError as exc:
+        raise ApiError(ErrorCode.UNAUTHORIZED, str(exc)) from None
+
+
+async def send_ready(conn: Connection, auth: Auth, user: dict[str, Any]) -> None:
+    """Join the own topic and the resumed ones (replaying first), then send ready."""
+    own = user_topic(conn.user_id)
+    foreign_epoch = auth.epoch is not None and auth.epoch != conn.services.epoch
+    wanted = {own: None, **auth.resume}
+    topics, reset, denied, replayed = {}, [], [], 0
+    for topic, since in wanted.items():
+        if not (is_valid_topic(topic) and can_subscribe(conn.user_id, topic)):
+            denied.append(topic)
+            continue
+        result = await conn.join(topic, None if foreign_epoch else since)
+        topics[topic] = {"seq": result.seq}
+        replayed += result.replayed
+        if result.reset or (foreign_epoch and since is not None):
+            reset.append(topic)
+    conn.send_json(
+        {
+            "type": "ready",
+            "user": user,
+            "connection": conn.id,
+            "epoch": conn.services.epoch,
+            "topics": topics,
+            "replayed": replayed,
+            "reset": reset,
+            "denied": denied,
+            "server_time": iso_ms(now_ms()),
+            "expires_at": iso_ms(int(conn.expires_at * 1000)),
+        }
+    )
+
+
+async def read_commands(conn: Connection) -> None:
+    """Serve frames one at a time until the socket closes."""
+    bad = WindowCounter()
+    limited = WindowCounter()
+    while not conn.closing:
+        msg = await conn.ws.receive()
+        conn.last_seen = asyncio.get_running_loop().time()
+        if msg.type in CLOSING_TYPES:
+            return
+        if msg.type == WSMsgType.PING:
+            await conn.ws.pong(msg.data)
+            continue
+        if msg.type == WSMsgType.PONG:
+            continue
+        if msg.type == WSMsgType.BINARY:
+            reply, code = error_frame(None, ApiError(ErrorCode.BAD_FRAME, "binary frames are not accepted")), ErrorCode.BAD_FRAME
+        else:
+            conn.inflight = asyncio.ensure_future(dispatch(conn, msg.data))
+            reply, code = await conn.inflight
+            conn.inflight = None
+        conn.send(reply)
+        if code in BAD_CODES and bad.add() > conn.settings.ws_bad_frames_per_min:
+            conn.close_soon(CLOSE_POLICY, "too many bad frames")
+        elif code == ErrorCode.RATE_LIMITED and limited.add() > conn.settings.ws_rate_close_after:
+            conn.close_soon(CLOSE_RATE_LIMITED, "rate limited")
+
+
+async def run_heartbeat(conn: Connection) -> None:
+    """Ping every heartbeat interval; close a client silent for two intervals."""
+    interval = conn.settings.ws_heartbeat_s
+    loop = asyncio.get_running_loop()
+    while not conn.closing:
+        await asyncio.sleep(interval)
+        if loop.time() - conn.last_seen > 2 * interval:
+            conn.close_soon(CLOSE_TIMEOUT, "no pong within two heartbeats")
+            return
+        await conn.ws.ping()
+
+
+async def shutdown_connections(app: web.Application) -> None:
+    """On SIGTERM: finish in-flight commands, flush queues, close every socket with 1012."""
+    state = app[STATE]
+    state.shutting_down = True
+    await asyncio.gather(*(shutdown_one(conn, state) for conn in list(state.connections)))
+
+
+async def shutdown_one(conn: Connection, state: AppState) -> None:
+    """Let one connection's in-flight command finish, then close it with 1012."""
+    grace = state.settings.shutdown_grace_s
+    if conn.inflight is not None:
+        await asyncio.wait([conn.inflight], timeout=grace)
+    conn.closing = True
+    await conn.out.drain(timeout=min(grace, 2.0))
+    await conn.close(CLOSE_RESTART, "server restarting")

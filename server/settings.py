@@ -1,0 +1,138 @@
+"""Settings from the environment; every variable is documented in docs/configuration.md."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Csv = Annotated[list[str], NoDecode]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: object) -> object:
+    """Accept plain seconds and 30s / 15m / 24h / 7d besides ISO 8601 (P7D)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit():
+            return timedelta(seconds=int(text))
+        if text[:-1].isdigit() and text[-1:] in _UNITS:
+            return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob the server reads, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    debug: bool = False
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=2614, ge=1, le=65535)
+    data_dir: Path = Path("data")
+
+    database_url: str | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="ht", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+
+    auth_signing_secret: str | None = None
+    auth_issuer: str = "hipster-timer"
+    auth_audience: str = "hipster-timer"
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_algorithms: Csv = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA", "PS256"])
+
+    cors_origins: Csv = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    trusted_proxy_ips: Csv = Field(default_factory=list)
+
+    ws_auth_timeout_s: float = Field(default=10.0, gt=0)
+    ws_heartbeat_s: float = Field(default=25.0, gt=0)
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_queue_max_frames: int = Field(default=1024, ge=16)
+    ws_queue_max_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    ws_rate_per_s: float = Field(default=20.0, gt=0)
+    ws_rate_burst: int = Field(default=60, ge=1)
+    ws_rate_close_after: int = Field(default=50, ge=1)
+    ws_bad_frames_per_min: int = Field(default=20, ge=1)
+    ws_connect_per_min: float = Field(default=120.0, gt=0)
+    ws_connect_burst: int = Field(default=60, ge=1)
+    ws_auth_expiring_s: float = Field(default=60.0, ge=0)
+
+    event_retention: timedelta = timedelta(days=7)
+    op_retention: timedelta = timedelta(hours=24)
+    resume_max_events: int = Field(default=10_000, ge=1)
+    prune_interval_s: float = Field(default=3600.0, gt=0)
+    hub_sweep_s: float = Field(default=5.0, gt=0)
+    due_poll_s: float = Field(default=1.0, gt=0)
+    single_running_timer: bool = False
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+    _csv = field_validator("oidc_algorithms", "cors_origins", "trusted_proxy_ips", mode="before")(
+        _split_csv
+    )
+
+    _durations = field_validator("event_retention", "op_retention", mode="before")(_duration)
+
+    @field_validator("trusted_proxy_ips")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Settings:
+        if self.environment == "production":
+            for problem in self.production_problems():
+                raise ValueError(problem)
+        return self
+
+    def production_problems(self) -> list[str]:
+        """List the settings that make this configuration unsafe in production."""
+        problems = []
+        if self.debug:
+            problems.append("DEBUG must be off in production")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            problems.append("CORS_ORIGINS='*' with CORS_ALLOW_CREDENTIALS is refused in production")
+        if not self.oidc_issuer and not self.auth_signing_secret:
+            problems.append(
+                "production needs OIDC_ISSUER or an explicit AUTH_SIGNING_SECRET "
+                "(the generated default is for development)"
+            )
+        if self.auth_signing_secret and len(self.auth_signing_secret.encode()) < 32:
+            problems.append("AUTH_SIGNING_SECRET must be at least 32 bytes")
+        return problems
+
+    @property
+    def effective_database_url(self) -> str:
+        """Return the SQLAlchemy async URL: DATABASE_URL, or SQLite in DATA_DIR."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'hipster.db').as_posix()}"
+        return async_url(url)
+
+
+def async_url(url: str) -> str:
+    """Map a plain database URL onto the async driver SQLAlchemy must use."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

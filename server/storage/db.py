@@ -1,0 +1,76 @@
+"""The engine and the transaction helper with after-commit hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Tx:
+    """An open transaction: its connection and the hooks to run once it commits."""
+
+    conn: AsyncConnection
+    after_commit: list[AfterCommit] = field(default_factory=list)
+
+
+class Database:
+    """The engine, plus what each dialect needs to make transactions safe."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer; queueing writers here avoids SQLITE_BUSY on the
+        # read-to-write upgrade that busy_timeout cannot resolve.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """Run a block in one transaction; its after-commit hooks run once it committed."""
+        lock = self._write_lock or contextlib.nullcontext()
+        async with lock, self.engine.begin() as conn:
+            tx = Tx(conn)
+            yield tx
+        for hook in tx.after_commit:
+            await hook()
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """Give a connection for reads."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        """Dispose of the pool."""
+        await self.engine.dispose()
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

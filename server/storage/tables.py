@@ -1,0 +1,116 @@
+"""SQLAlchemy Core tables: the Alembic target. Instants are Unix milliseconds."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("avatar_url", String(2048)),
+    Column("email", String(320)),
+    Column("email_verified", Boolean, nullable=False, default=False),
+    Column("friend_code", String(16), nullable=False, unique=True),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(200), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("schedule_id", String(36)),
+    Column("todo_id", String(36)),
+    Column("tag_ids", Text, nullable=False, default="[]"),
+    Column("allocated_ms", BigInteger, nullable=False),
+    Column("accumulated_ms", BigInteger, nullable=False, default=0),
+    Column("segment_started_at", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("paused_at", BigInteger),
+    Column("ended_at", BigInteger),
+    Column("pause_history", Text, nullable=False, default="[]"),
+    Column("due_at", BigInteger),
+    Column("due_fired", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index(None, "owner_id", "created_at", "id"),
+    Index(None, "owner_id", "status"),
+    Index(None, "status", "due_fired", "due_at"),
+)
+
+# The per-topic head: one row per topic, bumped in the writer's transaction, so
+# concurrent writers to one topic serialise on its row and seqs stay gap-free.
+topic_heads = Table(
+    "topic_heads",
+    metadata,
+    Column("topic", String(300), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", String(300), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("frame", Text, nullable=False),
+    Column("op_id", String(36)),
+    Column("actor", String(255)),
+    Column("at", BigInteger, nullable=False),
+    UniqueConstraint("topic", "seq"),
+    Index(None, "at"),
+)
+
+op_replies = Table(
+    "op_replies",
+    metadata,
+    Column("user_id", String(255), nullable=False),
+    Column("op_id", String(36), nullable=False),
+    Column("command", String(64), nullable=False),
+    Column("reply", Text),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "op_id"),
+    Index(None, "created_at"),
+)

@@ -1,0 +1,127 @@
+"""Timer rows and their queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.storage.tables import timers
+
+ACTIVE = ("RUNNING", "PAUSED")
+
+
+async def insert_timer(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """Insert a timer row."""
+    await conn.execute(insert(timers).values(**values))
+
+
+async def get_timer(
+    conn: AsyncConnection, owner_id: str, timer_id: str, *, for_update: bool = False
+) -> RowMapping | None:
+    """Return the owner's timer, locked for the transaction when asked; None if absent."""
+    stmt = select(timers).where(timers.c.id == timer_id, timers.c.owner_id == owner_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def update_timer(conn: AsyncConnection, timer_id: str, values: dict[str, Any]) -> None:
+    """Write changed timer fields and bump the version."""
+    await conn.execute(
+        update(timers).where(timers.c.id == timer_id).values(**values, version=timers.c.version + 1)
+    )
+
+
+async def delete_timer(conn: AsyncConnection, timer_id: str) -> None:
+    """Delete a timer row."""
+    await conn.execute(delete(timers).where(timers.c.id == timer_id))
+
+
+async def list_timers(
+    conn: AsyncConnection,
+    owner_id: str,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    after: tuple[int, str] | None = None,
+    limit: int = 100,
+) -> Sequence[RowMapping]:
+    """Return the owner's timers newest first, filtered, after the keyset cursor ``after``."""
+    stmt = select(timers).where(timers.c.owner_id == owner_id)
+    if status is not None:
+        stmt = stmt.where(timers.c.status == status)
+    if kind is not None:
+        stmt = stmt.where(_kind_clause(kind))
+    if start_ms is not None:
+        stmt = stmt.where(timers.c.started_at >= start_ms)
+    if end_ms is not None:
+        stmt = stmt.where(timers.c.started_at < end_ms)
+    if after is not None:
+        created, ident = after
+        stmt = stmt.where(
+            or_(timers.c.created_at < created, and_(timers.c.created_at == created, timers.c.id < ident))
+        )
+    stmt = stmt.order_by(timers.c.created_at.desc(), timers.c.id.desc()).limit(limit)
+    return (await conn.execute(stmt)).mappings().all()
+
+
+def _kind_clause(kind: str) -> Any:
+    if kind == "schedule":
+        return timers.c.schedule_id.is_not(None)
+    if kind == "todo":
+        return timers.c.todo_id.is_not(None)
+    return and_(timers.c.schedule_id.is_(None), timers.c.todo_id.is_(None))
+
+
+async def list_active_timers(
+    conn: AsyncConnection, owner_id: str, statuses: Sequence[str] = ACTIVE
+) -> Sequence[RowMapping]:
+    """Return the owner's timers in ``statuses``, oldest first."""
+    stmt = (
+        select(timers)
+        .where(timers.c.owner_id == owner_id, timers.c.status.in_(statuses))
+        .order_by(timers.c.started_at, timers.c.id)
+    )
+    return (await conn.execute(stmt)).mappings().all()
+
+
+async def next_due_at(conn: AsyncConnection) -> int | None:
+    """Return the earliest due instant among running timers whose due is not emitted yet."""
+    stmt = select(func.min(timers.c.due_at)).where(
+        timers.c.status == "RUNNING", timers.c.due_fired.is_(False)
+    )
+    value = (await conn.execute(stmt)).scalar_one()
+    return None if value is None else int(value)
+
+
+async def list_due_timer_ids(conn: AsyncConnection, now: int, limit: int = 500) -> list[str]:
+    """Return ids of running timers that reached their allocation and were not announced."""
+    stmt = (
+        select(timers.c.id)
+        .where(timers.c.status == "RUNNING", timers.c.due_fired.is_(False), timers.c.due_at <= now)
+        .order_by(timers.c.due_at)
+        .limit(limit)
+    )
+    return [row.id for row in await conn.execute(stmt)]
+
+
+async def claim_due(conn: AsyncConnection, timer_id: str, now: int) -> RowMapping | None:
+    """Mark the timer's due as emitted; return its row only if this caller won the claim."""
+    stmt = (
+        update(timers)
+        .where(
+            timers.c.id == timer_id,
+            timers.c.status == "RUNNING",
+            timers.c.due_fired.is_(False),
+            timers.c.due_at <= now,
+        )
+        .values(due_fired=True)
+        .returning(*timers.c)
+    )
+    return (await conn.execute(stmt)).mappings().first()

@@ -1,0 +1,51 @@
+"""User rows."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.storage.tables import users
+
+# No 0/O or 1/I/L: friend codes are read aloud and typed by hand.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_friend_code() -> str:
+    """Return a random 10-character friend code (about 49 bits)."""
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+
+
+async def upsert_user(conn: AsyncConnection, profile: dict[str, Any], now: int) -> RowMapping:
+    """Create the user, or refresh the claim-owned fields (email, avatar) of an existing one.
+
+    ``display_name`` comes from the token only at creation: afterwards it belongs
+    to the user (user.update), so a login never overwrites their choice.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    refreshed = {k: profile[k] for k in ("avatar_url", "email", "email_verified")}
+    stmt = dialect.insert(users).values(
+        **profile, friend_code=new_friend_code(), created_at=now, updated_at=now, version=1
+    )
+    stmt = stmt.on_conflict_do_update(index_elements=[users.c.id], set_=refreshed)
+    await conn.execute(stmt)
+    row = await get_user(conn, profile["id"])
+    assert row is not None
+    return row
+
+
+async def get_user(conn: AsyncConnection, user_id: str) -> RowMapping | None:
+    """Return the user row, or None."""
+    return (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
+
+
+async def update_user(conn: AsyncConnection, user_id: str, values: dict[str, Any]) -> None:
+    """Write changed profile fields and bump the version."""
+    await conn.execute(
+        update(users).where(users.c.id == user_id).values(**values, version=users.c.version + 1)
+    )

@@ -1,0 +1,518 @@
+"""One contract for every fan-out backend, plus the Redis backend's outage behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import inspect
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from redis.asyncio import Redis
+
+from server.realtime.backend import FanoutBackend
+from server.realtime.memory import InProcessBackend
+from server.realtime.redis import TASK_NAME, RedisBackend
+from server.realtime.topics import redis_channel
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+NO_REDIS = "TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0); Redis backend not tested"
+LOGGER = "server.realtime.redis"
+
+TOPIC = "user:alice"
+OTHER = "user:bob"
+
+
+@dataclass
+class Inbox:
+    """Record what a backend delivers and how often it reconnected."""
+
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+    reconnects: int = 0
+
+    def on_message(self, topic: str, message: bytes) -> None:
+        """Record one delivered message."""
+        self.messages.append((topic, message))
+
+    async def on_reconnect(self) -> None:
+        """Count one reconnect."""
+        self.reconnects += 1
+
+    def of(self, topic: str) -> list[bytes]:
+        """List the messages delivered on ``topic``, in delivery order."""
+        return [message for t, message in self.messages if t == topic]
+
+
+@dataclass
+class Node:
+    """A started backend with the inbox its handlers fill."""
+
+    kind: str
+    backend: FanoutBackend
+    inbox: Inbox
+
+
+async def wait_for(condition: Callable[[], Any], what: str, within: float = 5.0) -> None:
+    """Poll ``condition`` (plain or async) until it holds; fail after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def start_node(kind: str, prefix: str) -> Node:
+    """Start a backend of ``kind`` whose handlers record into a fresh inbox."""
+    inbox = Inbox()
+    if kind == "memory":
+        backend: FanoutBackend = InProcessBackend()
+    else:
+        assert REDIS_URL is not None
+        backend = RedisBackend(REDIS_URL, prefix)
+    await backend.start(inbox.on_message, inbox.on_reconnect)
+    return Node(kind, backend, inbox)
+
+
+@pytest.fixture
+def prefix() -> str:
+    """Give each test its own channel namespace so tests never see each other."""
+    return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def backend(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[Node]:
+    """Start each backend kind in turn."""
+    if request.param == "redis" and not REDIS_URL:
+        pytest.skip(NO_REDIS)
+    node = await start_node(request.param, prefix)
+    yield node
+    await node.backend.stop()
+
+
+@pytest.fixture
+async def peer(backend: Node, prefix: str) -> AsyncIterator[Node]:
+    """Start a second instance of the same backend kind, sharing the namespace."""
+    if backend.kind == "memory":
+        pytest.skip("the in-process backend is a single instance by design")
+    node = await start_node(backend.kind, prefix)
+    yield node
+    await node.backend.stop()
+
+
+# --- the contract -------------------------------------------------------------------
+
+
+async def test_subscribed_topic_receives_messages_in_order_with_exact_bytes(
+    backend: Node,
+) -> None:
+    messages = [
+        b"",
+        bytes(range(256)),
+        b"*3\r\n$7\r\nmessage\r\n",  # looks like RESP, must pass through untouched
+        "caf\u00e9 \u2603".encode(),
+        b"x" * 1_000_000,
+        *(f"n{i}".encode() for i in range(50)),
+    ]
+    await backend.backend.subscribe(TOPIC)
+    for message in messages:
+        await backend.backend.publish(TOPIC, message)
+
+    await wait_for(lambda: len(backend.inbox.messages) >= len(messages), "every message")
+    assert backend.inbox.messages == [(TOPIC, message) for message in messages]
+
+
+async def test_unsubscribed_topic_receives_nothing(backend: Node) -> None:
+    await backend.backend.subscribe(OTHER)
+    await backend.backend.publish(TOPIC, b"nobody listens")
+    # Publishes are delivered in order, so once the sentinel is in, the first would be too.
+    await backend.backend.publish(OTHER, b"sentinel")
+
+    await wait_for(lambda: backend.inbox.of(OTHER) == [b"sentinel"], "the sentinel")
+    assert backend.inbox.messages == [(OTHER, b"sentinel")]
+
+
+async def test_unsubscribe_stops_delivery(backend: Node) -> None:
+    await backend.backend.subscribe(TOPIC)
+    await backend.backend.subscribe(OTHER)
+    await backend.backend.publish(TOPIC, b"before")
+    await wait_for(lambda: backend.inbox.of(TOPIC) == [b"before"], "the first message")
+
+    await backend.backend.unsubscribe(TOPIC)
+    await backend.backend.publish(TOPIC, b"after")
+    await backend.backend.publish(OTHER, b"sentinel")
+
+    await wait_for(lambda: backend.inbox.of(OTHER) == [b"sentinel"], "the sentinel")
+    assert backend.inbox.of(TOPIC) == [b"before"]
+
+
+async def test_two_topics_do_not_mix(backend: Node) -> None:
+    await backend.backend.subscribe(TOPIC)
+    await backend.backend.subscribe(OTHER)
+    for i in range(10):
+        await backend.backend.publish(TOPIC, f"a{i}".encode())
+        await backend.backend.publish(OTHER, f"b{i}".encode())
+
+    await wait_for(lambda: len(backend.inbox.messages) >= 20, "every message")
+    assert backend.inbox.of(TOPIC) == [f"a{i}".encode() for i in range(10)]
+    assert backend.inbox.of(OTHER) == [f"b{i}".encode() for i in range(10)]
+    assert len(backend.inbox.messages) == 20
+
+
+async def test_two_instances_deliver_each_others_publishes(backend: Node, peer: Node) -> None:
+    await backend.backend.subscribe(TOPIC)
+    await peer.backend.subscribe(TOPIC)
+
+    await backend.backend.publish(TOPIC, b"from one")
+    await peer.backend.publish(TOPIC, b"from two")
+
+    expected = [b"from one", b"from two"]
+    await wait_for(lambda: backend.inbox.of(TOPIC) == expected, "both messages on the first")
+    await wait_for(lambda: peer.inbox.of(TOPIC) == expected, "both messages on the second")
+
+
+async def test_healthy_once_started(backend: Node) -> None:
+    assert backend.backend.healthy()
+
+
+# --- the Redis backend when the link breaks -----------------------------------------
+
+
+class Proxy:
+    """Forward TCP to Redis; closing it looks like a Redis outage to its clients."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._upstream = (host, port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def listen(self) -> None:
+        """Accept connections, on the same port as before once it has one."""
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def stop_listening(self) -> None:
+        """Refuse new connections; forwarded ones keep working."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+
+    async def close(self) -> None:
+        """Refuse new connections and cut every forwarded one."""
+        self.stop_listening()
+        for writer in self._writers:
+            writer.close()
+        async with asyncio.timeout(5):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Pipe one client connection to Redis and back."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(writer)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+        except OSError:
+            writer.close()
+            return
+        self._writers.add(up_writer)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+        self._tasks.discard(task)
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    """Copy bytes until either side goes away, then close the sink."""
+    try:
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+    except OSError:
+        pass
+    finally:
+        sink.close()
+
+
+def proxied(url: str, port: int) -> str:
+    """Point ``url`` at the proxy's port, keeping credentials, database and options."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def kill_links(admin: Redis, name: str, kind: str) -> int:
+    """Kill, server side, the connections of type ``kind`` that carry client ``name``."""
+    killed = 0
+    for client in await admin.client_list(_type=kind):
+        if client["name"] == name:
+            killed += await admin.client_kill_filter(_id=client["id"], _type=kind, skipme=True)
+    return killed
+
+
+async def one_pubsub_link(admin: Redis, name: str) -> bool:
+    """Tell whether exactly one pub/sub connection carries client ``name``."""
+    clients = await admin.client_list(_type="pubsub")
+    return sum(client["name"] == name for client in clients) == 1
+
+
+async def subscribers(admin: Redis, prefix: str, topic: str) -> int:
+    """Count, server side, the subscribers of ``topic``'s channel."""
+    channel = redis_channel(prefix, topic)
+    [(_, count)] = await admin.pubsub_numsub(channel)
+    return int(count)
+
+
+StartRedis = Callable[..., Awaitable[tuple[RedisBackend, Inbox]]]
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Return the test Redis URL, skipping when there is none."""
+    if not REDIS_URL:
+        pytest.skip(NO_REDIS)
+    return REDIS_URL
+
+
+@pytest.fixture
+async def admin(redis_url: str) -> AsyncIterator[Redis]:
+    """Open a plain client for inspecting and killing the backend's connections."""
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def proxy(redis_url: str) -> AsyncIterator[Proxy]:
+    """Start a TCP proxy to the test Redis."""
+    parts = urlsplit(redis_url)
+    if parts.scheme != "redis" or not parts.hostname:
+        pytest.skip("the outage tests proxy plain TCP and need a redis:// URL")
+    proxy = Proxy(parts.hostname, parts.port or 6379)
+    await proxy.listen()
+    yield proxy
+    await proxy.close()
+
+
+@pytest.fixture
+async def start_redis(prefix: str) -> AsyncIterator[StartRedis]:
+    """Start RedisBackends on the test's namespace and stop them all afterwards."""
+    started: list[RedisBackend] = []
+
+    async def start(url: str, **options: Any) -> tuple[RedisBackend, Inbox]:
+        backend, inbox = RedisBackend(url, prefix, **options), Inbox()
+        started.append(backend)
+        await backend.start(inbox.on_message, inbox.on_reconnect)
+        return backend, inbox
+
+    yield start
+    for backend in started:
+        await backend.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
+class TestRedisOutages:
+    """Connections die, Redis goes away and comes back: nothing is left behind."""
+
+    async def test_reconnects_and_resubscribes_after_server_kills_its_connections(
+        self,
+        redis_url: str,
+        admin: Redis,
+        prefix: str,
+        start_redis: StartRedis,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        caplog.set_level(logging.INFO, logger=LOGGER)
+        backend, inbox = await start_redis(redis_url)
+        topics = ["user:a", "user:b", "meeting:c"]
+        for topic in topics:
+            await backend.subscribe(topic)
+        await backend.subscribe("user:gone")
+        await backend.unsubscribe("user:gone")
+        await backend.publish("user:a", b"warm up the publish connection")
+
+        for round_ in (1, 2, 3):
+            assert await kill_links(admin, backend.client_name, "normal") >= 1
+            assert await kill_links(admin, backend.client_name, "pubsub") == 1
+
+            await wait_for(lambda r=round_: inbox.reconnects == r, f"reconnect #{round_}")
+            assert backend.healthy()
+            for topic in topics:
+                await backend.publish(topic, f"own {round_}".encode())
+                await admin.publish(redis_channel(prefix, topic), f"plain {round_}".encode())
+            for topic in topics:
+                want = [f"own {round_}".encode(), f"plain {round_}".encode()]
+                await wait_for(
+                    lambda t=topic, w=want: inbox.of(t)[-2:] == w, f"round {round_} on {topic}"
+                )
+            for topic in topics:
+                assert await subscribers(admin, prefix, topic) == 1
+            assert await subscribers(admin, prefix, "user:gone") == 0
+            await wait_for(
+                lambda: one_pubsub_link(admin, backend.client_name),
+                "a single pub/sub connection (the replaced ones closed)",
+            )
+
+        assert inbox.reconnects == 3
+        assert inbox.of("user:gone") == []
+        reconnect_logs = [r for r in caplog.records if "re-established" in r.getMessage()]
+        assert len(reconnect_logs) == 3
+
+    async def test_publish_while_redis_is_away_is_delivered_after_it_returns(
+        self, redis_url: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(proxied(redis_url, proxy.port), retry_max_s=0.2)
+        observer, seen = await start_redis(redis_url)
+        await backend.subscribe(TOPIC)
+        await observer.subscribe(TOPIC)
+        await backend.publish(TOPIC, b"before")
+        await wait_for(lambda: seen.of(TOPIC) == [b"before"], "the first message")
+
+        await proxy.close()
+        await wait_for(lambda: not backend.healthy(), "the backend to notice the outage")
+        await backend.publish(TOPIC, b"during 1")
+        await backend.publish(TOPIC, b"during 2")
+        # The observer's own publish overtakes them: they are queued, not lost or sent.
+        await observer.publish(TOPIC, b"sentinel")
+        await wait_for(lambda: seen.of(TOPIC)[-1:] == [b"sentinel"], "the sentinel")
+        assert seen.of(TOPIC) == [b"before", b"sentinel"]
+        assert inbox.reconnects == 0
+
+        await proxy.listen()
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect")
+        assert backend.healthy()
+        expected = [b"before", b"sentinel", b"during 1", b"during 2"]
+        await wait_for(lambda: seen.of(TOPIC) == expected, "the queued messages elsewhere")
+        # It resubscribed before flushing, so it hears its own queued messages too.
+        await wait_for(
+            lambda: inbox.of(TOPIC) == [b"before", b"during 1", b"during 2"],
+            "the queued messages at home",
+        )
+
+    async def test_failed_publish_makes_the_reader_reconnect(
+        self, redis_url: str, admin: Redis, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(proxied(redis_url, proxy.port), retry_max_s=0.2)
+        observer, seen = await start_redis(redis_url)
+        await backend.subscribe(TOPIC)
+        await observer.subscribe(TOPIC)
+        await backend.publish(TOPIC, b"before")
+        await wait_for(lambda: seen.of(TOPIC) == [b"before"], "the first message")
+
+        # Only the publish connection dies and no new one can be made, while the
+        # subscription's connection stays up: the failed publish alone must tell.
+        proxy.stop_listening()
+        assert await kill_links(admin, backend.client_name, "normal") == 1
+        await backend.publish(TOPIC, b"failed once")
+        assert not backend.healthy()
+        await proxy.listen()
+
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect")
+        await wait_for(lambda: seen.of(TOPIC) == [b"before", b"failed once"], "the retry")
+        await backend.publish(TOPIC, b"after")
+        await wait_for(
+            lambda: inbox.of(TOPIC) == [b"before", b"failed once", b"after"], "later publishes"
+        )
+
+    async def test_start_while_redis_is_away_connects_later(
+        self, redis_url: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        await proxy.close()
+        backend, inbox = await start_redis(proxied(redis_url, proxy.port), retry_max_s=0.2)
+        assert not backend.healthy()
+        await backend.subscribe(TOPIC)
+        await backend.publish(TOPIC, b"queued before the first connection")
+
+        await proxy.listen()
+        await wait_for(backend.healthy, "the first connection")
+        await wait_for(
+            lambda: inbox.of(TOPIC) == [b"queued before the first connection"], "the message"
+        )
+        # Whatever happened before the first connection was missed: catch up.
+        assert inbox.reconnects == 1
+
+    async def test_subscription_changes_while_away_apply_on_reconnect(
+        self, redis_url: str, admin: Redis, prefix: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(proxied(redis_url, proxy.port), retry_max_s=0.2)
+        await backend.subscribe(TOPIC)
+        await proxy.close()
+        await wait_for(lambda: not backend.healthy(), "the backend to notice the outage")
+
+        async with asyncio.timeout(1):  # must not wait for the link
+            await backend.subscribe(OTHER)
+            await backend.unsubscribe(TOPIC)
+        await proxy.listen()
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect")
+
+        assert await subscribers(admin, prefix, TOPIC) == 0
+        assert await subscribers(admin, prefix, OTHER) == 1
+        await admin.publish(redis_channel(prefix, TOPIC), b"dropped")
+        await admin.publish(redis_channel(prefix, OTHER), b"kept")
+        await wait_for(lambda: inbox.of(OTHER) == [b"kept"], "the new topic's message")
+        assert inbox.of(TOPIC) == []
+
+    async def test_publish_queue_keeps_the_newest_and_warns(
+        self,
+        redis_url: str,
+        proxy: Proxy,
+        start_redis: StartRedis,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger=LOGGER)
+        backend, inbox = await start_redis(
+            proxied(redis_url, proxy.port), retry_max_s=0.2, pending_max=3
+        )
+        await backend.subscribe(TOPIC)
+        await proxy.close()
+        await wait_for(lambda: not backend.healthy(), "the backend to notice the outage")
+        for i in range(5):
+            await backend.publish(TOPIC, f"m{i}".encode())
+
+        await proxy.listen()
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect")
+        await backend.publish(TOPIC, b"sentinel")
+        await wait_for(lambda: inbox.of(TOPIC)[-1:] == [b"sentinel"], "the sentinel")
+        assert inbox.of(TOPIC) == [b"m2", b"m3", b"m4", b"sentinel"]
+        assert any("queue is full" in r.getMessage() for r in caplog.records)
+        assert any("Dropped 2 publishes" in r.getMessage() for r in caplog.records)
+
+    @pytest.mark.parametrize("link", ["up", "down"])
+    async def test_stop_leaves_no_tasks_or_open_connections(
+        self, redis_url: str, prefix: str, proxy: Proxy, link: str
+    ) -> None:
+        url = redis_url
+        if link == "down":
+            await proxy.close()
+            url = proxied(redis_url, proxy.port)
+        before = asyncio.all_tasks()
+        backend = RedisBackend(url, prefix, retry_max_s=0.2)
+        await backend.start(Inbox().on_message, Inbox().on_reconnect)
+        await backend.subscribe(TOPIC)
+        await backend.publish(TOPIC, b"hello")
+        assert backend.healthy() == (link == "up")
+        assert any(task.get_name() == TASK_NAME for task in asyncio.all_tasks())
+
+        await backend.stop()
+
+        assert asyncio.all_tasks() - before == set()
+        del backend
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gc.collect()
+        assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
