@@ -51,7 +51,10 @@ class Device:
 
     async def receive(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         """Read one JSON frame."""
-        msg = await self.ws.receive(timeout=timeout)
+        # asyncio.timeout, not receive(timeout=): aiohttp's own time-out leaves the
+        # client unable to read again.
+        async with asyncio.timeout(timeout):
+            msg = await self.ws.receive()
         if msg.type != aiohttp.WSMsgType.TEXT:
             raise ConnectionError(f"socket ended: {msg.type} {msg.data!r} {msg.extra!r}")
         frame: dict[str, Any] = msg.json()

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from schema.base import Command, Empty, Strict, empty
+from schema.base import Command, Empty, PartialUpdate, empty
 from schema.resources import User
 from schema.zones import check_zone
 
@@ -19,8 +19,10 @@ class UserMe(Command):
     data: Empty = empty()
 
 
-class UserUpdateData(Strict):
+class UserUpdateData(PartialUpdate):
     """The profile fields to change; absent fields are untouched."""
+
+    not_nullable = frozenset({"display_name", "timezone"})
 
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     timezone: str | None = None

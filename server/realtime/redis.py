@@ -100,6 +100,7 @@ class RedisBackend:
         if task is not None:
             task.cancel()
             await asyncio.wait([task])
+        self._attempted()  # A start() still waiting must not wait forever.
         self._release_waiters()
         await self._close_pubsub()
         for client in (self._publisher, self._subscriber):
@@ -109,6 +110,7 @@ class RedisBackend:
         if self._pending:
             logger.warning("Discarding %d unsent publishes on stop", len(self._pending))
         self._pending.clear()
+        self._dropped = 0
         self._topics.clear()
         self._on_message = self._on_reconnect = None
 
@@ -135,7 +137,7 @@ class RedisBackend:
         await self._request("unsubscribe", topic)
 
     def healthy(self) -> bool:
-        """Tell whether the link to Redis is up and every topic is subscribed."""
+        """Tell whether the link to Redis is currently up."""
         return self._up
 
     def _connect(self, retry: Retry) -> Redis:
@@ -243,7 +245,8 @@ class RedisBackend:
 
     async def _supervise(self) -> None:
         """Keep the link up until cancelled: connect, read until it drops, back off, retry."""
-        delay = _BACKOFF_START_S
+        start_delay = min(_BACKOFF_START_S, self._retry_max_s)
+        delay = start_delay
         failed = 0  # failed attempts in the current outage
         first = True
         while True:
@@ -252,7 +255,7 @@ class RedisBackend:
             if up:
                 if not first:
                     await self._announce_reconnect(failed)
-                failed, delay = 0, _BACKOFF_START_S
+                failed, delay = 0, start_delay
                 await self._serve()
             else:
                 failed += 1
@@ -303,7 +306,7 @@ class RedisBackend:
         if pubsub is not None:
             try:
                 await pubsub.aclose()
-            except LINK_ERRORS as exc:
+            except Exception as exc:  # Cleanup after a failure must not kill the supervisor.
                 logger.debug("Closing the Redis pubsub failed: %r", exc)
 
     async def _subscribe_all(self, pubsub: PubSub) -> None:

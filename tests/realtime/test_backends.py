@@ -36,27 +36,24 @@ class Inbox:
 
     messages: list[tuple[str, bytes]] = field(default_factory=list)
     reconnects: int = 0
+    refuse: bytes | None = None  # on_message raises on this message, like a buggy hub
+    after_reconnect: Callable[[], Awaitable[None]] | None = None
 
     def on_message(self, topic: str, message: bytes) -> None:
         """Record one delivered message."""
+        if message == self.refuse:
+            raise RuntimeError("the handler chokes on this message")
         self.messages.append((topic, message))
 
     async def on_reconnect(self) -> None:
-        """Count one reconnect."""
+        """Count one reconnect, then run the ``after_reconnect`` hook."""
         self.reconnects += 1
+        if self.after_reconnect is not None:
+            await self.after_reconnect()
 
     def of(self, topic: str) -> list[bytes]:
         """List the messages delivered on ``topic``, in delivery order."""
         return [message for t, message in self.messages if t == topic]
-
-
-@dataclass
-class Node:
-    """A started backend with the inbox its handlers fill."""
-
-    kind: str
-    backend: FanoutBackend
-    inbox: Inbox
 
 
 async def wait_for(condition: Callable[[], Any], what: str, within: float = 5.0) -> None:
@@ -73,16 +70,12 @@ async def wait_for(condition: Callable[[], Any], what: str, within: float = 5.0)
         await asyncio.sleep(0.01)
 
 
-async def start_node(kind: str, prefix: str) -> Node:
-    """Start a backend of ``kind`` whose handlers record into a fresh inbox."""
-    inbox = Inbox()
+def make_backend(kind: str, prefix: str) -> FanoutBackend:
+    """Build a backend of ``kind`` on the namespace ``prefix``."""
     if kind == "memory":
-        backend: FanoutBackend = InProcessBackend()
-    else:
-        assert REDIS_URL is not None
-        backend = RedisBackend(REDIS_URL, prefix)
-    await backend.start(inbox.on_message, inbox.on_reconnect)
-    return Node(kind, backend, inbox)
+        return InProcessBackend()
+    assert REDIS_URL is not None
+    return RedisBackend(REDIS_URL, prefix)
 
 
 @pytest.fixture
@@ -91,31 +84,49 @@ def prefix() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def backend(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[Node]:
-    """Start each backend kind in turn."""
-    if request.param == "redis" and not REDIS_URL:
-        pytest.skip(NO_REDIS)
-    node = await start_node(request.param, prefix)
-    yield node
-    await node.backend.stop()
+@pytest.fixture
+def inbox() -> Inbox:
+    """Collect what ``backend`` delivers."""
+    return Inbox()
 
 
 @pytest.fixture
-async def peer(backend: Node, prefix: str) -> AsyncIterator[Node]:
-    """Start a second instance of the same backend kind, sharing the namespace."""
-    if backend.kind == "memory":
+def peer_inbox() -> Inbox:
+    """Collect what ``peer`` delivers."""
+    return Inbox()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def backend(
+    request: pytest.FixtureRequest, prefix: str, inbox: Inbox
+) -> AsyncIterator[FanoutBackend]:
+    """Start each backend kind in turn, delivering into ``inbox``."""
+    if request.param == "redis" and not REDIS_URL:
+        pytest.skip(NO_REDIS)
+    started = make_backend(request.param, prefix)
+    await started.start(inbox.on_message, inbox.on_reconnect)
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def peer(
+    backend: FanoutBackend, prefix: str, peer_inbox: Inbox
+) -> AsyncIterator[FanoutBackend]:
+    """Start a second instance of the same kind on the same namespace."""
+    if isinstance(backend, InProcessBackend):
         pytest.skip("the in-process backend is a single instance by design")
-    node = await start_node(backend.kind, prefix)
-    yield node
-    await node.backend.stop()
+    started = make_backend("redis", prefix)
+    await started.start(peer_inbox.on_message, peer_inbox.on_reconnect)
+    yield started
+    await started.stop()
 
 
 # --- the contract -------------------------------------------------------------------
 
 
 async def test_subscribed_topic_receives_messages_in_order_with_exact_bytes(
-    backend: Node,
+    backend: FanoutBackend, inbox: Inbox
 ) -> None:
     messages = [
         b"",
@@ -125,65 +136,67 @@ async def test_subscribed_topic_receives_messages_in_order_with_exact_bytes(
         b"x" * 1_000_000,
         *(f"n{i}".encode() for i in range(50)),
     ]
-    await backend.backend.subscribe(TOPIC)
+    await backend.subscribe(TOPIC)
     for message in messages:
-        await backend.backend.publish(TOPIC, message)
+        await backend.publish(TOPIC, message)
 
-    await wait_for(lambda: len(backend.inbox.messages) >= len(messages), "every message")
-    assert backend.inbox.messages == [(TOPIC, message) for message in messages]
+    await wait_for(lambda: len(inbox.messages) >= len(messages), "every message")
+    assert inbox.messages == [(TOPIC, message) for message in messages]
 
 
-async def test_unsubscribed_topic_receives_nothing(backend: Node) -> None:
-    await backend.backend.subscribe(OTHER)
-    await backend.backend.publish(TOPIC, b"nobody listens")
+async def test_unsubscribed_topic_receives_nothing(backend: FanoutBackend, inbox: Inbox) -> None:
+    await backend.subscribe(OTHER)
+    await backend.publish(TOPIC, b"nobody listens")
     # Publishes are delivered in order, so once the sentinel is in, the first would be too.
-    await backend.backend.publish(OTHER, b"sentinel")
+    await backend.publish(OTHER, b"sentinel")
 
-    await wait_for(lambda: backend.inbox.of(OTHER) == [b"sentinel"], "the sentinel")
-    assert backend.inbox.messages == [(OTHER, b"sentinel")]
-
-
-async def test_unsubscribe_stops_delivery(backend: Node) -> None:
-    await backend.backend.subscribe(TOPIC)
-    await backend.backend.subscribe(OTHER)
-    await backend.backend.publish(TOPIC, b"before")
-    await wait_for(lambda: backend.inbox.of(TOPIC) == [b"before"], "the first message")
-
-    await backend.backend.unsubscribe(TOPIC)
-    await backend.backend.publish(TOPIC, b"after")
-    await backend.backend.publish(OTHER, b"sentinel")
-
-    await wait_for(lambda: backend.inbox.of(OTHER) == [b"sentinel"], "the sentinel")
-    assert backend.inbox.of(TOPIC) == [b"before"]
+    await wait_for(lambda: inbox.of(OTHER) == [b"sentinel"], "the sentinel")
+    assert inbox.messages == [(OTHER, b"sentinel")]
 
 
-async def test_two_topics_do_not_mix(backend: Node) -> None:
-    await backend.backend.subscribe(TOPIC)
-    await backend.backend.subscribe(OTHER)
+async def test_unsubscribe_stops_delivery(backend: FanoutBackend, inbox: Inbox) -> None:
+    await backend.subscribe(TOPIC)
+    await backend.subscribe(OTHER)
+    await backend.publish(TOPIC, b"before")
+    await wait_for(lambda: inbox.of(TOPIC) == [b"before"], "the first message")
+
+    await backend.unsubscribe(TOPIC)
+    await backend.publish(TOPIC, b"after")
+    await backend.publish(OTHER, b"sentinel")
+
+    await wait_for(lambda: inbox.of(OTHER) == [b"sentinel"], "the sentinel")
+    assert inbox.of(TOPIC) == [b"before"]
+
+
+async def test_two_topics_do_not_mix(backend: FanoutBackend, inbox: Inbox) -> None:
+    await backend.subscribe(TOPIC)
+    await backend.subscribe(OTHER)
     for i in range(10):
-        await backend.backend.publish(TOPIC, f"a{i}".encode())
-        await backend.backend.publish(OTHER, f"b{i}".encode())
+        await backend.publish(TOPIC, f"a{i}".encode())
+        await backend.publish(OTHER, f"b{i}".encode())
 
-    await wait_for(lambda: len(backend.inbox.messages) >= 20, "every message")
-    assert backend.inbox.of(TOPIC) == [f"a{i}".encode() for i in range(10)]
-    assert backend.inbox.of(OTHER) == [f"b{i}".encode() for i in range(10)]
-    assert len(backend.inbox.messages) == 20
+    await wait_for(lambda: len(inbox.messages) >= 20, "every message")
+    assert inbox.of(TOPIC) == [f"a{i}".encode() for i in range(10)]
+    assert inbox.of(OTHER) == [f"b{i}".encode() for i in range(10)]
+    assert len(inbox.messages) == 20
 
 
-async def test_two_instances_deliver_each_others_publishes(backend: Node, peer: Node) -> None:
-    await backend.backend.subscribe(TOPIC)
-    await peer.backend.subscribe(TOPIC)
+async def test_two_instances_deliver_each_others_publishes(
+    backend: FanoutBackend, inbox: Inbox, peer: FanoutBackend, peer_inbox: Inbox
+) -> None:
+    await backend.subscribe(TOPIC)
+    await peer.subscribe(TOPIC)
 
-    await backend.backend.publish(TOPIC, b"from one")
-    await peer.backend.publish(TOPIC, b"from two")
+    await backend.publish(TOPIC, b"from one")
+    await peer.publish(TOPIC, b"from two")
 
     expected = [b"from one", b"from two"]
-    await wait_for(lambda: backend.inbox.of(TOPIC) == expected, "both messages on the first")
-    await wait_for(lambda: peer.inbox.of(TOPIC) == expected, "both messages on the second")
+    await wait_for(lambda: inbox.of(TOPIC) == expected, "both messages on the first")
+    await wait_for(lambda: peer_inbox.of(TOPIC) == expected, "both messages on the second")
 
 
-async def test_healthy_once_started(backend: Node) -> None:
-    assert backend.backend.healthy()
+async def test_healthy_once_started(backend: FanoutBackend) -> None:
+    assert backend.healthy()
 
 
 # --- the Redis backend when the link breaks -----------------------------------------
@@ -195,6 +208,7 @@ class Proxy:
     def __init__(self, host: str, port: int) -> None:
         self._upstream = (host, port)
         self.port = 0
+        self.latency = 0.0  # added to every chunk going to Redis
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -215,8 +229,9 @@ class Proxy:
         self.stop_listening()
         for writer in self._writers:
             writer.close()
-        async with asyncio.timeout(5):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()  # a pipe may be sleeping out its latency
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Pipe one client connection to Redis and back."""
@@ -226,19 +241,25 @@ class Proxy:
         self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+            self._writers.add(up_writer)
+            await asyncio.gather(
+                _pipe(reader, up_writer, lambda: self.latency),
+                _pipe(up_reader, writer, lambda: 0.0),
+            )
         except OSError:
             writer.close()
-            return
-        self._writers.add(up_writer)
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}
-        self._tasks.discard(task)
+        finally:
+            self._tasks.discard(task)
 
 
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    """Copy bytes until either side goes away, then close the sink."""
+async def _pipe(
+    source: asyncio.StreamReader, sink: asyncio.StreamWriter, latency: Callable[[], float]
+) -> None:
+    """Copy bytes, each chunk delayed by ``latency()``, until a side goes; close the sink."""
     try:
         while data := await source.read(65536):
+            if delay := latency():
+                await asyncio.sleep(delay)
             sink.write(data)
             await sink.drain()
     except OSError:
@@ -373,6 +394,67 @@ class TestRedisOutages:
         reconnect_logs = [r for r in caplog.records if "re-established" in r.getMessage()]
         assert len(reconnect_logs) == 3
 
+    async def test_subscribe_and_unsubscribe_return_once_redis_applied_them(
+        self, redis_url: str, admin: Redis, prefix: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(proxied(redis_url, proxy.port))
+        channel = redis_channel(prefix, TOPIC)
+        # A slow link to Redis: returning before Redis answered would show right away.
+        proxy.latency = 0.2
+
+        await backend.subscribe(TOPIC)
+        assert await admin.publish(channel, b"right after subscribe") == 1
+        await wait_for(lambda: inbox.of(TOPIC) == [b"right after subscribe"], "the message")
+
+        await backend.unsubscribe(TOPIC)
+        assert await admin.publish(channel, b"right after unsubscribe") == 0
+
+    async def test_reconnect_handler_may_subscribe(
+        self, redis_url: str, admin: Redis, prefix: str, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(redis_url)
+        await backend.subscribe(TOPIC)
+
+        async def subscribe_other() -> None:
+            await backend.subscribe(OTHER)
+
+        inbox.after_reconnect = subscribe_other
+        assert await kill_links(admin, backend.client_name, "pubsub") == 1
+
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect")
+        await wait_for(lambda: subscribers(admin, prefix, OTHER), "the handler's subscription")
+        await admin.publish(redis_channel(prefix, OTHER), b"other")
+        await wait_for(lambda: inbox.of(OTHER) == [b"other"], "the other topic's message")
+
+    async def test_handler_failures_are_logged_and_survived(
+        self,
+        redis_url: str,
+        admin: Redis,
+        start_redis: StartRedis,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        caplog.set_level(logging.ERROR, logger=LOGGER)
+        backend, inbox = await start_redis(redis_url)
+        await backend.subscribe(TOPIC)
+
+        async def fail() -> None:
+            raise RuntimeError("the catch-up failed")
+
+        inbox.refuse = b"poison"
+        inbox.after_reconnect = fail
+        await backend.publish(TOPIC, b"poison")
+        await backend.publish(TOPIC, b"fine")
+        await wait_for(lambda: inbox.of(TOPIC) == [b"fine"], "the message after the poison")
+
+        assert await kill_links(admin, backend.client_name, "pubsub") == 1
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect")
+        await backend.publish(TOPIC, b"still fine")
+        await wait_for(lambda: inbox.of(TOPIC) == [b"fine", b"still fine"], "later messages")
+        assert backend.healthy()
+        logged = {r.getMessage() for r in caplog.records if r.exc_info}
+        assert any("message handler failed" in m for m in logged)
+        assert any("reconnect handler failed" in m for m in logged)
+
     async def test_publish_while_redis_is_away_is_delivered_after_it_returns(
         self, redis_url: str, proxy: Proxy, start_redis: StartRedis
     ) -> None:
@@ -491,6 +573,24 @@ class TestRedisOutages:
         assert inbox.of(TOPIC) == [b"m2", b"m3", b"m4", b"sentinel"]
         assert any("queue is full" in r.getMessage() for r in caplog.records)
         assert any("Dropped 2 publishes" in r.getMessage() for r in caplog.records)
+
+    async def test_stop_releases_a_start_still_waiting_for_redis(
+        self, redis_url: str, prefix: str, proxy: Proxy
+    ) -> None:
+        proxy.latency = 60  # connects, then the handshake hangs
+        backend = RedisBackend(proxied(redis_url, proxy.port), prefix)
+        starting = asyncio.create_task(backend.start(Inbox().on_message, Inbox().on_reconnect))
+        await wait_for(
+            lambda: any(task.get_name() == TASK_NAME for task in asyncio.all_tasks()),
+            "the supervisor",
+        )
+        assert not starting.done()
+
+        await backend.stop()
+
+        async with asyncio.timeout(1):
+            await starting
+        assert not backend.healthy()
 
     @pytest.mark.parametrize("link", ["up", "down"])
     async def test_stop_leaves_no_tasks_or_open_connections(

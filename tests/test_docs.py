@@ -1,0 +1,222 @@
+"""docs/protocol.md documents every command, event, error code and close code, and no more.
+
+Conventions the reference follows (and this test enforces):
+
+- every command has a heading ``### `<name>``` under ``## Commands``, and every
+  event a heading ``### `<name>``` under ``## Events``; no other level-3 heading
+  is a backticked name, so a heading for a command or event that does not exist
+  fails too;
+- a command's section holds a fenced ``json`` example of its request frame (and
+  usually of its result); an event's section an example event frame;
+- every fenced ``json`` block parses, and one that is a frame validates against
+  that frame's model (a command's data, a result's data, an event's data);
+- ``## Error codes`` has a table row ``| `<code>` | <HTTP status> | ...`` per
+  ErrorCode; ``## Close codes`` a row ``| <code> | ...`` per close code the
+  server uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from schema.base import Command
+from schema.errors import HTTP_STATUS, ErrorCode
+from schema.events import EVENTS
+from schema.frames import (
+    Auth,
+    AuthExpiring,
+    ErrorFrame,
+    Event,
+    Hello,
+    Ready,
+    ResultError,
+    ResultOk,
+    Tick,
+)
+from server.app import build_registry
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "protocol.md"
+PROTOCOL_SOURCES = sorted((ROOT / "server" / "protocol").glob("*.py"))
+
+NAMED_HEADING = re.compile(r"^### `([^`]+)`[ \t]*$", re.MULTILINE)
+JSON_BLOCK = re.compile(r"^```json[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+CLOSE_CONSTANT = re.compile(
+    r"^CLOSE_[A-Z0-9_]+\s*(?::\s*int\s*)?=\s*(\d+)\s*(?:#.*)?$", re.MULTILINE
+)
+FRAME_MODELS: dict[str, type[BaseModel]] = {
+    "hello": Hello,
+    "ready": Ready,
+    "auth": Auth,
+    "error": ErrorFrame,
+    "event": Event,
+    "tick": Tick,
+    "auth.expiring": AuthExpiring,
+}
+
+
+@cache
+def doc_text() -> str:
+    return DOC.read_text(encoding="utf-8")
+
+
+@cache
+def commands() -> dict[str, type[Command]]:
+    registry = build_registry()
+    found = {}
+    for name in registry.names():
+        registered = registry.get(name)
+        assert registered is not None
+        found[name] = registered.model
+    return found
+
+
+def section(title: str) -> str:
+    """Return the text under the level-2 heading ``title``, up to the next level-2 heading."""
+    match = re.search(rf"^## {re.escape(title)}[ \t]*$", doc_text(), re.MULTILINE)
+    assert match, f"docs/protocol.md has no `## {title}` section"
+    rest = doc_text()[match.end() :]
+    end = re.search(r"^## ", rest, re.MULTILINE)
+    return rest[: end.start()] if end else rest
+
+
+def subsections(text: str) -> dict[str, str]:
+    """Map each ``### `name``` heading in ``text`` to its body (up to the next heading)."""
+    found: dict[str, str] = {}
+    heads = list(NAMED_HEADING.finditer(text))
+    for i, head in enumerate(heads):
+        stop = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+        body = text[head.end() : stop]
+        other = re.search(r"^#{1,3} ", body, re.MULTILINE)
+        name = head.group(1)
+        assert name not in found, f"docs/protocol.md has two sections for `{name}`"
+        found[name] = body[: other.start()] if other else body
+    return found
+
+
+def json_blocks(text: str) -> list[Any]:
+    blocks = []
+    for match in JSON_BLOCK.finditer(text):
+        try:
+            blocks.append(json.loads(match.group(1)))
+        except json.JSONDecodeError as exc:
+            snippet = match.group(1)[:200]
+            pytest.fail(f"a ```json block in docs/protocol.md does not parse ({exc}):\n{snippet}")
+    return blocks
+
+
+def table_first_cells(text: str) -> dict[str, list[str]]:
+    """Map the first cell of each table row (backticks stripped) to the row's cells."""
+    rows = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("|") or set(line) <= {"|", "-", " ", ":"}:
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells
+    return rows
+
+
+def test_every_command_has_a_section():
+    documented = subsections(section("Commands"))
+    missing = sorted(set(commands()) - set(documented))
+    assert not missing, f"docs/protocol.md lacks a `### \\`name\\`` section for {missing}"
+
+
+def test_every_event_has_a_section():
+    documented = subsections(section("Events"))
+    missing = sorted(set(EVENTS) - set(documented))
+    assert not missing, f"docs/protocol.md lacks a `### \\`name\\`` section for {missing}"
+
+
+def test_docs_name_no_command_or_event_that_does_not_exist():
+    in_commands = set(subsections(section("Commands")))
+    in_events = set(subsections(section("Events")))
+    everywhere = set(NAMED_HEADING.findall(doc_text()))
+    assert in_commands <= set(commands()), (
+        f"documented commands that are not registered: {sorted(in_commands - set(commands()))}"
+    )
+    assert in_events <= set(EVENTS), (
+        f"documented events that are not declared: {sorted(in_events - set(EVENTS))}"
+    )
+    stray = everywhere - in_commands - in_events
+    assert not stray, f"`### \\`name\\`` headings outside Commands and Events: {sorted(stray)}"
+
+
+@pytest.mark.parametrize("name", sorted(commands()))
+def test_command_section_has_a_valid_example(name):
+    body = subsections(section("Commands")).get(name)
+    if body is None:
+        pytest.skip("reported by test_every_command_has_a_section")
+    model = commands()[name]
+    frames = [b for b in json_blocks(body) if isinstance(b, dict)]
+    requests = [frame for frame in frames if frame.get("type") == name]
+    assert requests, f'the `{name}` section needs a ```json example with "type": "{name}"'
+    for frame in requests:
+        model.model_validate(frame)
+    results = [frame for frame in frames if frame.get("type") == "result" and frame.get("ok")]
+    if model.result is not None:
+        for frame in results:
+            model.result.model_validate(frame["data"])
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_event_section_has_a_valid_example(name):
+    body = subsections(section("Events")).get(name)
+    if body is None:
+        pytest.skip("reported by test_every_event_has_a_section")
+    frames = [
+        b
+        for b in json_blocks(body)
+        if isinstance(b, dict) and b.get("type") == "event" and b.get("name") == name
+    ]
+    assert frames, f'the `{name}` section needs a ```json event frame with "name": "{name}"'
+    for frame in frames:
+        Event.model_validate(frame)
+        EVENTS[name].model_validate(frame["data"])
+
+
+def test_every_json_example_parses_and_matches_its_frame_model():
+    for block in json_blocks(doc_text()):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            continue
+        kind = block["type"]
+        if kind == "result":
+            (ResultOk if block.get("ok") else ResultError).model_validate(block)
+        elif kind in FRAME_MODELS:
+            FRAME_MODELS[kind].model_validate(block)
+        elif kind in commands():
+            commands()[kind].model_validate(block)
+
+
+def test_error_codes_table_lists_every_code_with_its_status():
+    rows = table_first_cells(section("Error codes"))
+    for code in ErrorCode:
+        assert code.value in rows, f"the error codes table lacks `{code.value}`"
+        cells = rows[code.value]
+        assert len(cells) >= 3, f"the `{code.value}` row needs code, HTTP status and meaning"
+        assert cells[1] == str(HTTP_STATUS[code]), (
+            f"`{code.value}` is HTTP {HTTP_STATUS[code]}, the table says {cells[1]}"
+        )
+
+
+def server_close_codes() -> set[str]:
+    codes = set()
+    for path in PROTOCOL_SOURCES:
+        codes |= set(CLOSE_CONSTANT.findall(path.read_text(encoding="utf-8")))
+    return codes
+
+
+def test_close_codes_table_lists_every_code_the_server_uses():
+    codes = server_close_codes()
+    assert codes, "no CLOSE_* constants found in server/protocol"
+    rows = table_first_cells(section("Close codes"))
+    missing = sorted(codes - set(rows))
+    assert not missing, f"the close codes table lacks {missing}"
