@@ -40,6 +40,10 @@ class Actor:
     command: str = ""
 
 
+# The server itself (the due scheduler): events it emits carry "actor": null.
+SYSTEM = Actor(user_id="")
+
+
 class OpAlreadyApplied(Exception):
     """The op_id was applied by an earlier (possibly concurrent) command."""
 
@@ -66,7 +70,7 @@ class Mutation:
             name=name,
             data=data,
             op_id=self.actor.op_id,
-            actor=self.actor.user_id,
+            actor=self.actor.user_id or None,
             at_ms=self.now,
         )
         self.tx.after_commit.append(functools.partial(self.services.publish, topic, frame))

@@ -47,6 +47,9 @@ async def handle_subscribe(conn: Connection, cmd: Subscribe) -> Any:
         raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown topic {topic!r}", {"topic": topic})
     if not can_subscribe(conn.user_id, topic):
         raise ApiError(ErrorCode.NOT_FOUND, f"topic {topic} does not exist", {"topic": topic})
+    if topic in conn.cursors:
+        # Already streaming: replaying again would deliver events twice.
+        return {"topic": topic, "seq": conn.cursors[topic], "replayed": 0, "reset": False}
     foreign_epoch = cmd.data.epoch is not None and cmd.data.epoch != conn.services.epoch
     result = await conn.join(topic, None if foreign_epoch else cmd.data.since)
     reset = result.reset or (foreign_epoch and cmd.data.since is not None)

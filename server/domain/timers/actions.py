@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from server.domain.context import Actor, Mutation, Services, mutate
+from server.domain.context import SYSTEM, Actor, Mutation, Services, mutate
 from server.domain.timers import logic
 from server.domain.timers.links import require_links
 from server.errors import ApiError, not_found
@@ -95,7 +95,7 @@ async def do_delete_timer(
 
 async def do_fire_due(services: Services, timer_id: str) -> bool:
     """Emit timer.due for a timer that reached its allocation; False when another instance did."""
-    async with mutate(services, Actor(user_id="")) as m:
+    async with mutate(services, SYSTEM) as m:
         row = await store.claim_due(m.conn, timer_id, m.now)
         if row is None:
             return False
