@@ -91,16 +91,26 @@ async def _create_user(settings: Settings, issuer: EmbeddedIssuer, token: str) -
         await db.close()
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """List what is wrong with the settings without echoing their values (secrets)."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line."""
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"invalid configuration:\n{exc}", file=sys.stderr)
+        print(f"invalid configuration:\n{describe_errors(exc)}", file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level="DEBUG" if settings.debug else settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "serve":
         return run_serve(settings, args.host, args.port)

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from server.auth.oidc import ASYMMETRIC_ALGORITHMS
+
 Csv = Annotated[list[str], NoDecode]
 
 
@@ -40,7 +42,7 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production", "test"] = "development"
     debug: bool = False
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=2614, ge=1, le=65535)
     data_dir: Path = Path("data")
@@ -89,12 +91,43 @@ class Settings(BaseSettings):
 
     _durations = field_validator("event_retention", "op_retention", mode="before")(_duration)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("auth_signing_secret", "oidc_issuer", "oidc_audience", "redis_url", "database_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("event_retention", "op_retention")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("retention must be at least 1 second")
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric(cls, value: list[str]) -> list[str]:
+        unknown = [alg for alg in value if alg not in ASYMMETRIC_ALGORITHMS]
+        if unknown or not value:
+            raise ValueError(f"OIDC_ALGORITHMS takes asymmetric algorithms only, not {unknown}")
+        return value
+
     @field_validator("trusted_proxy_ips")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:
             ipaddress.ip_network(cidr, strict=False)
         return value
+
+    @model_validator(mode="after")
+    def _issuers_differ(self) -> Settings:
+        if self.oidc_issuer and self.oidc_issuer == self.auth_issuer:
+            raise ValueError("OIDC_ISSUER must differ from AUTH_ISSUER (tokens are routed by iss)")
+        return self
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:

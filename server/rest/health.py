@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import text
 
+from server.rest.middleware import REQUEST_ID
 from server.state import STATE
 
 READY_TIMEOUT_S = 2.0
@@ -48,6 +49,7 @@ async def handle_ready(request: web.Request) -> web.Response:
                 "code": "unavailable",
                 "message": f"failing: {', '.join(failing)}",
                 "details": {"failing": failing},
+                "request_id": request[REQUEST_ID],
             },
         }
         return web.json_response(body, status=503)

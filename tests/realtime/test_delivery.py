@@ -81,11 +81,11 @@ async def test_resume_at_head_replays_nothing(client, token):
 
 
 async def test_cursor_beyond_retention_is_reset(start_server, token):
-    server = await start_server(event_retention=0)
+    server = await start_server(event_retention=1)
     dev = await Device.connect(server, token())
     await make_events(dev, 3)
     await dev.close()
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(1.05)
     assert await do_prune(server.server.app[STATE].services) == (3, 0)
     back = await Device.connect(server, token(), resume={"user:alice": 1})
     assert back.replayed == []
