@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -46,11 +46,10 @@ class Command(Strict):
     @classmethod
     def command_name(cls) -> str:
         """Return the command's name, taken from its ``type`` Literal."""
-        annotation = cls.model_fields["type"].annotation
-        args = getattr(annotation, "__args__", ())
+        args = get_args(cls.model_fields["type"].annotation)
         if len(args) != 1 or not isinstance(args[0], str):
             raise TypeError(f"{cls.__name__}.type must be a single-string Literal")
-        return args[0]
+        return str(args[0])
 
 
 def empty() -> Any:

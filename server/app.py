@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
@@ -157,5 +156,3 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_shutdown.append(shutdown_connections)
     add_routes(app)
     return app
-
-

@@ -12,8 +12,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from server.app import create_app
-from server.clock import now_ms
 from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
+from server.clock import now_ms
 from server.domain.users.actions import profile_from_identity
 from server.settings import Settings
 from server.storage import migrate

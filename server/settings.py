@@ -96,7 +96,9 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("auth_signing_secret", "oidc_issuer", "oidc_audience", "redis_url", "database_url")
+    @field_validator(
+        "auth_signing_secret", "oidc_issuer", "oidc_audience", "redis_url", "database_url"
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None

@@ -153,7 +153,9 @@ async def device(
     """Connect authenticated devices to the default server."""
     devices: list[Device] = []
 
-    async def connect(user: str = "alice", *, on: TestClient[Any, Any] | None = None, **auth: Any) -> Device:
+    async def connect(
+        user: str = "alice", *, on: TestClient[Any, Any] | None = None, **auth: Any
+    ) -> Device:
         dev = await Device.connect(on or client, token(user), **auth)
         devices.append(dev)
         return dev

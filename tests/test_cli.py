@@ -16,12 +16,19 @@ def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProc
         if name not in env:
             environment.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "server", *args], env=environment, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "server", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 def test_token_create_prints_a_token_for_the_embedded_issuer(tmp_path):
-    result = run(["token", "create", "--user", "dana", "--email", "d@example.com", "--name", "Dana"], tmp_path)
+    result = run(
+        ["token", "create", "--user", "dana", "--email", "d@example.com", "--name", "Dana"],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     issuer = EmbeddedIssuer(load_or_create_secret(tmp_path, None))
@@ -40,7 +47,9 @@ def test_token_ttl_is_bounded(tmp_path):
 
 
 def test_invalid_configuration_is_reported_without_the_secret(tmp_path):
-    result = run(["db", "current"], tmp_path, ENVIRONMENT="production", AUTH_SIGNING_SECRET="TOPSECRETshort")
+    result = run(
+        ["db", "current"], tmp_path, ENVIRONMENT="production", AUTH_SIGNING_SECRET="TOPSECRETshort"
+    )
     assert result.returncode == 2
     assert "at least 32 bytes" in result.stderr
     assert "TOPSECRET" not in result.stderr

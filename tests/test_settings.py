@@ -22,7 +22,12 @@ def test_defaults_are_the_embedded_mode(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("3600", timedelta(hours=1)), ("15m", timedelta(minutes=15)), ("2d", timedelta(days=2)), ("P1D", timedelta(days=1))],
+    [
+        ("3600", timedelta(hours=1)),
+        ("15m", timedelta(minutes=15)),
+        ("2d", timedelta(days=2)),
+        ("P1D", timedelta(days=1)),
+    ],
 )
 def test_durations(monkeypatch, text, expected):
     monkeypatch.setenv("EVENT_RETENTION", text)
@@ -68,7 +73,11 @@ def test_oidc_issuer_must_differ_from_the_embedded_one():
         ({"auth_signing_secret": "short"}, "at least 32 bytes"),
         ({"auth_signing_secret": GOOD_SECRET, "debug": True}, "DEBUG must be off"),
         (
-            {"auth_signing_secret": GOOD_SECRET, "cors_origins": ["*"], "cors_allow_credentials": True},
+            {
+                "auth_signing_secret": GOOD_SECRET,
+                "cors_origins": ["*"],
+                "cors_allow_credentials": True,
+            },
             "CORS_ORIGINS='\\*'",
         ),
     ],
@@ -79,7 +88,9 @@ def test_production_refuses_unsafe_settings(overrides, message):
 
 
 def test_production_accepts_a_safe_configuration():
-    settings = Settings(environment="production", auth_signing_secret=GOOD_SECRET, cors_origins=["*"])
+    settings = Settings(
+        environment="production", auth_signing_secret=GOOD_SECRET, cors_origins=["*"]
+    )
     assert settings.production_problems() == []
 
 

@@ -74,7 +74,9 @@ class Device:
             self.other.append(frame)
         return frame
 
-    async def send(self, type_: str, data: Any = None, *, op_id: str | None = None, **extra: Any) -> Any:
+    async def send(
+        self, type_: str, data: Any = None, *, op_id: str | None = None, **extra: Any
+    ) -> Any:
         """Send a command; return its id."""
         cid = next(self._ids)
         frame: dict[str, Any] = {"id": cid, "type": type_, **extra}
@@ -120,7 +122,11 @@ class Device:
         async with asyncio.timeout(timeout):
             while True:
                 msg = await self.ws.receive()
-                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                if msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.CLOSING,
+                ):
                     return self.ws.close_code
                 if msg.type == aiohttp.WSMsgType.ERROR:
                     return self.ws.close_code

@@ -103,7 +103,9 @@ def _create_timers() -> None:
     )
     op.create_index("ix_timers_owner_id_created_at_id", "timers", ["owner_id", "created_at", "id"])
     op.create_index("ix_timers_owner_id_status", "timers", ["owner_id", "status"])
-    op.create_index("ix_timers_status_due_fired_due_at", "timers", ["status", "due_fired", "due_at"])
+    op.create_index(
+        "ix_timers_status_due_fired_due_at", "timers", ["status", "due_fired", "due_at"]
+    )
 
 
 def downgrade() -> None:

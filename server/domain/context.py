@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from schema.base import Command
+from schema.events import EVENTS
 from server.clock import now_ms
 from server.settings import Settings
 from server.storage.db import Database, Tx
 from server.storage.events import append_event
 from server.storage.ops import claim_op, store_op_reply
-from schema.base import Command
-from schema.events import EVENTS
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 
@@ -44,7 +44,7 @@ class Actor:
 SYSTEM = Actor(user_id="")
 
 
-class OpAlreadyApplied(Exception):
+class OpAlreadyAppliedError(Exception):
     """The op_id was applied by an earlier (possibly concurrent) command."""
 
 
@@ -91,7 +91,7 @@ async def mutate(services: Services, actor: Actor) -> AsyncIterator[Mutation]:
         if actor.op_id and not await claim_op(
             tx.conn, actor.user_id, actor.op_id, actor.command, now
         ):
-            raise OpAlreadyApplied(actor.op_id)
+            raise OpAlreadyAppliedError(actor.op_id)
         mutation = Mutation(tx, services, actor, now)
         yield mutation
         if actor.op_id:

@@ -18,7 +18,9 @@ async def do_prune(services: Services) -> tuple[int, int]:
     settings = services.settings
     now = now_ms()
     async with services.db.transaction() as tx:
-        events = await prune_events(tx.conn, now - int(settings.event_retention.total_seconds() * 1000))
+        events = await prune_events(
+            tx.conn, now - int(settings.event_retention.total_seconds() * 1000)
+        )
         ops = await prune_ops(tx.conn, now - int(settings.op_retention.total_seconds() * 1000))
     return events, ops
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from schema.base import Command
 from server.clock import iso_ms
 from server.domain.access import can_receive
 from server.domain.context import Actor
@@ -20,7 +22,6 @@ from server.protocol.limits import TokenBucket
 from server.protocol.outbound import Outbound
 from server.realtime.hub import JoinResult
 from server.state import AppState
-from schema.base import Command
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,8 @@ class Connection:
     def send_tick(self, now: int) -> None:
         """Queue one tick frame with every tracked running timer's clock at ``now``."""
         timers = [
-            tick_entry(timer, timer["owner_id"], now, seen) for timer, seen in self.tick_timers.values()
+            tick_entry(timer, timer["owner_id"], now, seen)
+            for timer, seen in self.tick_timers.values()
         ]
         self.send_json({"type": "tick", "server_time": iso_ms(now), "timers": timers})
 
@@ -174,10 +176,10 @@ class Connection:
     async def close(self, code: int, reason: str) -> None:
         """Close the socket, giving up on a client that does not take the close frame."""
         self.closing = True
-        try:
-            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT_S)
-        except (TimeoutError, ConnectionError):
-            pass
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            await asyncio.wait_for(
+                self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT_S
+            )
 
     async def wait_closed(self) -> None:
         """Await a close started by close_soon."""

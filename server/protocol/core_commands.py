@@ -4,14 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.auth.errors import AuthError
-from server.clock import iso_ms, now_ms
-from server.domain.access import can_subscribe
-from server.domain.registry import CommandRegistry
-from server.domain.timers.reads import active_timer_views
-from server.errors import ApiError
-from server.protocol.connection import Connection
-from server.realtime.topics import is_valid_topic, user_topic
 from schema.commands.core import (
     AuthRefresh,
     Ping,
@@ -21,6 +13,14 @@ from schema.commands.core import (
     Unsubscribe,
 )
 from schema.errors import ErrorCode
+from server.auth.errors import AuthError
+from server.clock import iso_ms, now_ms
+from server.domain.access import can_subscribe
+from server.domain.registry import CommandRegistry
+from server.domain.timers.reads import active_timer_views
+from server.errors import ApiError
+from server.protocol.connection import Connection
+from server.realtime.topics import is_valid_topic, user_topic
 
 
 async def handle_ping(conn: Connection, cmd: Ping) -> Any:
@@ -60,7 +60,9 @@ async def handle_unsubscribe(conn: Connection, cmd: Unsubscribe) -> Any:
     """Leave a topic (never the caller's own)."""
     topic = cmd.data.topic
     if topic == user_topic(conn.user_id):
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "the own user topic cannot be left", {"topic": topic})
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR, "the own user topic cannot be left", {"topic": topic}
+        )
     if topic not in conn.cursors:
         raise ApiError(ErrorCode.NOT_FOUND, f"not subscribed to {topic}", {"topic": topic})
     await conn.leave(topic)

@@ -8,20 +8,18 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from server.domain.context import OpAlreadyApplied
+from schema.base import Command
+from schema.errors import ErrorCode
+from server.domain.context import OpAlreadyAppliedError
 from server.domain.registry import Registered
 from server.errors import ApiError, validation_details
 from server.protocol.connection import Connection
 from server.storage.ops import get_op_reply
-from schema.base import Command
-from schema.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
 # Codes that count as client abuse towards the bad-frame limit.
-BAD_CODES = frozenset(
-    {ErrorCode.BAD_FRAME, ErrorCode.VALIDATION_ERROR, ErrorCode.UNKNOWN_COMMAND}
-)
+BAD_CODES = frozenset({ErrorCode.BAD_FRAME, ErrorCode.VALIDATION_ERROR, ErrorCode.UNKNOWN_COMMAND})
 
 
 def result_frame(cid: Any, data: Any, replayed: bool = False) -> bytes:
@@ -83,7 +81,9 @@ def validate(registered: Registered, frame: dict[str, Any]) -> Command:
         return registered.model.model_validate(frame)
     except ValidationError as exc:
         raise ApiError(
-            ErrorCode.VALIDATION_ERROR, "the command does not match its schema", validation_details(exc)
+            ErrorCode.VALIDATION_ERROR,
+            "the command does not match its schema",
+            validation_details(exc),
         ) from None
 
 
@@ -112,7 +112,7 @@ async def run_command(conn: Connection, registered: Registered, cmd: Command) ->
         return result_frame(cmd.id, replay, replayed=True)
     try:
         data = await registered.handler(conn, cmd)
-    except OpAlreadyApplied:
+    except OpAlreadyAppliedError:
         # A concurrent command with the same op_id committed first.
         replay = await stored_reply(conn, cmd)
         return result_frame(cmd.id, replay, replayed=True)
@@ -134,7 +134,9 @@ async def dispatch(conn: Connection, text: str) -> tuple[bytes, ErrorCode | None
         return error_frame(cid, error), error.code
     except Exception:
         log.exception("command %r failed on connection %s", cid, conn.id)
-        error = ApiError(
-            ErrorCode.INTERNAL_ERROR, f"internal error; quote connection {conn.id}", {"connection": conn.id}
+        fault = ApiError(
+            ErrorCode.INTERNAL_ERROR,
+            f"internal error; quote connection {conn.id}",
+            {"connection": conn.id},
         )
-        return error_frame(cid, error), error.code
+        return error_frame(cid, fault), fault.code

@@ -88,7 +88,9 @@ def _trusted(address: str, networks: Sequence[IpNetwork]) -> bool:
     return any(ip in net for net in networks)
 
 
-def client_address(peer: str | None, forwarded_for: str | None, networks: Sequence[IpNetwork]) -> str:
+def client_address(
+    peer: str | None, forwarded_for: str | None, networks: Sequence[IpNetwork]
+) -> str:
     """Return the client's address: the peer's, or, behind trusted proxies, the first
     untrusted hop of X-Forwarded-For read from the right."""
     address = peer or "unknown"

@@ -11,6 +11,8 @@ import orjson
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
+from schema.errors import ErrorCode
+from schema.frames import Auth
 from server.auth.errors import AuthError
 from server.clock import iso_ms, now_ms
 from server.domain.access import can_subscribe
@@ -21,8 +23,6 @@ from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
 from server.protocol.limits import WindowCounter, client_address
 from server.realtime.topics import is_valid_topic, user_topic
 from server.state import STATE, AppState
-from schema.errors import ErrorCode
-from schema.frames import Auth
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,9 @@ async def authenticate(conn: Connection) -> bool:
     try:
         msg = await conn.ws.receive(timeout=conn.settings.ws_auth_timeout_s)
     except TimeoutError:
-        return await refuse(conn, ApiError(ErrorCode.UNAUTHORIZED, "no auth frame in time"), CLOSE_TIMEOUT)
+        return await refuse(
+            conn, ApiError(ErrorCode.UNAUTHORIZED, "no auth frame in time"), CLOSE_TIMEOUT
+        )
     if msg.type in CLOSING_TYPES:
         return False
     try:
@@ -138,7 +140,9 @@ def read_auth(msg: Any) -> Auth:
         return Auth.model_validate(frame)
     except ValidationError as exc:
         raise ApiError(
-            ErrorCode.VALIDATION_ERROR, "the auth frame does not match its schema", validation_details(exc)
+            ErrorCode.VALIDATION_ERROR,
+            "the auth frame does not match its schema",
+            validation_details(exc),
         ) from None
 
 
@@ -200,7 +204,10 @@ async def read_commands(conn: Connection) -> None:
         if msg.type == WSMsgType.PONG:
             continue
         if msg.type == WSMsgType.BINARY:
-            reply, code = error_frame(None, ApiError(ErrorCode.BAD_FRAME, "binary frames are not accepted")), ErrorCode.BAD_FRAME
+            reply, code = (
+                error_frame(None, ApiError(ErrorCode.BAD_FRAME, "binary frames are not accepted")),
+                ErrorCode.BAD_FRAME,
+            )
         else:
             conn.inflight = asyncio.ensure_future(dispatch(conn, msg.data))
             reply, code = await conn.inflight

@@ -245,4 +245,3 @@ class Hub:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("hub task %s failed", task.get_name(), exc_info=task.exception())
-

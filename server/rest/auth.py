@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from schema.errors import ErrorCode
 from server.auth.errors import AuthError
 from server.errors import ApiError
 from server.state import STATE
-from schema.errors import ErrorCode
 
 
 async def require_user(request: web.Request) -> str:

@@ -9,8 +9,8 @@ import secrets
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.errors import ApiError
 from schema.errors import HTTP_STATUS, ErrorCode
+from server.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,8 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
+from schema.errors import ErrorCode
+from schema.rest import TimerListQuery
 from server.clock import iso_ms, now_ms
 from server.domain.timers.reads import active_timer_views, list_timer_views
 from server.domain.users.views import user_view
@@ -17,8 +19,6 @@ from server.rest.auth import require_user
 from server.state import STATE
 from server.storage.events import get_heads
 from server.storage.users import get_user
-from schema.errors import ErrorCode
-from schema.rest import TimerListQuery
 
 
 def _json(body: Any) -> web.Response:

@@ -65,7 +65,10 @@ async def list_timers(
     if after is not None:
         created, ident = after
         stmt = stmt.where(
-            or_(timers.c.created_at < created, and_(timers.c.created_at == created, timers.c.id < ident))
+            or_(
+                timers.c.created_at < created,
+                and_(timers.c.created_at == created, timers.c.id < ident),
+            )
         )
     stmt = stmt.order_by(timers.c.created_at.desc(), timers.c.id.desc()).limit(limit)
     return (await conn.execute(stmt)).mappings().all()

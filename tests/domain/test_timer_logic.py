@@ -10,7 +10,10 @@ from server.errors import ApiError
 
 def running(now: int = 1_000, allocated: int = 10_000) -> dict:
     values = logic.new_timer_values(
-        "t1", "u1", {"allocated_ms": allocated, "title": "", "description": "", "tag_ids": "[]"}, now
+        "t1",
+        "u1",
+        {"allocated_ms": allocated, "title": "", "description": "", "tag_ids": "[]"},
+        now,
     )
     return {**values, "schedule_id": None, "todo_id": None}
 

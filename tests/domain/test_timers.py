@@ -22,7 +22,9 @@ async def count(client, table) -> int:
 
 async def test_start_creates_a_running_timer_with_server_time(device):
     dev = await device()
-    timer = await dev.ok("timer.start", {"allocated_ms": 1_500_000, "title": "Write", "description": "d"})
+    timer = await dev.ok(
+        "timer.start", {"allocated_ms": 1_500_000, "title": "Write", "description": "d"}
+    )
     assert timer["status"] == "RUNNING"
     assert timer["owner_id"] == "alice"
     assert timer["title"] == "Write"
@@ -49,7 +51,12 @@ async def test_full_lifecycle_emits_one_event_each(device):
     assert stopped["ended_at"] is not None
     assert [a["action"] for a in stopped["pause_history"]] == ["pause", "resume"]
     events_ = await dev.wait_events(4)
-    assert [e["name"] for e in events_] == ["timer.started", "timer.paused", "timer.resumed", "timer.stopped"]
+    assert [e["name"] for e in events_] == [
+        "timer.started",
+        "timer.paused",
+        "timer.resumed",
+        "timer.stopped",
+    ]
     assert [e["seq"] for e in events_] == [1, 2, 3, 4]
     assert events_[-1]["data"] == stopped
     assert stopped["version"] == 4
@@ -108,7 +115,9 @@ async def test_unknown_or_foreign_timer_is_not_found(device):
     for cmd in ("timer.get", "timer.pause", "timer.stop", "timer.delete"):
         error = await bob.error(cmd, {"id": timer["id"]})
         assert error["code"] == "not_found", cmd
-    assert (await bob.error("timer.get", {"id": MISSING}))["message"] == f"timer {MISSING} does not exist"
+    assert (await bob.error("timer.get", {"id": MISSING}))[
+        "message"
+    ] == f"timer {MISSING} does not exist"
     assert (await alice.ok("timer.get", {"id": timer["id"]}))["status"] == "RUNNING"
 
 
@@ -130,7 +139,9 @@ async def test_tags_the_user_lacks_are_not_found(device):
 
 async def test_update_is_partial_and_null_rules_hold(device):
     dev = await device()
-    timer = await dev.ok("timer.start", {"allocated_ms": 60_000, "title": "a", "description": "keep"})
+    timer = await dev.ok(
+        "timer.start", {"allocated_ms": 60_000, "title": "a", "description": "keep"}
+    )
     updated = await dev.ok("timer.update", {"id": timer["id"], "title": "b"})
     assert updated["title"] == "b"
     assert updated["description"] == "keep"
@@ -175,7 +186,10 @@ async def test_active_lists_running_and_paused_only(device):
     await dev.ok("timer.pause", {"id": b["id"]})
     await dev.ok("timer.stop", {"id": c["id"]})
     active = await dev.ok("timer.active")
-    assert [(t["title"], t["status"]) for t in active["items"]] == [("a", "RUNNING"), ("b", "PAUSED")]
+    assert [(t["title"], t["status"]) for t in active["items"]] == [
+        ("a", "RUNNING"),
+        ("b", "PAUSED"),
+    ]
     assert active["server_time"].endswith("Z")
     assert a["id"] == active["items"][0]["id"]
 
@@ -189,7 +203,9 @@ async def test_list_pages_newest_first_with_a_cursor(device):
     titles = [t["title"] for page in (first, second, third) for t in page["items"]]
     assert titles == ["4", "3", "2", "1", "0"]
     assert third["next_cursor"] is None
-    assert {t["id"] for t in made} == {t["id"] for page in (first, second, third) for t in page["items"]}
+    assert {t["id"] for t in made} == {
+        t["id"] for page in (first, second, third) for t in page["items"]
+    }
 
 
 async def test_list_filters_by_status_kind_and_window(device):
@@ -201,7 +217,9 @@ async def test_list_filters_by_status_kind_and_window(device):
     assert [t["id"] for t in done["items"]] == [a["id"]]
     assert len((await dev.ok("timer.list", {"type": "independent"}))["items"]) == 2
     assert (await dev.ok("timer.list", {"type": "schedule"}))["items"] == []
-    window = await dev.ok("timer.list", {"from": "2000-01-01T00:00:00Z", "to": "2001-01-01T00:00:00+02:00"})
+    window = await dev.ok(
+        "timer.list", {"from": "2000-01-01T00:00:00Z", "to": "2001-01-01T00:00:00+02:00"}
+    )
     assert window["items"] == []
     everything = await dev.ok("timer.list", {"from": a["started_at"]})
     assert len(everything["items"]) == 2
@@ -269,7 +287,9 @@ async def test_failed_command_with_op_id_can_be_retried(device):
     dev = await device()
     timer = await dev.ok("timer.start", {"allocated_ms": 60_000})
     op = new_op()
-    assert (await dev.error("timer.resume", {"id": timer["id"]}, op_id=op))["code"] == "invalid_transition"
+    assert (await dev.error("timer.resume", {"id": timer["id"]}, op_id=op))[
+        "code"
+    ] == "invalid_transition"
     await dev.ok("timer.pause", {"id": timer["id"]})
     assert (await dev.ok("timer.resume", {"id": timer["id"]}, op_id=op))["status"] == "RUNNING"
 

@@ -19,10 +19,18 @@ BAD_FRAMES = [
     ('{"id": 11, "type": "timer.start", "data": {}}', 11, "validation_error"),
     ('{"id": 12, "type": "timer.start", "data": {"allocated_ms": "soon"}}', 12, "validation_error"),
     ('{"id": 13, "type": "timer.start", "data": {"allocated_ms": 0}}', 13, "validation_error"),
-    ('{"id": 14, "type": "timer.start", "data": {"allocated_ms": 1, "x": 1}}', 14, "validation_error"),
+    (
+        '{"id": 14, "type": "timer.start", "data": {"allocated_ms": 1, "x": 1}}',
+        14,
+        "validation_error",
+    ),
     ('{"id": 15, "type": "ping", "extra": 1}', 15, "validation_error"),
     ('{"id": 16, "type": "timer.pause", "data": {"id": "nope"}}', 16, "validation_error"),
-    ('{"id": 17, "type": "timer.start", "op_id": "x", "data": {"allocated_ms": 5}}', 17, "validation_error"),
+    (
+        '{"id": 17, "type": "timer.start", "op_id": "x", "data": {"allocated_ms": 5}}',
+        17,
+        "validation_error",
+    ),
     ('{"id": "s1", "type": "timer.get", "data": []}', "s1", "validation_error"),
 ]
 

@@ -122,7 +122,13 @@ async def test_unverified_email_is_not_stored(client, issuer):
 
     from tests.conftest import SECRET
 
-    claims = {"iss": "hipster-timer", "aud": "hipster-timer", "sub": "carol", "iat": 1, "exp": 4_000_000_000}
+    claims = {
+        "iss": "hipster-timer",
+        "aud": "hipster-timer",
+        "sub": "carol",
+        "iat": 1,
+        "exp": 4_000_000_000,
+    }
     claims.update(email="carol@example.com", email_verified=False)
     unverified = jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(SECRET.encode()))
     dev = await Device.connect(client, unverified)

@@ -35,7 +35,12 @@ async def wait_ready(session: aiohttp.ClientSession, port: int) -> None:
 
 async def test_sigterm_finishes_commands_then_closes_1012(tmp_path):
     port = free_port()
-    env = {**os.environ, "DATA_DIR": str(tmp_path), "AUTH_SIGNING_SECRET": SECRET, "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path),
+        "AUTH_SIGNING_SECRET": SECRET,
+        "LOG_LEVEL": "WARNING",
+    }
     for name in ("DATABASE_URL", "REDIS_URL", "ENVIRONMENT"):
         env.pop(name, None)
     proc = await asyncio.create_subprocess_exec(
@@ -46,7 +51,9 @@ async def test_sigterm_finishes_commands_then_closes_1012(tmp_path):
             await wait_ready(session, port)
             ws = await session.ws_connect(f"http://127.0.0.1:{port}/v1/ws")
             assert (await ws.receive_json())["type"] == "hello"
-            await ws.send_json({"type": "auth", "token": EmbeddedIssuer(SECRET.encode()).mint("erin")})
+            await ws.send_json(
+                {"type": "auth", "token": EmbeddedIssuer(SECRET.encode()).mint("erin")}
+            )
             assert (await ws.receive_json())["type"] == "ready"
             await ws.send_json({"id": 1, "type": "timer.start", "data": {"allocated_ms": 60_000}})
             proc.send_signal(signal.SIGTERM)

@@ -72,7 +72,9 @@ async def test_ticks_unsubscribe_stops_them(device):
 async def test_tick_interval_bounds(device):
     dev = await device()
     assert (await dev.error("ticks.subscribe", {"interval_ms": 100}))["code"] == "validation_error"
-    assert (await dev.error("ticks.subscribe", {"interval_ms": 60_001}))["code"] == "validation_error"
+    assert (await dev.error("ticks.subscribe", {"interval_ms": 60_001}))[
+        "code"
+    ] == "validation_error"
     assert await dev.ok("ticks.subscribe") == {"interval_ms": 1000}
 
 

@@ -37,7 +37,17 @@ class RedisProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             cwd=self.workdir,
             stdout=subprocess.DEVNULL,
         )
@@ -79,7 +89,9 @@ async def test_redis_restart_loses_no_event(start_server, token, redis_process):
     total = 1
     for round_ in range(3):
         for i in range(10):
-            await sender.ok("timer.pause" if (total + i) % 2 == 1 else "timer.resume", {"id": timer["id"]})
+            await sender.ok(
+                "timer.pause" if (total + i) % 2 == 1 else "timer.resume", {"id": timer["id"]}
+            )
         total += 10
         if round_ == 0:
             redis_process.stop()

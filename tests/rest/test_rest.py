@@ -83,17 +83,29 @@ async def test_timers_pages_with_filters(client, token):
         await dev.ok("timer.start", {"allocated_ms": 1000, "title": f"t{i}"})
     first = await (await client.get("/v1/timers?limit=4", headers=bearer(token()))).json()
     assert [t["title"] for t in first["items"]] == ["t6", "t5", "t4", "t3"]
-    rest = await client.get(f"/v1/timers?limit=4&cursor={first['next_cursor']}", headers=bearer(token()))
+    rest = await client.get(
+        f"/v1/timers?limit=4&cursor={first['next_cursor']}", headers=bearer(token())
+    )
     body = await rest.json()
     assert [t["title"] for t in body["items"]] == ["t2", "t1", "t0"]
     assert body["next_cursor"] is None
-    running = await (await client.get("/v1/timers?status=COMPLETED", headers=bearer(token()))).json()
+    running = await (
+        await client.get("/v1/timers?status=COMPLETED", headers=bearer(token()))
+    ).json()
     assert running["items"] == []
     await dev.close()
 
 
 async def test_timers_refuses_bad_queries(client, token):
-    for query in ("limit=0", "limit=5001", "status=DONE", "type=x", "cursor=zzz", "from=yesterday", "x=1"):
+    for query in (
+        "limit=0",
+        "limit=5001",
+        "status=DONE",
+        "type=x",
+        "cursor=zzz",
+        "from=yesterday",
+        "x=1",
+    ):
         response = await client.get(f"/v1/timers?{query}", headers=bearer(token()))
         assert response.status == 422, query
         assert (await response.json())["error"]["code"] == "validation_error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +24,13 @@ async def db(database_url):
 async def append(db: Database, topic: str, at: int = 1, fail: bool = False) -> int:
     async with db.transaction() as tx:
         seq, _ = await append_event(
-            tx.conn, topic=topic, name="timer.updated", data={"n": 1}, op_id=None, actor="u", at_ms=at
+            tx.conn,
+            topic=topic,
+            name="timer.updated",
+            data={"n": 1},
+            op_id=None,
+            actor="u",
+            at_ms=at,
         )
         await asyncio.sleep(0)
         if fail:
@@ -35,10 +42,8 @@ async def test_concurrent_writers_get_gap_free_increasing_seqs(db):
     async def writer(topic: str, fail_every: int) -> list[int]:
         seqs = []
         for i in range(25):
-            try:
+            with contextlib.suppress(RuntimeError):
                 seqs.append(await append(db, topic, fail=i % fail_every == 0))
-            except RuntimeError:
-                pass
         return seqs
 
     results = await asyncio.gather(*(writer(t, 5) for t in ["user:a", "user:b"] * 5))
@@ -48,8 +53,7 @@ async def test_concurrent_writers_get_gap_free_increasing_seqs(db):
         stored = sorted(row.seq for row in rows)
         assert stored == list(range(1, len(stored) + 1))
         assert len(stored) == 5 * 20
-    mine = [seqs for seqs in results]
-    for seqs in mine:
+    for seqs in results:
         assert seqs == sorted(seqs)
 
 

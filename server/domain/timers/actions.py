@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 
+from schema.commands.timers import TimerStartData, TimerUpdateData
+from schema.errors import ErrorCode
 from server.domain.context import SYSTEM, Actor, Mutation, Services, mutate
 from server.domain.timers import logic
 from server.domain.timers.links import require_links
 from server.errors import ApiError, not_found
 from server.realtime.topics import user_topic
 from server.storage import timers as store
-from schema.commands.timers import TimerStartData, TimerUpdateData
-from schema.errors import ErrorCode
 
 Transition = Callable[[logic.Row, int], dict[str, Any]]
 
@@ -65,7 +65,9 @@ async def do_transition(
     return view
 
 
-async def do_update_timer(services: Services, actor: Actor, data: TimerUpdateData) -> dict[str, Any]:
+async def do_update_timer(
+    services: Services, actor: Actor, data: TimerUpdateData
+) -> dict[str, Any]:
     """Change a timer's title, description, tags or links."""
     changes = data.changes("id", "if_version")
     async with mutate(services, actor) as m:
@@ -75,7 +77,11 @@ async def do_update_timer(services: Services, actor: Actor, data: TimerUpdateDat
         await require_links(m.conn, actor.user_id, **links, tag_ids=new_tags or [])
         if new_tags is not None:
             changes["tag_ids"] = orjson.dumps(new_tags).decode()
-        view = await _apply(m, row, changes, "timer.updated") if changes else logic.timer_view(row, m.now)
+        view = (
+            await _apply(m, row, changes, "timer.updated")
+            if changes
+            else logic.timer_view(row, m.now)
+        )
         m.done(view)
     return view
 
@@ -114,7 +120,9 @@ async def _load(m: Mutation, timer_id: str, if_version: int | None) -> logic.Row
     return row
 
 
-async def _apply(m: Mutation, row: logic.Row, changes: dict[str, Any], event: str) -> dict[str, Any]:
+async def _apply(
+    m: Mutation, row: logic.Row, changes: dict[str, Any], event: str
+) -> dict[str, Any]:
     await store.update_timer(m.conn, row["id"], {**changes, "updated_at": m.now})
     updated = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
     view = logic.timer_view(updated, m.now)

@@ -4,15 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domain.context import Caller
-from server.domain.registry import CommandRegistry
-from server.domain.timers.actions import (
-    do_delete_timer,
-    do_start_timer,
-    do_transition,
-    do_update_timer,
-)
-from server.domain.timers.reads import active_timer_views, get_timer_view, list_timer_views
 from schema.commands.timers import (
     TimerActive,
     TimerCancel,
@@ -25,6 +16,15 @@ from schema.commands.timers import (
     TimerStop,
     TimerUpdate,
 )
+from server.domain.context import Caller
+from server.domain.registry import CommandRegistry
+from server.domain.timers.actions import (
+    do_delete_timer,
+    do_start_timer,
+    do_transition,
+    do_update_timer,
+)
+from server.domain.timers.reads import active_timer_views, get_timer_view, list_timer_views
 
 Transitioning = TimerPause | TimerResume | TimerStop | TimerCancel
 

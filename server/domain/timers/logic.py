@@ -7,13 +7,13 @@ from typing import Any
 
 import orjson
 
+from schema.errors import ErrorCode
 from server.clock import iso_ms, iso_or_none
 from server.errors import ApiError
-from schema.errors import ErrorCode
 
 RUNNING, PAUSED, COMPLETED, CANCELLED = "RUNNING", "PAUSED", "COMPLETED", "CANCELLED"
 
-Row = Mapping[str, Any]
+Row = Mapping[Any, Any]
 
 
 def elapsed_ms(row: Row, now: int) -> int:
@@ -27,7 +27,9 @@ def due_instant(allocated_ms: int, accumulated_ms: int, segment_start: int) -> i
     return segment_start + max(0, allocated_ms - accumulated_ms)
 
 
-def new_timer_values(timer_id: str, owner_id: str, fields: dict[str, Any], now: int) -> dict[str, Any]:
+def new_timer_values(
+    timer_id: str, owner_id: str, fields: dict[str, Any], now: int
+) -> dict[str, Any]:
     """Return the row of a timer started at ``now``."""
     return {
         "id": timer_id,

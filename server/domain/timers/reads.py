@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from schema.commands.timers import TimerListData
 from server.clock import iso_ms, now_ms
 from server.domain.context import Services
 from server.domain.paging import decode_cursor, encode_cursor, parse_instant
 from server.domain.timers.logic import timer_view
 from server.errors import not_found
 from server.storage import timers as store
-from schema.commands.timers import TimerListData
 
 
 async def get_timer_view(services: Services, owner_id: str, timer_id: str) -> dict[str, Any]:

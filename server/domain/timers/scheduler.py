@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from server.clock import now_ms
@@ -40,10 +41,8 @@ class DueScheduler:
                 log.exception("due scheduler pass failed")
                 next_due = None
             delay = poll if next_due is None else min(poll, max(0.0, (next_due - now_ms()) / 1000))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
 
     async def fire_due(self) -> int | None:
         """Announce every timer due now; return the next due instant, if any."""

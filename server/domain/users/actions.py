@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schema.errors import ErrorCode
 from server.auth.claims import Identity
 from server.clock import now_ms
 from server.domain.context import Actor, Services, mutate
@@ -11,7 +12,6 @@ from server.domain.users.views import user_view
 from server.errors import ApiError, not_found
 from server.realtime.topics import user_topic
 from server.storage.users import get_user, update_user, upsert_user
-from schema.errors import ErrorCode
 
 
 def profile_from_identity(identity: Identity) -> dict[str, Any]:
@@ -20,7 +20,9 @@ def profile_from_identity(identity: Identity) -> dict[str, Any]:
     return {
         "id": identity.sub,
         "display_name": (identity.name or identity.sub)[:100],
-        "avatar_url": identity.picture if identity.picture and len(identity.picture) <= 2048 else None,
+        "avatar_url": identity.picture
+        if identity.picture and len(identity.picture) <= 2048
+        else None,
         "email": identity.email.lower() if verified and identity.email else None,
         "email_verified": verified,
     }

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from schema.commands.users import UserMe, UserUpdate
 from server.domain.context import Caller
+from server.domain.registry import CommandRegistry
 from server.domain.users.actions import do_update_user
 from server.domain.users.views import user_view
 from server.errors import not_found
-from server.domain.registry import CommandRegistry
 from server.storage.users import get_user
-from schema.commands.users import UserMe, UserUpdate
 
 
 async def handle_me(caller: Caller, cmd: UserMe) -> Any:
@@ -25,9 +25,7 @@ async def handle_me(caller: Caller, cmd: UserMe) -> Any:
 async def handle_update(caller: Caller, cmd: UserUpdate) -> Any:
     """Change the caller's display name or time zone."""
     changes = cmd.data.changes("if_version")
-    return await do_update_user(
-        caller.services, caller.actor(cmd), changes, cmd.data.if_version
-    )
+    return await do_update_user(caller.services, caller.actor(cmd), changes, cmd.data.if_version)
 
 
 def register(registry: CommandRegistry) -> None:
