@@ -18,7 +18,7 @@ from server.domain.users.actions import profile_from_identity
 from server.settings import Settings
 from server.storage import migrate
 from server.storage.db import Database, create_engine
-from server.storage.users import upsert_user
+from server.storage.users import insert_user
 
 MAX_TTL_S = 365 * 24 * 3600
 
@@ -86,7 +86,7 @@ async def _create_user(settings: Settings, issuer: EmbeddedIssuer, token: str) -
     db = Database(create_engine(settings.effective_database_url))
     try:
         async with db.transaction() as tx:
-            await upsert_user(tx.conn, profile_from_identity(identity), now_ms())
+            await insert_user(tx.conn, profile_from_identity(identity), now_ms())
     finally:
         await db.close()
 

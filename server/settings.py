@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     ws_connect_per_min: float = Field(default=120.0, gt=0)
     ws_connect_burst: int = Field(default=60, ge=1)
     ws_auth_expiring_s: float = Field(default=60.0, ge=0)
+    ws_send_timeout_s: float = Field(default=10.0, gt=0)
 
     event_retention: timedelta = timedelta(days=7)
     op_retention: timedelta = timedelta(hours=24)

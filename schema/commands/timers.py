@@ -74,7 +74,7 @@ class TimerListData(Strict):
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class TimerStart(Command):

@@ -71,7 +71,7 @@ class Connection:
         """Queue a frame, waiting for room; False when the client stays behind."""
         if self.closing:
             return False
-        if await self.out.put(frame, timeout=self.settings.ws_auth_timeout_s):
+        if await self.out.put(frame, timeout=self.settings.ws_send_timeout_s):
             return True
         self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
         return False
@@ -86,8 +86,9 @@ class Connection:
             self._track_tick(event)
             self.send(frame)
 
-    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> None:
-        """Take stored events from the hub during a join, pacing on the queue."""
+    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> int:
+        """Take stored events from the hub during a join, pacing on the queue; count those sent."""
+        sent = 0
         for seq, frame in frames:
             if seq <= self.cursors.get(topic, 0):
                 continue
@@ -98,6 +99,8 @@ class Connection:
                 self._track_tick(event)
                 if not await self.send_paced(data):
                     raise ConnectionError("client fell behind during replay")
+                sent += 1
+        return sent
 
     async def join(self, topic: str, since: int | None) -> JoinResult:
         """Subscribe to ``topic`` through the hub, replaying after ``since``."""

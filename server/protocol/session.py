@@ -212,7 +212,9 @@ async def read_commands(conn: Connection) -> None:
             conn.inflight = asyncio.ensure_future(dispatch(conn, msg.data))
             reply, code = await conn.inflight
             conn.inflight = None
-        conn.send(reply)
+        # Replies wait for room: a client that sends without reading is paced, not closed.
+        if not await conn.send_paced(reply):
+            return
         if code in BAD_CODES and bad.add() > conn.settings.ws_bad_frames_per_min:
             conn.close_soon(CLOSE_POLICY, "too many bad frames")
         elif code == ErrorCode.RATE_LIMITED and limited.add() > conn.settings.ws_rate_close_after:

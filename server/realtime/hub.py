@@ -26,8 +26,8 @@ class Subscriber(Protocol):
     def deliver(self, topic: str, seq: int, frame: bytes, event: dict[str, Any]) -> None:
         """Take one live event; must not block."""
 
-    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> None:
-        """Take stored events, waiting for room in the outbound queue."""
+    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> int:
+        """Take stored events, waiting for room in the outbound queue; return how many it sent."""
 
 
 @dataclass
@@ -190,8 +190,7 @@ class Hub:
                 rows = await read_events(conn, state.name, cursor, head, REPLAY_CHUNK)
             if not rows:
                 break
-            await sub.replay(state.name, rows)
-            count += len(rows)
+            count += await sub.replay(state.name, rows)
             cursor = rows[-1][0]
         return count
 

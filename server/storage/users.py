@@ -21,22 +21,15 @@ def new_friend_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
-async def upsert_user(conn: AsyncConnection, profile: dict[str, Any], now: int) -> RowMapping:
-    """Create the user, or refresh the claim-owned fields (email, avatar) of an existing one.
-
-    ``display_name`` comes from the token only at creation: afterwards it belongs
-    to the user (user.update), so a login never overwrites their choice.
-    """
+async def insert_user(conn: AsyncConnection, profile: dict[str, Any], now: int) -> bool:
+    """Create the user unless it exists; True when this call created it."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    refreshed = {k: profile[k] for k in ("avatar_url", "email", "email_verified")}
-    stmt = dialect.insert(users).values(
-        **profile, friend_code=new_friend_code(), created_at=now, updated_at=now, version=1
+    stmt = (
+        dialect.insert(users)
+        .values(**profile, friend_code=new_friend_code(), created_at=now, updated_at=now, version=1)
+        .on_conflict_do_nothing(index_elements=[users.c.id])
     )
-    stmt = stmt.on_conflict_do_update(index_elements=[users.c.id], set_=refreshed)
-    await conn.execute(stmt)
-    row = await get_user(conn, profile["id"])
-    assert row is not None
-    return row
+    return bool((await conn.execute(stmt)).rowcount)
 
 
 async def get_user(conn: AsyncConnection, user_id: str) -> RowMapping | None:

@@ -206,3 +206,19 @@ async def test_connect_limit_per_address_answers_429(start_server):
     assert body["error"]["request_id"] == response.headers["X-Request-ID"]
     await first.close()
     await second.close()
+
+
+async def test_login_refreshes_changed_claims_and_tells_devices(client, token):
+    first = await Device.connect(client, token("dora", email="old@example.com"))
+    assert first.ready["user"]["version"] == 1
+    second = await Device.connect(client, token("dora", email="new@example.com"))
+    assert second.ready["user"]["email"] == "new@example.com"
+    assert second.ready["user"]["version"] == 2
+    event = (await first.wait_events(1))[0]
+    assert event["name"] == "user.updated"
+    assert event["data"]["email"] == "new@example.com"
+    third = await Device.connect(client, token("dora"))
+    assert third.ready["user"]["email"] == "new@example.com"
+    assert third.ready["user"]["version"] == 2
+    for dev in (first, second, third):
+        await dev.close()

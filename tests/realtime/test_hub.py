@@ -24,8 +24,9 @@ class Collector:
         assert event["seq"] == seq
         self.seqs.append(seq)
 
-    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> None:
+    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> int:
         self.seqs.extend(seq for seq, _ in frames)
+        return len(frames)
 
 
 @pytest.fixture
