@@ -86,7 +86,7 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             epoch = await get_or_create_epoch(tx.conn)
         services = Services(settings=settings, db=db, publish=hub.publish, epoch=epoch)
         scheduler = DueScheduler(services)
-        services.on_timers_changed = scheduler.wake
+        services.on_due_at = scheduler.wake_for
         app[STATE] = AppState(
             settings=settings,
             services=services,

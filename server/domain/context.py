@@ -27,8 +27,8 @@ class Services:
     db: Database
     publish: Publish
     epoch: str
-    # Called when a timer's due instant may have changed, to wake the scheduler.
-    on_timers_changed: Callable[[], None] = field(default=lambda: None)
+    # Called with a timer's new due instant (Unix ms), so the scheduler can wake earlier.
+    on_due_at: Callable[[int], None] = field(default=lambda _due_at: None)
 
 
 @dataclass(frozen=True)

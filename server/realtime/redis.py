@@ -32,6 +32,7 @@ _BACKOFF_START_S = 0.05
 _SOCKET_TIMEOUT_S = 5.0
 # Bounds the (re)subscribe handshake, which reads one confirmation per topic.
 _HANDSHAKE_TIMEOUT_S = 10.0
+_STOP_RECHECK_S = 0.1
 
 Request = Literal["subscribe", "unsubscribe"]
 
@@ -97,9 +98,11 @@ class RedisBackend:
         """Cancel and await the supervisor, close the pubsub and client, drop all state."""
         task, self._task = self._task, None
         self._up = False
-        if task is not None:
+        # Python 3.11's asyncio.wait_for, which redis-py sends every command through,
+        # can swallow a cancellation: repeat it until the task is really gone.
+        while task is not None and not task.done():
             task.cancel()
-            await asyncio.wait([task])
+            await asyncio.wait([task], timeout=_STOP_RECHECK_S)
         self._attempted()  # A start() still waiting must not wait forever.
         self._release_waiters()
         await self._close_pubsub()

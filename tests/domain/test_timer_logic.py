@@ -91,3 +91,14 @@ def test_tick_entry_reports_overtime():
         "remaining_ms": 0,
         "overtime_ms": 2_000,
     }
+
+
+def test_history_keeps_the_newest_entries_only():
+    row = running(now=0)
+    for i in range(30):
+        row = {**row, **logic.pause(row, 10 * i + 1)}
+        row = {**row, **logic.resume(row, 10 * i + 5)}
+    history = logic.timer_view(row, 400)["pause_history"]
+    assert len(history) == logic.HISTORY_MAX
+    assert history[-1] == {"action": "resume", "at": "1970-01-01T00:00:00.295Z", "elapsed_ms": 175}
+    assert logic.elapsed_ms(row, 400) == 175 + 400 - 295

@@ -11,6 +11,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,6 +55,14 @@ class Inbox:
     def of(self, topic: str) -> list[bytes]:
         """List the messages delivered on ``topic``, in delivery order."""
         return [message for t, message in self.messages if t == topic]
+
+    def ends_with(self, topic: str, messages: list[bytes]) -> bool:
+        """Tell whether ``topic``'s latest deliveries are exactly ``messages``."""
+        return self.of(topic)[-len(messages) :] == messages
+
+    def reconnected(self, times: int) -> bool:
+        """Tell whether exactly ``times`` reconnects were reported."""
+        return self.reconnects == times
 
 
 async def wait_for(condition: Callable[[], Any], what: str, within: float = 5.0) -> None:
@@ -212,6 +221,7 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._pipes: set[asyncio.Task[None]] = set()
 
     async def listen(self) -> None:
         """Accept connections, on the same port as before once it has one."""
@@ -229,8 +239,8 @@ class Proxy:
         self.stop_listening()
         for writer in self._writers:
             writer.close()
-        for task in self._tasks:
-            task.cancel()  # a pipe may be sleeping out its latency
+        for pipe in self._pipes:
+            pipe.cancel()  # it may be sleeping out its latency
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -242,10 +252,13 @@ class Proxy:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._upstream)
             self._writers.add(up_writer)
-            await asyncio.gather(
-                _pipe(reader, up_writer, lambda: self.latency),
-                _pipe(up_reader, writer, lambda: 0.0),
-            )
+            pipes = {
+                asyncio.create_task(_pipe(reader, up_writer, lambda: self.latency)),
+                asyncio.create_task(_pipe(up_reader, writer, lambda: 0.0)),
+            }
+            self._pipes |= pipes
+            await asyncio.gather(*pipes, return_exceptions=True)
+            self._pipes -= pipes
         except OSError:
             writer.close()
         finally:
@@ -371,16 +384,14 @@ class TestRedisOutages:
             assert await kill_links(admin, backend.client_name, "normal") >= 1
             assert await kill_links(admin, backend.client_name, "pubsub") == 1
 
-            await wait_for(lambda r=round_: inbox.reconnects == r, f"reconnect #{round_}")
+            await wait_for(partial(inbox.reconnected, round_), f"reconnect #{round_}")
             assert backend.healthy()
             for topic in topics:
                 await backend.publish(topic, f"own {round_}".encode())
                 await admin.publish(redis_channel(prefix, topic), f"plain {round_}".encode())
             for topic in topics:
                 want = [f"own {round_}".encode(), f"plain {round_}".encode()]
-                await wait_for(
-                    lambda t=topic, w=want: inbox.of(t)[-2:] == w, f"round {round_} on {topic}"
-                )
+                await wait_for(partial(inbox.ends_with, topic, want), f"round {round_} on {topic}")
             for topic in topics:
                 assert await subscribers(admin, prefix, topic) == 1
             assert await subscribers(admin, prefix, "user:gone") == 0

@@ -46,7 +46,7 @@ async def do_start_timer(services: Services, actor: Actor, data: TimerStartData)
         view = logic.timer_view(values, m.now)
         await m.emit(user_topic(actor.user_id), "timer.started", view)
         m.done(view)
-    services.on_timers_changed()
+    services.on_due_at(values["due_at"])
     return view
 
 
@@ -59,9 +59,11 @@ async def do_transition(
         row = await _load(m, timer_id, if_version)
         if action == "resume" and services.settings.single_running_timer:
             await _pause_running(m)
-        view = await _apply(m, row, transition(row, m.now), event)
+        changes = transition(row, m.now)
+        view = await _apply(m, row, changes, event)
         m.done(view)
-    services.on_timers_changed()
+    if changes.get("due_at") is not None:
+        services.on_due_at(changes["due_at"])
     return view
 
 
@@ -95,7 +97,6 @@ async def do_delete_timer(
         await store.delete_timer(m.conn, timer_id)
         await m.emit(user_topic(actor.user_id), "timer.deleted", {"id": timer_id})
         m.done({"id": timer_id})
-    services.on_timers_changed()
     return {"id": timer_id}
 
 

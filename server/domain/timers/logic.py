@@ -12,6 +12,9 @@ from server.clock import iso_ms, iso_or_none
 from server.errors import ApiError
 
 RUNNING, PAUSED, COMPLETED, CANCELLED = "RUNNING", "PAUSED", "COMPLETED", "CANCELLED"
+# Every timer frame carries the history, so it is bounded: the newest 50 entries
+# (25 pause/resume pairs) are kept. Elapsed time never depends on it.
+HISTORY_MAX = 50
 
 Row = Mapping[Any, Any]
 
@@ -62,7 +65,7 @@ def _require(row: Row, allowed: tuple[str, ...], action: str) -> None:
 def _history(row: Row, action: str, now: int, elapsed: int) -> str:
     entries = orjson.loads(row["pause_history"])
     entries.append({"action": action, "at": iso_ms(now), "elapsed_ms": elapsed})
-    return orjson.dumps(entries).decode()
+    return orjson.dumps(entries[-HISTORY_MAX:]).decode()
 
 
 def pause(row: Row, now: int) -> dict[str, Any]:

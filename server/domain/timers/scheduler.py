@@ -25,22 +25,29 @@ class DueScheduler:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._wake = asyncio.Event()
+        self._sleeping_until = 0.0
 
-    def wake(self) -> None:
-        """Re-read the next due instant (a local timer changed)."""
-        self._wake.set()
+    def wake_for(self, due_at: int) -> None:
+        """Wake early when a timer is due before the current wake-up (only then: pauses
+        and stops make dues later or none, which the next pass finds anyway)."""
+        if due_at < self._sleeping_until:
+            self._wake.set()
 
     async def run(self) -> None:
         """Loop until cancelled."""
         poll = self.services.settings.due_poll_s
         while True:
             self._wake.clear()
+            # While a pass runs, any new due wakes the next one: the pass may have read
+            # the next due instant before that timer committed.
+            self._sleeping_until = float("inf")
             try:
                 next_due = await self.fire_due()
             except Exception:
                 log.exception("due scheduler pass failed")
                 next_due = None
             delay = poll if next_due is None else min(poll, max(0.0, (next_due - now_ms()) / 1000))
+            self._sleeping_until = now_ms() + delay * 1000
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
