@@ -21,6 +21,7 @@ from server.domain.timers import commands as timer_commands
 from server.domain.timers.scheduler import DueScheduler
 from server.domain.users import commands as user_commands
 from server.protocol import core_commands
+from server.protocol.keepalive import run_keepalive
 from server.protocol.limits import ConnectLimiter, parse_networks
 from server.protocol.session import handle_ws, shutdown_connections
 from server.protocol.ticks import Ticker
@@ -104,6 +105,7 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
                 "due-scheduler": scheduler.run(),
                 "pruner": run_pruner(services),
                 "hub-sweeper": hub.run_sweeper(settings.hub_sweep_s),
+                "keepalive": run_keepalive(app[STATE]),
             }
         )
         yield

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,19 +20,28 @@ from server.domain.timers.logic import tick_entry
 from server.protocol.limits import TokenBucket
 from server.protocol.outbound import Outbound
 from server.realtime.hub import JoinResult
+from server.realtime.wire import text_frame
 from server.state import AppState
 
 log = logging.getLogger(__name__)
 
 CLOSE_SLOW_CONSUMER = 4409
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_TIMEOUT = 4408
 CLOSE_TIMEOUT_S = 2.0
 
 
 class Connection:
     """State of one WebSocket after its handshake: user, cursors, queue, ticks."""
 
-    def __init__(self, state: AppState, ws: web.WebSocketResponse, conn_id: str, address: str):
+    def __init__(
+        self,
+        state: AppState,
+        ws: web.WebSocketResponse,
+        transport: asyncio.WriteTransport,
+        conn_id: str,
+        address: str,
+    ):
         self.state = state
         self.services = state.services
         self.settings = state.settings
@@ -43,7 +51,9 @@ class Connection:
         self.user_id = ""
         self.expires_at = 0.0
         self.cursors: dict[str, int] = {}
-        self.out = Outbound(ws, self.settings.ws_queue_max_frames, self.settings.ws_queue_max_bytes)
+        self.out = Outbound(
+            transport, self.settings.ws_queue_max_frames, self.settings.ws_queue_max_bytes
+        )
         self.tick_interval: int | None = None
         self.tick_timers: dict[str, tuple[dict[str, Any], int]] = {}
         self.bucket = TokenBucket(self.settings.ws_rate_per_s, self.settings.ws_rate_burst)
@@ -51,7 +61,8 @@ class Connection:
         self.last_seen = asyncio.get_running_loop().time()
         self.inflight: asyncio.Future[tuple[bytes, Any]] | None = None
         self._close_task: asyncio.Task[None] | None = None
-        self._expiry_task: asyncio.Task[None] | None = None
+        self.last_ping = self.last_seen
+        self.expiry_warned = False
 
     def actor(self, command: Command) -> Actor:
         """Return the actor of a command sent on this connection."""
@@ -59,8 +70,12 @@ class Connection:
         return Actor(self.user_id, op_id, command.command_name())
 
     def send(self, frame: bytes) -> None:
-        """Queue a frame; a full queue closes the connection as a slow consumer."""
-        if not self.closing and not self.out.push(frame):
+        """Send a serialized frame; a full backlog closes the connection as a slow consumer."""
+        self.send_wire(text_frame(frame))
+
+    def send_wire(self, wire: bytes) -> None:
+        """Send an already framed message (fan-out frames are framed once for everyone)."""
+        if not self.closing and not self.out.push(wire):
             self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
 
     def send_json(self, frame: dict[str, Any]) -> None:
@@ -71,12 +86,12 @@ class Connection:
         """Queue a frame, waiting for room; False when the client stays behind."""
         if self.closing:
             return False
-        if await self.out.put(frame, timeout=self.settings.ws_send_timeout_s):
+        if await self.out.put(text_frame(frame), timeout=self.settings.ws_send_timeout_s):
             return True
         self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
         return False
 
-    def deliver(self, topic: str, seq: int, frame: bytes, event: dict[str, Any]) -> None:
+    def deliver(self, topic: str, seq: int, wire: bytes, event: dict[str, Any]) -> None:
         """Take a live event from the hub: once, in order, if this user may see it."""
         cursor = self.cursors.get(topic)
         if cursor is None or seq <= cursor or self.closing:
@@ -84,7 +99,7 @@ class Connection:
         self.cursors[topic] = seq
         if can_receive(self.user_id, topic, event):
             self._track_tick(event)
-            self.send(frame)
+            self.send_wire(wire)
 
     async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> int:
         """Take stored events from the hub during a join, pacing on the queue; count those sent."""
@@ -144,26 +159,15 @@ class Connection:
             self.tick_timers[timer["id"]] = (timer, seen)
 
     def set_expiry(self, expires_at: float) -> None:
-        """Warn with auth.expiring before ``expires_at`` and close with 4401 at it."""
+        """Take a token's expiry (the keepalive sweep warns before it and closes at it)."""
         self.expires_at = expires_at
-        if self._expiry_task is not None:
-            self._expiry_task.cancel()
-        self._expiry_task = asyncio.create_task(self._watch_expiry(), name=f"expiry:{self.id}")
-
-    async def _watch_expiry(self) -> None:
-        expires_at = self.expires_at
-        warn_at = expires_at - self.settings.ws_auth_expiring_s
-        await asyncio.sleep(max(0.0, warn_at - time.time()))
-        self.send_json({"type": "auth.expiring", "at": iso_ms(int(expires_at * 1000))})
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        self.close_soon(CLOSE_UNAUTHORIZED, "token expired")
+        self.expiry_warned = False
 
     async def cleanup(self) -> None:
         """Leave every topic and stop this connection's background work."""
         self.closing = True
+        self.out.stop()
         self.state.ticker.remove(self)
-        if self._expiry_task is not None:
-            self._expiry_task.cancel()
         for topic in list(self.cursors):
             await self.leave(topic)
         await self.wait_closed()

@@ -1,90 +1,95 @@
-"""One writer task and a bounded queue per connection."""
+"""Frames to one client: written straight to the socket, with a bounded backlog."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 
-from aiohttp import WSMsgType, web
+# Frames go straight to the transport while its buffer holds less than this; beyond
+# it they wait in the backlog, whose bounds decide when a client is too slow.
+TRANSPORT_SOFT_LIMIT = 64 * 1024
+# While backlogged, how often the drainer looks at the transport again.
+DRAIN_POLL_S = 0.005
 
 
 class Outbound:
-    """Frames waiting for the socket, bounded in count and bytes.
+    """Write framed bytes to the transport, or queue them behind a slow socket.
 
-    ``push`` never waits: fan-out must not block on one slow client, so a full
-    queue is reported and the connection is closed (4409) instead of growing.
-    ``put`` waits for room: replay and replies come from the client's own
-    request and may pace themselves.
+    Writing synchronously saves a writer task per connection and a wake-up per
+    frame; each write is a whole frame, so aiohttp's own control frames (ping,
+    pong, close) interleave safely. ``push`` never waits: fan-out must not block
+    on one client, so a full backlog is reported and the connection closed (4409).
+    ``put`` waits for room: replies and replays come from the client's own requests.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, max_frames: int, max_bytes: int) -> None:
-        self.ws = ws
+    def __init__(self, transport: asyncio.WriteTransport, max_frames: int, max_bytes: int):
+        self.transport = transport
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        self._frames: deque[bytes] = deque()
+        self._backlog: deque[bytes] = deque()
         self._bytes = 0
-        self._ready = asyncio.Event()
+        self._drainer: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
-        self.failed = False
 
-    def push(self, frame: bytes) -> bool:
-        """Queue a frame; False when the queue is full."""
-        if len(self._frames) >= self.max_frames or self._bytes + len(frame) > self.max_bytes:
+    @property
+    def failed(self) -> bool:
+        """Tell whether the socket is gone."""
+        return self.transport.is_closing()
+
+    def push(self, wire: bytes) -> bool:
+        """Send or queue a framed message; False when the backlog is full or the socket gone."""
+        if self.failed:
             return False
-        self._frames.append(frame)
-        self._bytes += len(frame)
-        self._ready.set()
+        if not self._backlog and self.transport.get_write_buffer_size() < TRANSPORT_SOFT_LIMIT:
+            self.transport.write(wire)
+            return True
+        if len(self._backlog) >= self.max_frames or self._bytes + len(wire) > self.max_bytes:
+            return False
+        self._backlog.append(wire)
+        self._bytes += len(wire)
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain_backlog(), name="outbound-drain")
         return True
 
-    async def put(self, frame: bytes, timeout: float) -> bool:
-        """Queue a frame, waiting up to ``timeout`` s for room; False on time-out."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not self.push(frame):
-            if self.failed:
-                return False
-            if not self._frames:
-                self._force(frame)
-                return True
-            self._room.clear()
-            try:
-                await asyncio.wait_for(self._room.wait(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                return False
+    async def put(self, wire: bytes, timeout: float) -> bool:
+        """Send or queue a framed message, waiting up to ``timeout`` s for room."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not self.push(wire):
+                    if self.failed:
+                        return False
+                    self._room.clear()
+                    await self._room.wait()
+        except TimeoutError:
+            return False
         return True
-
-    def _force(self, frame: bytes) -> None:
-        # A single frame larger than the byte budget still goes out on an empty queue.
-        self._frames.append(frame)
-        self._bytes += len(frame)
-        self._ready.set()
 
     def pending(self) -> int:
-        """Return the number of frames waiting."""
-        return len(self._frames)
-
-    async def run(self) -> None:
-        """Write queued frames to the socket until cancelled or the socket fails."""
-        try:
-            while True:
-                await self._ready.wait()
-                while self._frames:
-                    frame = self._frames.popleft()
-                    self._bytes -= len(frame)
-                    self._room.set()
-                    await self.ws.send_frame(frame, WSMsgType.TEXT)
-                self._ready.clear()
-        except (ConnectionError, RuntimeError):
-            self.failed = True
-            self._room.set()
+        """Return the number of frames in the backlog."""
+        return len(self._backlog)
 
     async def drain(self, timeout: float) -> None:
-        """Wait up to ``timeout`` s for the queue to empty."""
+        """Wait up to ``timeout`` s for the backlog to reach the transport."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self._frames and not self.failed and loop.time() < deadline:
-            self._room.clear()
-            try:
-                await asyncio.wait_for(self._room.wait(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                return
+        while self._backlog and not self.failed and loop.time() < deadline:  # noqa: ASYNC110 - polls the transport, which has no event
+            await asyncio.sleep(DRAIN_POLL_S)
+
+    def stop(self) -> None:
+        """Cancel the drainer."""
+        if self._drainer is not None:
+            self._drainer.cancel()
+
+    async def _drain_backlog(self) -> None:
+        try:
+            while self._backlog and not self.failed:
+                if self.transport.get_write_buffer_size() >= TRANSPORT_SOFT_LIMIT:
+                    await asyncio.sleep(DRAIN_POLL_S)
+                    continue
+                wire = self._backlog.popleft()
+                self._bytes -= len(wire)
+                self.transport.write(wire)
+                self._room.set()
+        finally:
+            self._drainer = None
+            self._room.set()

@@ -18,7 +18,7 @@ from server.clock import iso_ms, now_ms
 from server.domain.access import can_subscribe
 from server.domain.users.actions import do_sign_in
 from server.errors import ApiError, validation_details
-from server.protocol.connection import CLOSE_UNAUTHORIZED, Connection
+from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
 from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
 from server.protocol.limits import WindowCounter, client_address
 from server.realtime.topics import is_valid_topic, user_topic
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 CLOSE_POLICY = 1008
 CLOSE_RESTART = 1012
-CLOSE_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
 CLOSING_TYPES = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
@@ -47,16 +46,14 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
         autoping=False, compress=False, max_msg_size=state.settings.ws_max_message_bytes
     )
     await ws.prepare(request)
-    conn = Connection(state, ws, secrets.token_hex(8), address)
+    assert request.transport is not None
+    conn = Connection(state, ws, request.transport, secrets.token_hex(8), address)
     state.connections.add(conn)
-    writer = asyncio.create_task(conn.out.run(), name=f"writer:{conn.id}")
     try:
         await run_session(conn)
     finally:
         state.connections.discard(conn)
         await conn.cleanup()
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
         if not ws.closed:
             await conn.close(1000, "bye")
     return ws
@@ -88,12 +85,7 @@ async def run_session(conn: Connection) -> None:
     conn.send_json(hello_frame(conn.state))
     if not await authenticate(conn):
         return
-    heartbeat = asyncio.create_task(run_heartbeat(conn), name=f"heartbeat:{conn.id}")
-    try:
-        await read_commands(conn)
-    finally:
-        heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+    await read_commands(conn)
 
 
 async def refuse(conn: Connection, error: ApiError, code: int = CLOSE_UNAUTHORIZED) -> bool:
@@ -219,18 +211,6 @@ async def read_commands(conn: Connection) -> None:
             conn.close_soon(CLOSE_POLICY, "too many bad frames")
         elif code == ErrorCode.RATE_LIMITED and limited.add() > conn.settings.ws_rate_close_after:
             conn.close_soon(CLOSE_RATE_LIMITED, "rate limited")
-
-
-async def run_heartbeat(conn: Connection) -> None:
-    """Ping every heartbeat interval; close a client silent for two intervals."""
-    interval = conn.settings.ws_heartbeat_s
-    loop = asyncio.get_running_loop()
-    while not conn.closing:
-        await asyncio.sleep(interval)
-        if loop.time() - conn.last_seen > 2 * interval:
-            conn.close_soon(CLOSE_TIMEOUT, "no pong within two heartbeats")
-            return
-        await conn.ws.ping()
 
 
 async def shutdown_connections(app: web.Application) -> None:

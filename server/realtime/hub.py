@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import orjson
 
 from server.realtime.backend import FanoutBackend
+from server.realtime.wire import text_frame
 from server.storage.db import Database
 from server.storage.events import first_retained_seq, get_heads, read_events
 
@@ -23,8 +24,8 @@ REPLAY_CHUNK = 500
 class Subscriber(Protocol):
     """A local receiver of topic events (a connection)."""
 
-    def deliver(self, topic: str, seq: int, frame: bytes, event: dict[str, Any]) -> None:
-        """Take one live event; must not block."""
+    def deliver(self, topic: str, seq: int, wire: bytes, event: dict[str, Any]) -> None:
+        """Take one live event, framed for the socket; must not block."""
 
     async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> int:
         """Take stored events, waiting for room in the outbound queue; return how many it sent."""
@@ -231,8 +232,11 @@ class Hub:
 
     def _deliver(self, state: _Topic, seq: int, frame: bytes, event: dict[str, Any]) -> None:
         state.last_seq = seq
+        if not state.subscribers:
+            return
+        wire = text_frame(frame)  # framed once, sent as is to every recipient
         for sub in list(state.subscribers):
-            sub.deliver(state.name, seq, frame, event)
+            sub.deliver(state.name, seq, wire, event)
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task = asyncio.ensure_future(coro)

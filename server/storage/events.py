@@ -6,22 +6,50 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.clock import iso_ms
 from server.storage.tables import events, topic_heads
 
-
-async def next_seq(conn: AsyncConnection, topic: str) -> int:
-    """Bump and return ``topic``'s seq; the row lock serialises writers per topic."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(topic_heads).values(topic=topic, seq=1)
-    stmt = stmt.on_conflict_do_update(
+# PostgreSQL bumps the head and writes the event in one round trip; the frame's
+# seq is spliced in by the database between the two halves Python serialized.
+_APPEND_PG = text(
+    """
+    WITH head AS (
+        INSERT INTO topic_heads (topic, seq) VALUES (:topic, 1)
+        ON CONFLICT (topic) DO UPDATE SET seq = topic_heads.seq + 1
+        RETURNING seq
+    )
+    INSERT INTO events (topic, seq, name, frame, op_id, actor, at)
+    SELECT :topic, head.seq, :name,
+           CAST(:prefix AS text) || head.seq::text || CAST(:suffix AS text),
+           :op_id, :actor, :at
+    FROM head
+    RETURNING seq
+    """
+)
+_NEXT_SEQ_SQLITE = (
+    sqlite.insert(topic_heads)
+    .values(topic=bindparam("topic"), seq=1)
+    .on_conflict_do_update(
         index_elements=[topic_heads.c.topic], set_={"seq": topic_heads.c.seq + 1}
-    ).returning(topic_heads.c.seq)
-    return int((await conn.execute(stmt)).scalar_one())
+    )
+    .returning(topic_heads.c.seq)
+)
+_INSERT_EVENT = events.insert()
+
+
+def frame_halves(
+    topic: str, name: str, data: Any, op_id: str | None, actor: str | None, at_ms: int
+) -> tuple[bytes, bytes]:
+    """Serialize an event frame around its seq: ``prefix + seq + suffix`` is the frame."""
+    prefix = b'{"type":"event","topic":' + orjson.dumps(topic) + b',"seq":'
+    rest = orjson.dumps(
+        {"name": name, "data": data, "op_id": op_id, "actor": actor, "at": iso_ms(at_ms)}
+    )
+    return prefix, b"," + rest[1:]
 
 
 async def append_event(
@@ -34,31 +62,20 @@ async def append_event(
     actor: str | None,
     at_ms: int,
 ) -> tuple[int, bytes]:
-    """Write one event with the topic's next seq; return the seq and the frame's bytes."""
-    seq = await next_seq(conn, topic)
-    frame = orjson.dumps(
-        {
-            "type": "event",
-            "topic": topic,
-            "seq": seq,
-            "name": name,
-            "data": data,
-            "op_id": op_id,
-            "actor": actor,
-            "at": iso_ms(at_ms),
-        }
-    )
-    await conn.execute(
-        events.insert().values(
-            topic=topic,
-            seq=seq,
-            name=name,
-            frame=frame.decode(),
-            op_id=op_id,
-            actor=actor,
-            at=at_ms,
-        )
-    )
+    """Write one event with the topic's next seq; return the seq and the frame's bytes.
+
+    The upsert of the topic's head row serialises writers per topic, so seqs are
+    gap-free: a rolled-back writer takes its bump with it.
+    """
+    prefix, suffix = frame_halves(topic, name, data, op_id, actor, at_ms)
+    row = {"topic": topic, "name": name, "op_id": op_id, "actor": actor, "at": at_ms}
+    if conn.dialect.name == "postgresql":
+        params = {**row, "prefix": prefix.decode(), "suffix": suffix.decode()}
+        seq = int((await conn.execute(_APPEND_PG, params)).scalar_one())
+        return seq, prefix + str(seq).encode() + suffix
+    seq = int((await conn.execute(_NEXT_SEQ_SQLITE, {"topic": topic})).scalar_one())
+    frame = prefix + str(seq).encode() + suffix
+    await conn.execute(_INSERT_EVENT, {**row, "seq": seq, "frame": frame.decode()})
     return seq, frame
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,21 +19,27 @@ async def insert_timer(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(timers).values(**values))
 
 
+# Built once: the hot path of every timer command skips statement construction.
+_GET = select(timers).where(
+    timers.c.id == bindparam("b_id"), timers.c.owner_id == bindparam("b_owner")
+)
+_GET_FOR_UPDATE = _GET.with_for_update()
+_UPDATE = (
+    update(timers).where(timers.c.id == bindparam("b_id")).values(version=timers.c.version + 1)
+)
+
+
 async def get_timer(
     conn: AsyncConnection, owner_id: str, timer_id: str, *, for_update: bool = False
 ) -> RowMapping | None:
     """Return the owner's timer, locked for the transaction when asked; None if absent."""
-    stmt = select(timers).where(timers.c.id == timer_id, timers.c.owner_id == owner_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).mappings().first()
+    stmt = _GET_FOR_UPDATE if for_update else _GET
+    return (await conn.execute(stmt, {"b_id": timer_id, "b_owner": owner_id})).mappings().first()
 
 
 async def update_timer(conn: AsyncConnection, timer_id: str, values: dict[str, Any]) -> None:
-    """Write changed timer fields and bump the version."""
-    await conn.execute(
-        update(timers).where(timers.c.id == timer_id).values(**values, version=timers.c.version + 1)
-    )
+    """Write changed timer fields (the SET clause follows the keys) and bump the version."""
+    await conn.execute(_UPDATE, {**values, "b_id": timer_id})
 
 
 async def delete_timer(conn: AsyncConnection, timer_id: str) -> None:

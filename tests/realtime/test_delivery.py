@@ -160,7 +160,7 @@ async def test_slow_consumer_is_closed_4409_while_others_keep_receiving(start_se
     stalled = await Device.connect(server, token())
     # The healthy device reads all along, as a real client does; the stalled one never reads.
     receiving = asyncio.create_task(healthy.wait_events(401, timeout=30))
-    timer = await sender.ok("timer.start", {"allocated_ms": 3_600_000, "description": "x" * 3000})
+    timer = await sender.ok("timer.start", {"allocated_ms": 3_600_000, "description": "x" * 10_000})
     for i in range(400):
         await sender.ok("timer.pause" if i % 2 == 0 else "timer.resume", {"id": timer["id"]})
     await receiving

@@ -27,7 +27,7 @@ def profile_from_identity(identity: Identity) -> dict[str, Any]:
     }
 
 
-def claim_changes(row: Mapping[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
+def claim_changes(row: Mapping[Any, Any], profile: dict[str, Any]) -> dict[str, Any]:
     """Return the claim-owned fields a token changes; claims it lacks keep what is stored.
 
     ``display_name`` comes from the token only at creation: afterwards it belongs

@@ -1,0 +1,42 @@
+"""One sweep for every connection: heartbeats and token expiry, without a task each."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from server.clock import iso_ms
+from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
+from server.state import AppState
+
+PING_FRAME = b"\x89\x00"  # an empty WebSocket ping
+# The sweep's period: token expiry is acted on within this much of the instant.
+SWEEP_MAX_S = 0.5
+
+
+def check_connection(conn: Connection, loop_now: float, wall_now: float) -> None:
+    """Close a silent or expired connection; else ping it or warn of expiry when due."""
+    settings = conn.settings
+    if loop_now - conn.last_seen > 2 * settings.ws_heartbeat_s:
+        conn.close_soon(CLOSE_TIMEOUT, "no pong within two heartbeats")
+    elif wall_now >= conn.expires_at:
+        conn.close_soon(CLOSE_UNAUTHORIZED, "token expired")
+    else:
+        if loop_now - conn.last_ping >= settings.ws_heartbeat_s:
+            conn.last_ping = loop_now
+            conn.send_wire(PING_FRAME)
+        if not conn.expiry_warned and wall_now >= conn.expires_at - settings.ws_auth_expiring_s:
+            conn.expiry_warned = True
+            conn.send_json({"type": "auth.expiring", "at": iso_ms(int(conn.expires_at * 1000))})
+
+
+async def run_keepalive(state: AppState) -> None:
+    """Sweep every authenticated connection a few times per heartbeat."""
+    loop = asyncio.get_running_loop()
+    step = min(SWEEP_MAX_S, state.settings.ws_heartbeat_s / 2)
+    while True:
+        await asyncio.sleep(step)
+        loop_now, wall_now = loop.time(), time.time()
+        for conn in list(state.connections):
+            if conn.user_id and not conn.closing:
+                check_connection(conn, loop_now, wall_now)
