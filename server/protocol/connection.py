@@ -49,7 +49,7 @@ class Connection:
         self.id = conn_id
         self.address = address
         self.user_id = ""
-        self.expires_at = 0.0
+        self.expires_at = float("inf")  # set at authentication
         self.cursors: dict[str, int] = {}
         self.out = Outbound(
             transport, self.settings.ws_queue_max_frames, self.settings.ws_queue_max_bytes

@@ -111,9 +111,9 @@ async def authenticate(conn: Connection) -> bool:
         identity = await verify_auth(conn, auth)
     except ApiError as error:
         return await refuse(conn, error)
+    conn.set_expiry(identity.expires_at)
     conn.user_id = identity.sub
     user = await do_sign_in(conn.services, identity)
-    conn.set_expiry(identity.expires_at)
     await send_ready(conn, auth, user)
     return True
 

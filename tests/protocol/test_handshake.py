@@ -222,3 +222,12 @@ async def test_login_refreshes_changed_claims_and_tells_devices(client, token):
     assert third.ready["user"]["version"] == 2
     for dev in (first, second, third):
         await dev.close()
+
+
+async def test_many_connections_authenticate_at_once(client, token):
+    devices = await asyncio.gather(*(Device.connect(client, token(f"u{i}")) for i in range(30)))
+    assert all(dev.ready["type"] == "ready" for dev in devices)
+    await asyncio.sleep(0.6)
+    for dev in devices:
+        assert (await dev.ok("ping"))["server_time"]
+        await dev.close()
