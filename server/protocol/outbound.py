@@ -64,10 +64,6 @@ class Outbound:
             return False
         return True
 
-    def pending(self) -> int:
-        """Return the number of frames in the backlog."""
-        return len(self._backlog)
-
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` s for the backlog to reach the transport."""
         loop = asyncio.get_running_loop()
