@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -117,12 +118,19 @@ class Connection:
                 sent += 1
         return sent
 
-    async def join(self, topic: str, since: int | None) -> JoinResult:
-        """Subscribe to ``topic`` through the hub, replaying after ``since``."""
+    async def join(self, topic: str, since: int | None, epoch: str | None = None) -> JoinResult:
+        """Subscribe to ``topic`` through the hub, replaying after ``since``.
+
+        A cursor of another epoch (another event history) is not replayed: the
+        topic starts at its head and is reported reset.
+        """
+        foreign = epoch is not None and epoch != self.services.epoch and since is not None
+        if foreign:
+            since = None
         self.cursors[topic] = since or 0
         result = await self.state.hub.join(self, topic, since)
         self.cursors[topic] = max(self.cursors[topic], result.seq)
-        return result
+        return dataclasses.replace(result, reset=True) if foreign else result
 
     async def leave(self, topic: str) -> None:
         """Unsubscribe from ``topic``."""

@@ -50,10 +50,8 @@ async def handle_subscribe(conn: Connection, cmd: Subscribe) -> Any:
     if topic in conn.cursors:
         # Already streaming: replaying again would deliver events twice.
         return {"topic": topic, "seq": conn.cursors[topic], "replayed": 0, "reset": False}
-    foreign_epoch = cmd.data.epoch is not None and cmd.data.epoch != conn.services.epoch
-    result = await conn.join(topic, None if foreign_epoch else cmd.data.since)
-    reset = result.reset or (foreign_epoch and cmd.data.since is not None)
-    return {"topic": topic, "seq": result.seq, "replayed": result.replayed, "reset": reset}
+    result = await conn.join(topic, cmd.data.since, cmd.data.epoch)
+    return {"topic": topic, "seq": result.seq, "replayed": result.replayed, "reset": result.reset}
 
 
 async def handle_unsubscribe(conn: Connection, cmd: Unsubscribe) -> Any:

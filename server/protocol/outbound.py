@@ -43,7 +43,10 @@ class Outbound:
         if not self._backlog and self.transport.get_write_buffer_size() < TRANSPORT_SOFT_LIMIT:
             self.transport.write(wire)
             return True
-        if len(self._backlog) >= self.max_frames or self._bytes + len(wire) > self.max_bytes:
+        # An empty backlog takes any one frame, so a reply larger than the byte
+        # budget still goes out behind a busy socket.
+        full = len(self._backlog) >= self.max_frames or self._bytes + len(wire) > self.max_bytes
+        if self._backlog and full:
             return False
         self._backlog.append(wire)
         self._bytes += len(wire)

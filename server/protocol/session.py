@@ -153,17 +153,16 @@ async def verify_auth(conn: Connection, auth: Auth) -> Any:
 async def send_ready(conn: Connection, auth: Auth, user: dict[str, Any]) -> None:
     """Join the own topic and the resumed ones (replaying first), then send ready."""
     own = user_topic(conn.user_id)
-    foreign_epoch = auth.epoch is not None and auth.epoch != conn.services.epoch
     wanted = {own: None, **auth.resume}
     topics, reset, denied, replayed = {}, [], [], 0
     for topic, since in wanted.items():
         if not (is_valid_topic(topic) and can_subscribe(conn.user_id, topic)):
             denied.append(topic)
             continue
-        result = await conn.join(topic, None if foreign_epoch else since)
+        result = await conn.join(topic, since, auth.epoch)
         topics[topic] = {"seq": result.seq}
         replayed += result.replayed
-        if result.reset or (foreign_epoch and since is not None):
+        if result.reset:
             reset.append(topic)
     conn.send_json(
         {
