@@ -101,8 +101,15 @@ class ErrorFrame(BaseModel):
     error: ErrorBody
 
 
+class Batch(BaseModel):
+    """Where an event sits among the events one transaction wrote on its topic."""
+
+    index: int
+    size: int
+
+
 class Event(BaseModel):
-    """A change on a topic."""
+    """A change on a topic; ``batch`` is present when one transaction wrote several."""
 
     type: Literal["event"]
     topic: str
@@ -112,6 +119,7 @@ class Event(BaseModel):
     op_id: str | None
     actor: str | None
     at: str
+    batch: Batch | None = None
 
 
 class TickTimer(BaseModel):

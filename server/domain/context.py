@@ -13,7 +13,7 @@ from schema.events import EVENTS
 from server.clock import now_ms
 from server.settings import Settings
 from server.storage.db import Database, Tx
-from server.storage.events import append_event
+from server.storage.events import NewEvent, append_batch
 from server.storage.ops import claim_op, store_op_reply
 
 Publish = Callable[[str, bytes], Awaitable[None]]
@@ -59,23 +59,26 @@ class Mutation:
         self.now = now
         self.reply: Any = None
         self.events = 0
+        self._events: dict[str, list[NewEvent]] = {}
 
-    async def emit(self, topic: str, name: str, data: Any) -> int:
-        """Append an event in this transaction and publish it once the transaction commits."""
+    def emit(self, topic: str, name: str, data: Any) -> None:
+        """Queue an event; all of them are appended when the transaction's work is done."""
         if name not in EVENTS:
             raise ValueError(f"undeclared event {name}: add it to schema/events.py")
-        seq, frame = await append_event(
-            self.conn,
-            topic=topic,
-            name=name,
-            data=data,
-            op_id=self.actor.op_id,
-            actor=self.actor.user_id or None,
-            at_ms=self.now,
-        )
-        self.tx.after_commit.append(functools.partial(self.services.publish, topic, frame))
+        event = NewEvent(name, data, self.actor.op_id, self.actor.user_id or None, self.now)
+        self._events.setdefault(topic, []).append(event)
         self.events += 1
-        return seq
+
+    async def flush(self) -> None:
+        """Append the queued events, one batch per topic, and publish them after commit.
+
+        Appending last keeps the topic head's row lock for the shortest time, and
+        a client sees a transaction's events as one batch (``batch.index/size``).
+        """
+        for topic, batch in self._events.items():
+            for frame in await append_batch(self.conn, topic, batch):
+                self.tx.after_commit.append(functools.partial(self.services.publish, topic, frame))
+        self._events.clear()
 
     def done(self, reply: Any) -> Any:
         """Record the command's reply (stored for op_id replays) and return it."""
@@ -94,6 +97,7 @@ async def mutate(services: Services, actor: Actor) -> AsyncIterator[Mutation]:
             raise OpAlreadyAppliedError(actor.op_id)
         mutation = Mutation(tx, services, actor, now)
         yield mutation
+        await mutation.flush()
         if actor.op_id:
             if mutation.reply is None:
                 raise RuntimeError("a mutation with an op_id must call done()")

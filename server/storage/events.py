@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, delete, func, select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.clock import iso_ms
@@ -30,53 +31,104 @@ _APPEND_PG = text(
     RETURNING seq
     """
 )
-_NEXT_SEQ_SQLITE = (
-    sqlite.insert(topic_heads)
-    .values(topic=bindparam("topic"), seq=1)
-    .on_conflict_do_update(
-        index_elements=[topic_heads.c.topic], set_={"seq": topic_heads.c.seq + 1}
+
+
+def _bump_statement(insert: Any) -> Any:
+    """Build the dialect's upsert that adds ``count`` to a topic's head and returns it."""
+    return (
+        insert(topic_heads)
+        .values(topic=bindparam("topic"), seq=bindparam("count"))
+        .on_conflict_do_update(
+            index_elements=[topic_heads.c.topic],
+            set_={"seq": topic_heads.c.seq + bindparam("count")},
+        )
+        .returning(topic_heads.c.seq)
     )
-    .returning(topic_heads.c.seq)
-)
+
+
+_BUMP_SQLITE = _bump_statement(sqlite.insert)
+_BUMP_PG = _bump_statement(postgresql.insert)
 _INSERT_EVENT = events.insert()
 
 
-def frame_halves(
-    topic: str, name: str, data: Any, op_id: str | None, actor: str | None, at_ms: int
-) -> tuple[bytes, bytes]:
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append: its name, data, and who caused it."""
+
+    name: str
+    data: Any
+    op_id: str | None
+    actor: str | None
+    at_ms: int
+
+
+def frame_halves(event: NewEvent, topic: str, batch: tuple[int, int] | None) -> tuple[bytes, bytes]:
     """Serialize an event frame around its seq: ``prefix + seq + suffix`` is the frame."""
     prefix = b'{"type":"event","topic":' + orjson.dumps(topic) + b',"seq":'
-    rest = orjson.dumps(
-        {"name": name, "data": data, "op_id": op_id, "actor": actor, "at": iso_ms(at_ms)}
-    )
+    body: dict[str, Any] = {
+        "name": event.name,
+        "data": event.data,
+        "op_id": event.op_id,
+        "actor": event.actor,
+        "at": iso_ms(event.at_ms),
+    }
+    if batch is not None:
+        body["batch"] = {"index": batch[0], "size": batch[1]}
+    rest = orjson.dumps(body)
     return prefix, b"," + rest[1:]
 
 
-async def append_event(
-    conn: AsyncConnection,
-    *,
-    topic: str,
-    name: str,
-    data: Any,
-    op_id: str | None,
-    actor: str | None,
-    at_ms: int,
-) -> tuple[int, bytes]:
+async def append_event(conn: AsyncConnection, topic: str, event: NewEvent) -> tuple[int, bytes]:
     """Write one event with the topic's next seq; return the seq and the frame's bytes.
 
     The upsert of the topic's head row serialises writers per topic, so seqs are
     gap-free: a rolled-back writer takes its bump with it.
     """
-    prefix, suffix = frame_halves(topic, name, data, op_id, actor, at_ms)
-    row = {"topic": topic, "name": name, "op_id": op_id, "actor": actor, "at": at_ms}
+    prefix, suffix = frame_halves(event, topic, None)
+    row = _row(topic, event)
     if conn.dialect.name == "postgresql":
         params = {**row, "prefix": prefix.decode(), "suffix": suffix.decode()}
         seq = int((await conn.execute(_APPEND_PG, params)).scalar_one())
         return seq, prefix + str(seq).encode() + suffix
-    seq = int((await conn.execute(_NEXT_SEQ_SQLITE, {"topic": topic})).scalar_one())
+    seq = await _reserve(conn, topic, 1)
     frame = prefix + str(seq).encode() + suffix
     await conn.execute(_INSERT_EVENT, {**row, "seq": seq, "frame": frame.decode()})
     return seq, frame
+
+
+async def append_batch(conn: AsyncConnection, topic: str, batch: Sequence[NewEvent]) -> list[bytes]:
+    """Write one transaction's events on ``topic`` under consecutive seqs; return the frames.
+
+    Each frame carries ``batch: {index, size}`` so a client can apply the whole
+    change at once; the seqs are reserved in one statement and the rows written in one.
+    """
+    if len(batch) == 1:
+        return [(await append_event(conn, topic, batch[0]))[1]]
+    first = await _reserve(conn, topic, len(batch)) - len(batch) + 1
+    frames, rows = [], []
+    for index, event in enumerate(batch):
+        prefix, suffix = frame_halves(event, topic, (index + 1, len(batch)))
+        frame = prefix + str(first + index).encode() + suffix
+        frames.append(frame)
+        rows.append({**_row(topic, event), "seq": first + index, "frame": frame.decode()})
+    await conn.execute(_INSERT_EVENT, rows)
+    return frames
+
+
+def _row(topic: str, event: NewEvent) -> dict[str, Any]:
+    return {
+        "topic": topic,
+        "name": event.name,
+        "op_id": event.op_id,
+        "actor": event.actor,
+        "at": event.at_ms,
+    }
+
+
+async def _reserve(conn: AsyncConnection, topic: str, count: int) -> int:
+    """Bump the topic's head by ``count`` and return the new head."""
+    stmt = _BUMP_PG if conn.dialect.name == "postgresql" else _BUMP_SQLITE
+    return int((await conn.execute(stmt, {"topic": topic, "count": count})).scalar_one())
 
 
 async def read_events(

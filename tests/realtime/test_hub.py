@@ -11,7 +11,7 @@ import pytest
 from server.realtime.hub import Hub
 from server.realtime.memory import InProcessBackend
 from server.storage.db import Database, create_engine
-from server.storage.events import append_event
+from server.storage.events import NewEvent, append_event
 
 
 class Collector:
@@ -44,7 +44,7 @@ async def write(hub: Hub, topic: str, count: int) -> list[bytes]:
     for _ in range(count):
         async with hub.db.transaction() as tx:
             _, frame = await append_event(
-                tx.conn, topic=topic, name="timer.updated", data={}, op_id=None, actor="u", at_ms=1
+                tx.conn, topic, NewEvent("timer.updated", {}, None, "u", 1)
             )
         frames.append(frame)
     return frames

@@ -5,11 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import orjson
 import pytest
 from sqlalchemy import select
 
 from server.storage.db import Database, create_engine
-from server.storage.events import append_event, get_heads, prune_events, read_events
+from server.storage.events import (
+    NewEvent,
+    append_batch,
+    append_event,
+    get_heads,
+    prune_events,
+    read_events,
+)
 from server.storage.ops import claim_op, get_op_reply, prune_ops, store_op_reply
 from server.storage.tables import events
 
@@ -24,13 +32,7 @@ async def db(database_url):
 async def append(db: Database, topic: str, at: int = 1, fail: bool = False) -> int:
     async with db.transaction() as tx:
         seq, _ = await append_event(
-            tx.conn,
-            topic=topic,
-            name="timer.updated",
-            data={"n": 1},
-            op_id=None,
-            actor="u",
-            at_ms=at,
+            tx.conn, topic, NewEvent("timer.updated", {"n": 1}, None, "u", at)
         )
         await asyncio.sleep(0)
         if fail:
@@ -96,3 +98,18 @@ async def test_op_claims_are_once_per_user(db):
         assert await prune_ops(tx.conn, 2) == 1
     async with db.read() as conn:
         assert await get_op_reply(conn, "u", "op-1") is None
+
+
+async def test_a_batch_takes_consecutive_seqs_and_says_its_size(db):
+    await append(db, "user:x")
+    batch = [NewEvent("timer.updated", {"n": n}, "op", "u", 5) for n in range(3)]
+    async with db.transaction() as tx:
+        frames = await append_batch(tx.conn, "user:x", batch)
+    async with db.read() as conn:
+        stored = await read_events(conn, "user:x", 1)
+        assert await get_heads(conn, ["user:x"]) == {"user:x": 4}
+    assert [seq for seq, _ in stored] == [2, 3, 4]
+    assert [frame for _, frame in stored] == [f.decode() for f in frames]
+    parsed = [orjson.loads(f) for f in frames]
+    assert [p["batch"] for p in parsed] == [{"index": i, "size": 3} for i in (1, 2, 3)]
+    assert [p["data"] for p in parsed] == [{"n": 0}, {"n": 1}, {"n": 2}]

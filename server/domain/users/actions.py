@@ -57,7 +57,7 @@ async def do_sign_in(services: Services, identity: Identity) -> dict[str, Any]:
             await update_user(m.conn, identity.sub, {**changes, "updated_at": m.now})
             row = await get_user(m.conn, identity.sub)
             assert row is not None
-            await m.emit(user_topic(identity.sub), "user.updated", user_view(row, private=True))
+            m.emit(user_topic(identity.sub), "user.updated", user_view(row, private=True))
     return user_view(row, private=True)
 
 
@@ -81,5 +81,5 @@ async def do_update_user(
             assert row is not None
         view = user_view(row, private=True)
         if changes:
-            await m.emit(user_topic(actor.user_id), "user.updated", view)
+            m.emit(user_topic(actor.user_id), "user.updated", view)
         return m.done(view)
