@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 CommandId = int | Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Any spelling of a UUID is accepted and stored in its canonical lower-case form.
 Uuid = Annotated[
     str,
     StringConstraints(
         pattern=r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
     ),
+    AfterValidator(lambda value: str(uuid.UUID(value))),
 ]
 Title = Annotated[str, StringConstraints(max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Topic = Annotated[str, StringConstraints(min_length=3, max_length=300)]
+Version = Annotated[int, Field(ge=1)]
+
+
+def _has_offset(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an RFC 3339 instant") from None
+    if parsed.tzinfo is None:
+        raise ValueError("must be an RFC 3339 instant with an offset")
+    return value
+
+
+# An RFC 3339 instant with an offset ("2026-03-08T09:00:00-05:00"), kept as given.
+Instant = Annotated[str, StringConstraints(max_length=40), AfterValidator(_has_offset)]
 
 
 class Strict(BaseModel):
@@ -50,6 +76,18 @@ class Command(Strict):
         if len(args) != 1 or not isinstance(args[0], str):
             raise TypeError(f"{cls.__name__}.type must be a single-string Literal")
         return str(args[0])
+
+
+class IdData(Strict):
+    """A resource id."""
+
+    id: Uuid
+
+
+class IdVersionData(IdData):
+    """A resource id and an optional expected version."""
+
+    if_version: Version | None = None
 
 
 def empty() -> Any:

@@ -19,6 +19,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     INVALID_TRANSITION = "invalid_transition"
+    CYCLE_DETECTED = "cycle_detected"
+    GROUP_MISMATCH = "group_mismatch"
     RATE_LIMITED = "rate_limited"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     INTERNAL_ERROR = "internal_error"
@@ -35,6 +37,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.CYCLE_DETECTED: 422,
+    ErrorCode.GROUP_MISMATCH: 422,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.INTERNAL_ERROR: 500,

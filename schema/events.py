@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from schema.resources import Deleted, Timer, User
+from schema.resources import Deleted, Tag, TagGroup, Timer, Todo, User
 
 EVENTS: dict[str, type[BaseModel]] = {
     "user.updated": User,
@@ -16,4 +16,13 @@ EVENTS: dict[str, type[BaseModel]] = {
     "timer.updated": Timer,
     "timer.deleted": Deleted,
     "timer.due": Timer,
+    "tag_group.created": TagGroup,
+    "tag_group.updated": TagGroup,
+    "tag_group.deleted": Deleted,
+    "tag.created": Tag,
+    "tag.updated": Tag,
+    "tag.deleted": Deleted,
+    "todo.created": Todo,
+    "todo.updated": Todo,
+    "todo.deleted": Deleted,
 }

@@ -80,3 +80,107 @@ class ActiveTimers(BaseModel):
 
     items: list[Timer]
     server_time: str
+
+
+TodoStatus = Literal["UNSCHEDULED", "SCHEDULED", "DONE", "CANCELLED"]
+
+
+class Tag(Resource):
+    """A tag; its name is unique within its group whatever the letter case."""
+
+    name: str
+    color: str
+    description: str
+    group_id: str
+
+
+class TagGroup(Resource):
+    """A tag group with its tags (oldest first)."""
+
+    name: str
+    color: str
+    description: str
+    goal_ratios: dict[str, float]
+    tags: list[Tag]
+
+
+class TagGroupList(BaseModel):
+    """Every tag group of the caller, with tags; never paged (at most 500 groups)."""
+
+    items: list[TagGroup]
+    next_cursor: None
+
+
+class TagList(BaseModel):
+    """Tags, oldest first; never paged."""
+
+    items: list[Tag]
+    next_cursor: None
+
+
+class TagDeleted(BaseModel):
+    """What deleting a tag did."""
+
+    id: str
+    group_id: str
+    group_deleted: bool
+    unlinked: int
+
+
+class TagGroupDeleted(BaseModel):
+    """What deleting a tag group did."""
+
+    id: str
+    deleted_tags: int
+    deleted_todos: int
+    unlinked: int
+
+
+class Todo(Resource):
+    """A todo in a tree; ``parent_id`` is a todo of the same group."""
+
+    title: str
+    description: str
+    deadline: str | None
+    tag_group_id: str
+    parent_id: str | None
+    status: TodoStatus
+    tag_ids: list[str]
+    schedule_ids: list[str]
+
+
+class TodoListItem(Todo):
+    """A todo in a list: a ``MATCH`` of the filters or an ``ANCESTOR`` of one."""
+
+    include_reason: Literal["MATCH", "ANCESTOR"]
+
+
+class TodoList(BaseModel):
+    """A page of todos."""
+
+    items: list[TodoListItem]
+    next_cursor: str | None
+
+
+class TodoDeleted(BaseModel):
+    """What deleting a todo did."""
+
+    id: str
+    promoted: list[str]
+    unlinked_timers: int
+
+
+class TagCount(BaseModel):
+    """How many todos carry a tag."""
+
+    tag_id: str
+    tag_name: str
+    count: int
+
+
+class TodoStats(BaseModel):
+    """Counts of the caller's todos (of one group, when asked)."""
+
+    total_count: int
+    by_status: dict[TodoStatus, int]
+    by_tag: list[TagCount]

@@ -17,8 +17,10 @@ from server.auth.verify import TokenVerifier
 from server.domain.context import Services
 from server.domain.maintenance import run_pruner
 from server.domain.registry import CommandRegistry
+from server.domain.tags import commands as tag_commands
 from server.domain.timers import commands as timer_commands
 from server.domain.timers.scheduler import DueScheduler
+from server.domain.todos import commands as todo_commands
 from server.domain.users import commands as user_commands
 from server.protocol import core_commands
 from server.protocol.keepalive import run_keepalive
@@ -31,7 +33,7 @@ from server.realtime.memory import InProcessBackend
 from server.realtime.redis import RedisBackend
 from server.rest.health import handle_health, handle_live, handle_ready
 from server.rest.middleware import request_context
-from server.rest.reads import handle_bootstrap, handle_timers
+from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
 from server.settings import Settings
 from server.state import SETTINGS, STATE, AppState
 from server.storage.db import Database, create_engine
@@ -46,6 +48,8 @@ def build_registry() -> CommandRegistry:
     core_commands.register(registry)
     user_commands.register(registry)
     timer_commands.register(registry)
+    tag_commands.register(registry)
+    todo_commands.register(registry)
     return registry
 
 
@@ -146,6 +150,8 @@ def add_routes(app: web.Application) -> None:
         ("/v1/health/ready", handle_ready),
         ("/v1/bootstrap", handle_bootstrap),
         ("/v1/timers", handle_timers),
+        ("/v1/tags/groups", handle_tag_groups),
+        ("/v1/todos", handle_todos),
     ):
         cors.add(app.router.add_get(path, handler))
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def now_ms() -> int:
@@ -30,5 +33,5 @@ def iso_or_none(ms: int | None) -> str | None:
 
 
 def to_ms(dt: datetime) -> int:
-    """Convert an aware datetime to Unix milliseconds."""
-    return int(dt.timestamp() * 1000)
+    """Convert an aware datetime to Unix milliseconds (exact: no float rounding)."""
+    return (dt - _EPOCH) // _ONE_MS

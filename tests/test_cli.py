@@ -10,6 +10,13 @@ from pathlib import Path
 from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
 
 
+# The newest migration: `db current` must name it after an upgrade.
+HEAD = max(
+    p.name.split("_")[0]
+    for p in (Path(__file__).parents[1] / "migrations" / "versions").glob("0*.py")
+)
+
+
 def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", **env}
     for name in ("DATABASE_URL", "REDIS_URL", "AUTH_SIGNING_SECRET", "ENVIRONMENT"):
@@ -37,7 +44,7 @@ def test_token_create_prints_a_token_for_the_embedded_issuer(tmp_path):
     assert identity.email == "d@example.com"
     assert (tmp_path / "signing.key").stat().st_mode & 0o777 == 0o600
     current = run(["db", "current"], tmp_path)
-    assert "0001 (head)" in current.stdout
+    assert f"{HEAD} (head)" in current.stdout
 
 
 def test_token_ttl_is_bounded(tmp_path):
@@ -59,4 +66,4 @@ def test_db_upgrade_is_idempotent(tmp_path):
     for _ in range(2):
         result = run(["db", "upgrade"], tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "0001 (head)" in result.stdout
+        assert f"{HEAD} (head)" in result.stdout

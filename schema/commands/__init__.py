@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from schema.base import Command
-from schema.commands import core, timers, users
+from schema.commands import core, tags, timers, todos, users
 
-ALL_COMMANDS: tuple[type[Command], ...] = (*core.COMMANDS, *users.COMMANDS, *timers.COMMANDS)
+ALL_COMMANDS: tuple[type[Command], ...] = (
+    *core.COMMANDS,
+    *users.COMMANDS,
+    *timers.COMMANDS,
+    *tags.COMMANDS,
+    *todos.COMMANDS,
+)

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
-from schema.base import Command, Description, Empty, PartialUpdate, Strict, Title, Uuid, empty
+from schema.base import (
+    Command,
+    Description,
+    Empty,
+    IdData,
+    IdVersionData,
+    PartialUpdate,
+    Strict,
+    Title,
+    Uuid,
+    Version,
+    empty,
+)
+from schema.commands.tags import TagIds
 from schema.resources import ActiveTimers, Deleted, Timer, TimerList, TimerStatus
 
 # 30 days: longer than any pomodoro or work block; larger values are typos.
 MAX_ALLOCATED_MS = 30 * 24 * 3600 * 1000
-MAX_TAGS = 50
-
-TagIds = Annotated[list[Uuid], Field(max_length=MAX_TAGS)]
-
-
-def _unique(ids: list[str] | None) -> list[str] | None:
-    if ids is not None and len({i.lower() for i in ids}) != len(ids):
-        raise ValueError("tag_ids must not repeat")
-    return ids
 
 
 class TimerStartData(Strict):
@@ -33,20 +37,6 @@ class TimerStartData(Strict):
     tag_ids: TagIds = Field(default_factory=list)
     inherit_tags: bool = False
 
-    _tags = field_validator("tag_ids")(_unique)
-
-
-class TimerIdData(Strict):
-    """A timer id."""
-
-    id: Uuid
-
-
-class TimerIdVersionData(TimerIdData):
-    """A timer id and an optional expected version."""
-
-    if_version: Annotated[int, Field(ge=1)] | None = None
-
 
 class TimerUpdateData(PartialUpdate):
     """Timer fields to change; absent fields are untouched."""
@@ -54,14 +44,12 @@ class TimerUpdateData(PartialUpdate):
     not_nullable = frozenset({"title", "description", "tag_ids"})
 
     id: Uuid
-    if_version: Annotated[int, Field(ge=1)] | None = None
+    if_version: Version | None = None
     title: Title | None = None
     description: Description | None = None
     tag_ids: TagIds | None = None
     schedule_id: Uuid | None = None
     todo_id: Uuid | None = None
-
-    _tags = field_validator("tag_ids")(_unique)
 
 
 class TimerListData(Strict):
@@ -92,7 +80,7 @@ class TimerPause(Command):
     mutating = True
     result = Timer
     type: Literal["timer.pause"]
-    data: TimerIdVersionData
+    data: IdVersionData
 
 
 class TimerResume(Command):
@@ -101,7 +89,7 @@ class TimerResume(Command):
     mutating = True
     result = Timer
     type: Literal["timer.resume"]
-    data: TimerIdVersionData
+    data: IdVersionData
 
 
 class TimerStop(Command):
@@ -110,7 +98,7 @@ class TimerStop(Command):
     mutating = True
     result = Timer
     type: Literal["timer.stop"]
-    data: TimerIdVersionData
+    data: IdVersionData
 
 
 class TimerCancel(Command):
@@ -119,7 +107,7 @@ class TimerCancel(Command):
     mutating = True
     result = Timer
     type: Literal["timer.cancel"]
-    data: TimerIdVersionData
+    data: IdVersionData
 
 
 class TimerUpdate(Command):
@@ -137,7 +125,7 @@ class TimerDelete(Command):
     mutating = True
     result = Deleted
     type: Literal["timer.delete"]
-    data: TimerIdVersionData
+    data: IdVersionData
 
 
 class TimerGet(Command):
@@ -145,7 +133,7 @@ class TimerGet(Command):
 
     result = Timer
     type: Literal["timer.get"]
-    data: TimerIdData
+    data: IdData
 
 
 class TimerListCommand(Command):

@@ -1,24 +1,30 @@
-"""Bulk reads: bootstrap and timers."""
+"""Bulk reads: bootstrap, timers, tag groups, todos."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from schema.base import Empty as NoQuery
 from schema.errors import ErrorCode
-from schema.rest import TimerListQuery
+from schema.rest import TimerListQuery, TodoListQuery
 from server.clock import iso_ms, now_ms
+from server.domain.tags.reads import list_group_views
 from server.domain.timers.reads import active_timer_views, list_timer_views
-from server.domain.users.views import user_view
-from server.errors import ApiError, not_found, validation_details
+from server.domain.todos.reads import list_todo_views
+from server.domain.users.actions import do_sign_in
+from server.errors import ApiError, validation_details
 from server.realtime.topics import user_topic
-from server.rest.auth import require_user
+from server.rest.auth import require_identity, require_user
 from server.state import STATE
 from server.storage.events import get_heads
-from server.storage.users import get_user
+
+# Todos in the bootstrap answer; more come from GET /v1/todos?cursor=todos_next_cursor.
+BOOTSTRAP_TODOS = 5000
+Q = TypeVar("Q", bound=BaseModel)
 
 
 def _json(body: Any) -> web.Response:
@@ -26,8 +32,9 @@ def _json(body: Any) -> web.Response:
 
 
 async def handle_bootstrap(request: web.Request) -> web.Response:
-    """Return the user, active timers and the topic cursors to stream from."""
-    user_id = await require_user(request)
+    """Return the user, active timers, tag groups, todos and the topic cursors to stream from."""
+    identity = await require_identity(request)
+    user_id = identity.sub
     services = request.app[STATE].services
     topic = user_topic(user_id)
     # Read the cursor before the state: an event between the two is then
@@ -35,14 +42,18 @@ async def handle_bootstrap(request: web.Request) -> web.Response:
     # the whole resource and its version), whereas the other order loses it.
     async with services.db.read() as conn:
         heads = await get_heads(conn, [topic])
-        row = await get_user(conn, user_id)
-    if row is None:
-        raise not_found("user", user_id)
+    # Like a WebSocket login, the first bootstrap creates the profile.
+    user = await do_sign_in(services, identity)
     active = await active_timer_views(services, user_id)
+    groups = await list_group_views(services, user_id)
+    todos = await list_todo_views(services, user_id, TodoListQuery(limit=BOOTSTRAP_TODOS))
     return _json(
         {
-            "user": user_view(row, private=True),
+            "user": user,
             "timers": active["items"],
+            "tag_groups": groups["items"],
+            "todos": todos["items"],
+            "todos_next_cursor": todos["next_cursor"],
             "epoch": services.epoch,
             "topics": {topic: {"seq": heads[topic]}},
             "server_time": iso_ms(now_ms()),
@@ -53,10 +64,28 @@ async def handle_bootstrap(request: web.Request) -> web.Response:
 async def handle_timers(request: web.Request) -> web.Response:
     """Return a page of the caller's timers (filters as timer.list)."""
     user_id = await require_user(request)
+    query = _query(TimerListQuery, request)
+    return _json(await list_timer_views(request.app[STATE].services, user_id, query))
+
+
+async def handle_tag_groups(request: web.Request) -> web.Response:
+    """Return every tag group of the caller with its tags."""
+    user_id = await require_user(request)
+    _query(NoQuery, request)
+    return _json(await list_group_views(request.app[STATE].services, user_id))
+
+
+async def handle_todos(request: web.Request) -> web.Response:
+    """Return a page of the caller's todos (filters as todo.list)."""
+    user_id = await require_user(request)
+    query = _query(TodoListQuery, request)
+    return _json(await list_todo_views(request.app[STATE].services, user_id, query))
+
+
+def _query(model: type[Q], request: web.Request) -> Q:
     try:
-        query = TimerListQuery.model_validate(dict(request.query))
+        return model.model_validate(dict(request.query))
     except ValidationError as exc:
         raise ApiError(
             ErrorCode.VALIDATION_ERROR, "invalid query parameters", validation_details(exc)
         ) from None
-    return _json(await list_timer_views(request.app[STATE].services, user_id, query))

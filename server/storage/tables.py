@@ -114,3 +114,71 @@ op_replies = Table(
     PrimaryKeyConstraint("user_id", "op_id"),
     Index(None, "created_at"),
 )
+
+tag_groups = Table(
+    "tag_groups",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("color", String(7), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("goal_ratios", Text, nullable=False, default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index(None, "owner_id", "created_at"),
+)
+
+# name_key is the name case-folded: tag names are unique per group whatever their case.
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", String(36), ForeignKey("tag_groups.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False),
+    Column("color", String(7), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("group_id", "name_key"),
+    Index(None, "owner_id"),
+)
+
+# parent_id has no foreign key: the domain keeps the tree whole (children are
+# promoted before a parent goes) and checks cycles, which a key cannot.
+todos = Table(
+    "todos",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("tag_group_id", String(36), ForeignKey("tag_groups.id"), nullable=False),
+    Column("parent_id", String(36)),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("deadline", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("tag_ids", Text, nullable=False, default="[]"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index(None, "owner_id", "tag_group_id"),
+    Index(None, "parent_id"),
+)
+
+# Which resources carry which tag: the index behind tag filters, stats, and
+# unlinking a deleted tag. The resource's own tag_ids column keeps the order
+# the client gave and is what views read.
+tag_links = Table(
+    "tag_links",
+    metadata,
+    Column("tag_id", String(36), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("resource_id", String(36), nullable=False),
+    Column("owner_id", String(255), nullable=False),
+    PrimaryKeyConstraint("tag_id", "kind", "resource_id"),
+    Index(None, "kind", "resource_id"),
+)

@@ -55,7 +55,7 @@ async def list_timers(
     kind: str | None = None,
     start_ms: int | None = None,
     end_ms: int | None = None,
-    after: tuple[int, str] | None = None,
+    after: Sequence[Any] | None = None,
     limit: int = 100,
 ) -> Sequence[RowMapping]:
     """Return the owner's timers newest first, filtered, after the keyset cursor ``after``."""

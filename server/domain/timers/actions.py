@@ -12,10 +12,11 @@ from schema.commands.timers import TimerStartData, TimerUpdateData
 from schema.errors import ErrorCode
 from server.domain.context import SYSTEM, Actor, Mutation, Services, mutate
 from server.domain.timers import logic
-from server.domain.timers.links import require_links
+from server.domain.timers.links import require_links, with_inherited
 from server.errors import ApiError, not_found
 from server.realtime.topics import user_topic
 from server.storage import timers as store
+from server.storage.tag_links import delete_tag_links, insert_tag_links, set_tag_links
 
 Transition = Callable[[logic.Row, int], dict[str, Any]]
 
@@ -30,7 +31,7 @@ TRANSITIONS: dict[str, tuple[Transition, str]] = {
 async def do_start_timer(services: Services, actor: Actor, data: TimerStartData) -> dict[str, Any]:
     """Create a RUNNING timer (pausing the others when SINGLE_RUNNING_TIMER is on)."""
     async with mutate(services, actor) as m:
-        await require_links(
+        todo = await require_links(
             m.conn,
             actor.user_id,
             schedule_id=data.schedule_id,
@@ -39,12 +40,14 @@ async def do_start_timer(services: Services, actor: Actor, data: TimerStartData)
         )
         if services.settings.single_running_timer:
             await _pause_running(m)
-        fields = data.model_dump(exclude={"inherit_tags"})
-        fields["tag_ids"] = orjson.dumps(fields["tag_ids"]).decode()
+        tag_ids = with_inherited(data.tag_ids, todo) if data.inherit_tags else data.tag_ids
+        fields = data.model_dump(exclude={"inherit_tags", "tag_ids"})
+        fields["tag_ids"] = orjson.dumps(tag_ids).decode()
         values = logic.new_timer_values(str(uuid.uuid4()), actor.user_id, fields, m.now)
         await store.insert_timer(m.conn, values)
+        await insert_tag_links(m.conn, "timer", values["id"], actor.user_id, tag_ids)
         view = logic.timer_view(values, m.now)
-        await m.emit(user_topic(actor.user_id), "timer.started", view)
+        m.emit(user_topic(actor.user_id), "timer.started", view)
         m.done(view)
     services.on_due_at(values["due_at"])
     return view
@@ -79,6 +82,7 @@ async def do_update_timer(
         await require_links(m.conn, actor.user_id, **links, tag_ids=new_tags or [])
         if new_tags is not None:
             changes["tag_ids"] = orjson.dumps(new_tags).decode()
+            await set_tag_links(m.conn, "timer", data.id, actor.user_id, new_tags)
         view = (
             await _apply(m, row, changes, "timer.updated")
             if changes
@@ -95,7 +99,8 @@ async def do_delete_timer(
     async with mutate(services, actor) as m:
         await _load(m, timer_id, if_version)
         await store.delete_timer(m.conn, timer_id)
-        await m.emit(user_topic(actor.user_id), "timer.deleted", {"id": timer_id})
+        await delete_tag_links(m.conn, "timer", [timer_id])
+        m.emit(user_topic(actor.user_id), "timer.deleted", {"id": timer_id})
         m.done({"id": timer_id})
     return {"id": timer_id}
 
@@ -106,7 +111,7 @@ async def do_fire_due(services: Services, timer_id: str) -> bool:
         row = await store.claim_due(m.conn, timer_id, m.now)
         if row is None:
             return False
-        await m.emit(user_topic(row["owner_id"]), "timer.due", logic.timer_view(row, m.now))
+        m.emit(user_topic(row["owner_id"]), "timer.due", logic.timer_view(row, m.now))
     return True
 
 
@@ -127,7 +132,7 @@ async def _apply(
     await store.update_timer(m.conn, row["id"], {**changes, "updated_at": m.now})
     updated = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
     view = logic.timer_view(updated, m.now)
-    await m.emit(user_topic(row["owner_id"]), event, view)
+    m.emit(user_topic(row["owner_id"]), event, view)
     return view
 
 

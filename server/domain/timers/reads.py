@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from typing import Any
-
-from sqlalchemy.engine import RowMapping
 
 from schema.commands.timers import TimerListData
 from server.clock import iso_ms, now_ms
 from server.domain.context import Services
-from server.domain.paging import decode_cursor, encode_cursor, parse_instant
+from server.domain.paging import decode_cursor, encode_cursor, parse_instant, views_yielding
 from server.domain.timers.logic import timer_view
 from server.errors import not_found
 from server.storage import timers as store
@@ -31,7 +27,7 @@ async def list_timer_views(
 ) -> dict[str, Any]:
     """Return a page of the owner's timers, newest first, and the cursor of the next page."""
     limit = min(query.limit, max_limit) if max_limit else query.limit
-    after = decode_cursor(query.cursor) if query.cursor else None
+    after = decode_cursor(query.cursor, (int, str)) if query.cursor else None
     async with services.db.read() as conn:
         rows = await store.list_timers(
             conn,
@@ -46,28 +42,13 @@ async def list_timer_views(
     now = now_ms()
     page = rows[:limit]
     next_cursor = (
-        encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
+        encode_cursor([page[-1]["created_at"], page[-1]["id"]]) if len(rows) > limit else None
     )
     return {
-        "items": await views_yielding(page, now),
+        "items": await views_yielding(page, lambda row: timer_view(row, now)),
         "next_cursor": next_cursor,
         "server_time": iso_ms(now),
     }
-
-
-# Rows turned into views between two yields to the event loop: a 5,000-timer page
-# then blocks other requests for a few milliseconds at a time, not for its whole build.
-VIEW_CHUNK = 250
-
-
-async def views_yielding(rows: Sequence[RowMapping], now: int) -> list[dict[str, Any]]:
-    """Build timer views, yielding to the event loop between chunks."""
-    views: list[dict[str, Any]] = []
-    for start in range(0, len(rows), VIEW_CHUNK):
-        if start:
-            await asyncio.sleep(0)
-        views.extend(timer_view(row, now) for row in rows[start : start + VIEW_CHUNK])
-    return views
 
 
 async def active_timer_views(services: Services, owner_id: str) -> dict[str, Any]:

@@ -1,0 +1,61 @@
+"""What tags attach to (timers, todos), and the rules every such link follows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.domain.context import Mutation
+from server.domain.editing import write_row
+from server.domain.timers.logic import timer_view
+from server.domain.todos.logic import todo_view
+from server.errors import not_found
+from server.realtime.topics import user_topic
+from server.storage.rows import owned_ids
+from server.storage.tables import tags, timers, todos
+
+
+@dataclass(frozen=True)
+class Taggable:
+    """A kind of resource that carries ``tag_ids``: its table, update event and view."""
+
+    table: Table
+    event: str
+    view: Callable[[Any, int], dict[str, Any]]
+
+
+TAGGABLE: dict[str, Taggable] = {
+    "timer": Taggable(timers, "timer.updated", timer_view),
+    "todo": Taggable(todos, "todo.updated", lambda row, _now: todo_view(row)),
+}
+
+
+async def require_own_tags(conn: AsyncConnection, owner_id: str, tag_ids: Sequence[str]) -> None:
+    """Refuse tags that are not the owner's (another user's tag is not_found too)."""
+    mine = await owned_ids(conn, tags, owner_id, tag_ids)
+    for tag_id in tag_ids:
+        if tag_id not in mine:
+            raise not_found("tag", tag_id)
+
+
+async def do_untag(m: Mutation, links: Sequence[tuple[str, str]], tag_ids: Collection[str]) -> int:
+    """Take ``tag_ids`` off each linked resource, emitting its update; return how many changed.
+
+    The caller drops the link rows; this rewrites each resource's own ``tag_ids``.
+    """
+    changed = 0
+    for kind in sorted({kind for kind, _ in links}):
+        spec = TAGGABLE[kind]
+        ids = [ident for k, ident in links if k == kind]
+        rows = (await m.conn.execute(select(spec.table).where(spec.table.c.id.in_(ids)))).mappings()
+        for row in rows.all():
+            kept = [t for t in orjson.loads(row["tag_ids"]) if t not in tag_ids]
+            updated = await write_row(m, spec.table, row, {"tag_ids": orjson.dumps(kept).decode()})
+            m.emit(user_topic(row["owner_id"]), spec.event, spec.view(updated, m.now))
+            changed += 1
+    return changed

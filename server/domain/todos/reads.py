@@ -1,0 +1,76 @@
+"""Todo reads shared by commands and REST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from schema.commands.todos import TodoListData
+from server.domain.context import Services
+from server.domain.paging import decode_cursor, encode_cursor, views_yielding
+from server.domain.taggable import require_own_tags
+from server.domain.todos.logic import todo_view
+from server.errors import not_found
+from server.storage import todos as store
+from server.storage.rows import get_owned, owned_ids
+from server.storage.tables import tag_groups, todos
+
+CURSOR_SHAPE = (int, int, int, int, str)
+
+
+async def get_todo_view(services: Services, owner_id: str, todo_id: str) -> dict[str, Any]:
+    """Return one of the owner's todos."""
+    async with services.db.read() as conn:
+        row = await get_owned(conn, todos, owner_id, todo_id)
+    if row is None:
+        raise not_found("todo", todo_id)
+    return todo_view(row)
+
+
+async def list_todo_views(services: Services, owner_id: str, query: TodoListData) -> dict[str, Any]:
+    """Return a page of the owner's todos: the matches and, with tags, their ancestors."""
+    after = decode_cursor(query.cursor, CURSOR_SHAPE) if query.cursor else None
+    async with services.db.read() as conn:
+        await _require_filters(conn, owner_id, query)
+        rows = await store.list_page(
+            conn,
+            owner_id,
+            group_ids=query.group_ids,
+            tag_ids=query.tag_ids,
+            after=after,
+            limit=query.limit + 1,
+        )
+    page = rows[: query.limit]
+    more = len(rows) > query.limit
+    return {
+        "items": await views_yielding(
+            page, lambda row: {**todo_view(row), "include_reason": row["include_reason"]}
+        ),
+        "next_cursor": encode_cursor(store.sort_key(page[-1])) if more else None,
+    }
+
+
+async def todo_stats(services: Services, owner_id: str, group_id: str | None) -> dict[str, Any]:
+    """Count the owner's todos (of one group): in all, by status, by tag."""
+    async with services.db.read() as conn:
+        if group_id is not None and await get_owned(conn, tag_groups, owner_id, group_id) is None:
+            raise not_found("tag group", group_id)
+        by_status = await store.count_by_status(conn, owner_id, group_id)
+        by_tag = await store.count_by_tag(conn, owner_id, group_id)
+    return {
+        "total_count": sum(by_status.values()),
+        "by_status": {status: by_status.get(status, 0) for status in store.STATUS_RANK},
+        "by_tag": [{"tag_id": t, "tag_name": name, "count": n} for t, name, n in by_tag],
+    }
+
+
+async def _require_filters(conn: AsyncConnection, owner_id: str, query: TodoListData) -> None:
+    """Refuse filters naming another user's groups or tags, as any reference to them is."""
+    if query.group_ids:
+        mine = await owned_ids(conn, tag_groups, owner_id, query.group_ids)
+        for group_id in query.group_ids:
+            if group_id not in mine:
+                raise not_found("tag group", group_id)
+    if query.tag_ids:
+        await require_own_tags(conn, owner_id, query.tag_ids)

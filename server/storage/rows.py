@@ -1,0 +1,61 @@
+"""Owned-row reads and writes shared by the resource tables (id, owner_id, version)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@functools.cache
+def _get_statement(table: Table, for_update: bool) -> Any:
+    stmt = select(table).where(
+        table.c.id == bindparam("b_id"), table.c.owner_id == bindparam("b_owner")
+    )
+    return stmt.with_for_update() if for_update else stmt
+
+
+@functools.cache
+def _update_statement(table: Table) -> Any:
+    return update(table).where(table.c.id == bindparam("b_id")).values(version=table.c.version + 1)
+
+
+async def get_owned(
+    conn: AsyncConnection, table: Table, owner_id: str, ident: str, *, for_update: bool = False
+) -> RowMapping | None:
+    """Return the owner's row ``ident`` (locked when asked), or None."""
+    stmt = _get_statement(table, for_update)
+    return (await conn.execute(stmt, {"b_id": ident, "b_owner": owner_id})).mappings().first()
+
+
+async def owned_ids(
+    conn: AsyncConnection, table: Table, owner_id: str, idents: Iterable[str]
+) -> set[str]:
+    """Return which of ``idents`` are rows of the owner."""
+    wanted = list(idents)
+    if not wanted:
+        return set()
+    stmt = select(table.c.id).where(table.c.owner_id == owner_id, table.c.id.in_(wanted))
+    return {row.id for row in await conn.execute(stmt)}
+
+
+async def insert_row(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> None:
+    """Insert one row."""
+    await conn.execute(insert(table).values(**values))
+
+
+async def update_row(
+    conn: AsyncConnection, table: Table, ident: str, values: dict[str, Any]
+) -> None:
+    """Write changed fields (the SET clause follows the keys) and bump the version."""
+    await conn.execute(_update_statement(table), {**values, "b_id": ident})
+
+
+async def delete_rows(conn: AsyncConnection, table: Table, idents: Sequence[str]) -> None:
+    """Delete rows by id."""
+    if idents:
+        await conn.execute(delete(table).where(table.c.id.in_(list(idents))))
