@@ -56,7 +56,9 @@ def upgrade() -> None:
         *_stamps(),
         sa.PrimaryKeyConstraint("id", name="pk_tags"),
         _owner("tags"),
-        sa.ForeignKeyConstraint(["group_id"], ["tag_groups.id"], name="fk_tags_group_id_tag_groups"),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["tag_groups.id"], name="fk_tags_group_id_tag_groups"
+        ),
         sa.UniqueConstraint("group_id", "name_key", name="uq_tags_group_id_name_key"),
     )
     op.create_index("ix_tags_owner_id", "tags", ["owner_id"])
@@ -71,6 +73,7 @@ def upgrade() -> None:
         sa.Column("deadline", sa.BigInteger()),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("tag_ids", sa.Text(), nullable=False),
+        sa.Column("sort_key", sa.String(96), nullable=False),
         *_stamps(),
         sa.PrimaryKeyConstraint("id", name="pk_todos"),
         _owner("todos"),
@@ -78,7 +81,10 @@ def upgrade() -> None:
             ["tag_group_id"], ["tag_groups.id"], name="fk_todos_tag_group_id_tag_groups"
         ),
     )
-    op.create_index("ix_todos_owner_id_tag_group_id", "todos", ["owner_id", "tag_group_id"])
+    op.create_index("ix_todos_owner_id_sort_key", "todos", ["owner_id", "sort_key"])
+    op.create_index(
+        "ix_todos_owner_id_tag_group_id_status", "todos", ["owner_id", "tag_group_id", "status"]
+    )
     op.create_index("ix_todos_parent_id", "todos", ["parent_id"])
     op.create_table(
         "tag_links",
@@ -89,6 +95,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tag_id", "kind", "resource_id", name="pk_tag_links"),
     )
     op.create_index("ix_tag_links_kind_resource_id", "tag_links", ["kind", "resource_id"])
+    op.create_index(
+        "ix_tag_links_owner_id_kind_tag_id", "tag_links", ["owner_id", "kind", "tag_id"]
+    )
 
 
 def downgrade() -> None:

@@ -162,10 +162,14 @@ todos = Table(
     Column("deadline", BigInteger),
     Column("status", String(16), nullable=False),
     Column("tag_ids", Text, nullable=False, default="[]"),
+    # The list order as one key (see storage/todos.sort_key): pages are index ranges.
+    Column("sort_key", String(96), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),
-    Index(None, "owner_id", "tag_group_id"),
+    Index(None, "owner_id", "sort_key"),
+    # Covers the group filter and the counts by status without reading rows.
+    Index(None, "owner_id", "tag_group_id", "status"),
     Index(None, "parent_id"),
 )
 
@@ -181,4 +185,5 @@ tag_links = Table(
     Column("owner_id", String(255), nullable=False),
     PrimaryKeyConstraint("tag_id", "kind", "resource_id"),
     Index(None, "kind", "resource_id"),
+    Index(None, "owner_id", "kind", "tag_id"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func, literal, select, union
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
@@ -16,29 +16,19 @@ from server.storage.tag_links import having_all_tags
 MAX_DEPTH = 100_000
 STATUS_RANK = {"UNSCHEDULED": 0, "SCHEDULED": 1, "DONE": 2, "CANCELLED": 3}
 
-# The list order and its keyset: status rank, deadline (nulls last), newest first.
-_RANK = case(STATUS_RANK, value=todos.c.status)
-_NO_DEADLINE = case((todos.c.deadline.is_(None), 1), else_=0)
-_DEADLINE = func.coalesce(todos.c.deadline, 0)
-ORDER: list[tuple[ColumnElement[Any], bool]] = [
-    (_RANK, True),
-    (_NO_DEADLINE, True),
-    (_DEADLINE, True),
-    (todos.c.created_at, False),
-    (todos.c.id, False),
-]
+# The list order (status rank, deadline with nulls last, newest first, id) is
+# one string column, so a page is an index range on both databases and the
+# keyset cursor is the last row's key. Fixed-width digits keep text order
+# equal to numeric order; the offset keeps deadlines before 1970 positive.
+_DEADLINE_OFFSET = 10**15
+_NO_DEADLINE = 10**16 - 1
+_NEWEST = 10**16 - 1
 
 
-def sort_key(row: RowMapping) -> list[Any]:
-    """Return a row's position in the list order, as a cursor stores it."""
-    deadline = row["deadline"]
-    return [
-        STATUS_RANK[row["status"]],
-        1 if deadline is None else 0,
-        deadline or 0,
-        row["created_at"],
-        row["id"],
-    ]
+def sort_key(status: str, deadline: int | None, created_at: int, ident: str) -> str:
+    """Return a todo's position in the list order."""
+    due = _NO_DEADLINE if deadline is None else deadline + _DEADLINE_OFFSET
+    return f"{STATUS_RANK[status]}{due:016d}{_NEWEST - created_at:016d}{ident}"
 
 
 async def ancestor_ids(conn: AsyncConnection, todo_id: str) -> list[str]:
@@ -87,16 +77,6 @@ def _scope(owner_id: str, group_ids: Sequence[str] | None) -> list[ColumnElement
     return clauses
 
 
-def _after(position: Sequence[Any]) -> ColumnElement[bool]:
-    """Build "comes after ``position`` in ORDER" as nested comparisons (mixed directions)."""
-    clause: ColumnElement[bool] | None = None
-    for (expr, ascending), value in reversed(list(zip(ORDER, position, strict=True))):
-        beyond = expr > value if ascending else expr < value
-        clause = beyond if clause is None else beyond | ((expr == value) & clause)
-    assert clause is not None
-    return clause
-
-
 def listing(
     owner_id: str, group_ids: Sequence[str] | None, tag_ids: Sequence[str] | None
 ) -> Select[Any]:
@@ -104,13 +84,18 @@ def listing(
 
     With tags, the matches' ancestors come along (one recursive query, not one per
     level); they share the group of their descendants, so the group filter holds.
+    The shown ids are gathered first and joined by primary key, so the cost
+    follows the answer's size, not the owner's whole list.
     """
     scope = _scope(owner_id, group_ids)
     if not tag_ids:
         return select(todos, literal("MATCH").label("include_reason")).where(*scope)
+    # Driven from the tag index: the owner's other todos are never scanned.
+    carriers = having_all_tags("todo", tag_ids).subquery("carriers")
     matched = (
         select(todos.c.id, todos.c.parent_id)
-        .where(*scope, todos.c.id.in_(having_all_tags("todo", tag_ids)))
+        .join(carriers, todos.c.id == carriers.c.resource_id)
+        .where(*scope)
         .cte("matched")
     )
     up = (
@@ -119,9 +104,13 @@ def listing(
         .cte("up", recursive=True)
     )
     up = up.union(select(todos.c.id, todos.c.parent_id).join(up, todos.c.id == up.c.parent_id))
-    reason = case((todos.c.id.in_(select(matched.c.id)), "MATCH"), else_="ANCESTOR")
-    shown = union(select(matched.c.id), select(up.c.id))
-    return select(todos, reason.label("include_reason")).where(todos.c.id.in_(shown))
+    shown = union_all(
+        select(matched.c.id, literal("MATCH").label("reason")),
+        select(up.c.id, literal("ANCESTOR")).where(up.c.id.not_in(select(matched.c.id))),
+    ).subquery("shown")
+    return select(todos, shown.c.reason.label("include_reason")).join(
+        shown, todos.c.id == shown.c.id
+    )
 
 
 async def list_page(
@@ -130,14 +119,14 @@ async def list_page(
     *,
     group_ids: Sequence[str] | None,
     tag_ids: Sequence[str] | None,
-    after: Sequence[Any] | None,
+    after: str | None,
     limit: int,
 ) -> Sequence[RowMapping]:
     """Return up to ``limit`` rows of the listing after the keyset position ``after``."""
     stmt = listing(owner_id, group_ids, tag_ids)
     if after is not None:
-        stmt = stmt.where(_after(after))
-    stmt = stmt.order_by(*[expr.asc() if up else expr.desc() for expr, up in ORDER]).limit(limit)
+        stmt = stmt.where(todos.c.sort_key > after)
+    stmt = stmt.order_by(todos.c.sort_key).limit(limit)
     return (await conn.execute(stmt)).mappings().all()
 
 
@@ -154,16 +143,13 @@ async def count_by_tag(
     conn: AsyncConnection, owner_id: str, group_id: str | None
 ) -> list[tuple[str, str, int]]:
     """Return ``(tag_id, tag_name, count)`` for every tag counted todos carry or the scope owns."""
-    scope = _scope(owner_id, None if group_id is None else [group_id])
-    counted = (
-        select(tag_links.c.tag_id, func.count().label("n"))
-        .where(
-            tag_links.c.kind == "todo",
-            tag_links.c.resource_id.in_(select(todos.c.id).where(*scope)),
-        )
-        .group_by(tag_links.c.tag_id)
-        .subquery()
+    counting = select(tag_links.c.tag_id, func.count().label("n")).where(
+        tag_links.c.kind == "todo", tag_links.c.owner_id == owner_id
     )
+    if group_id is not None:
+        in_group = select(todos.c.id).where(*_scope(owner_id, [group_id]))
+        counting = counting.where(tag_links.c.resource_id.in_(in_group))
+    counted = counting.group_by(tag_links.c.tag_id).subquery()
     own = tags.c.owner_id == owner_id if group_id is None else tags.c.group_id == group_id
     n = func.coalesce(counted.c.n, 0)
     stmt = (

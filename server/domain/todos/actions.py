@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -41,6 +42,7 @@ async def do_create_todo(services: Services, actor: Actor, data: TodoCreateData)
             "updated_at": m.now,
             "version": 1,
         }
+        values["sort_key"] = _sort_key(values)
         await insert_row(m.conn, todos, values)
         await insert_tag_links(m.conn, "todo", values["id"], actor.user_id, data.tag_ids)
         view = todo_view(values)
@@ -60,6 +62,8 @@ async def do_update_todo(services: Services, actor: Actor, data: TodoUpdateData)
             changes["tag_ids"] = orjson.dumps(changes["tag_ids"]).decode()
         if "deadline" in changes:
             changes["deadline"] = parse_instant(changes["deadline"], "deadline")
+        if "deadline" in changes or "status" in changes:
+            changes["sort_key"] = _sort_key({**row, **changes})
         if not changes:
             return m.done(todo_view(row))
         view = todo_view(await write_row(m, todos, row, changes))
@@ -103,3 +107,7 @@ async def _require_tree(m: Mutation, row: RowMapping, changes: dict[str, Any]) -
 async def _require_group(m: Mutation, group_id: str) -> None:
     if await get_owned(m.conn, tag_groups, m.actor.user_id, group_id) is None:
         raise not_found("tag group", group_id)
+
+
+def _sort_key(row: Mapping[str, Any]) -> str:
+    return store.sort_key(row["status"], row["deadline"], row["created_at"], row["id"])

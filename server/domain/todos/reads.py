@@ -16,7 +16,7 @@ from server.storage import todos as store
 from server.storage.rows import get_owned, owned_ids
 from server.storage.tables import tag_groups, todos
 
-CURSOR_SHAPE = (int, int, int, int, str)
+CURSOR_SHAPE = (str,)
 
 
 async def get_todo_view(services: Services, owner_id: str, todo_id: str) -> dict[str, Any]:
@@ -30,7 +30,7 @@ async def get_todo_view(services: Services, owner_id: str, todo_id: str) -> dict
 
 async def list_todo_views(services: Services, owner_id: str, query: TodoListData) -> dict[str, Any]:
     """Return a page of the owner's todos: the matches and, with tags, their ancestors."""
-    after = decode_cursor(query.cursor, CURSOR_SHAPE) if query.cursor else None
+    after = decode_cursor(query.cursor, CURSOR_SHAPE)[0] if query.cursor else None
     async with services.db.read() as conn:
         await _require_filters(conn, owner_id, query)
         rows = await store.list_page(
@@ -47,7 +47,7 @@ async def list_todo_views(services: Services, owner_id: str, query: TodoListData
         "items": await views_yielding(
             page, lambda row: {**todo_view(row), "include_reason": row["include_reason"]}
         ),
-        "next_cursor": encode_cursor(store.sort_key(page[-1])) if more else None,
+        "next_cursor": encode_cursor([page[-1]["sort_key"]]) if more else None,
     }
 
 
