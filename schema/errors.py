@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     CYCLE_DETECTED = "cycle_detected"
     GROUP_MISMATCH = "group_mismatch"
+    INVALID_RRULE = "invalid_rrule"
     RATE_LIMITED = "rate_limited"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     INTERNAL_ERROR = "internal_error"
@@ -39,6 +40,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.CYCLE_DETECTED: 422,
     ErrorCode.GROUP_MISMATCH: 422,
+    ErrorCode.INVALID_RRULE: 422,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.INTERNAL_ERROR: 500,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from schema.resources import Deleted, Tag, TagGroup, Timer, Todo, User
+from schema.resources import CalendarFeed, Deleted, Schedule, Tag, TagGroup, Timer, Todo, User
 
 EVENTS: dict[str, type[BaseModel]] = {
     "user.updated": User,
@@ -25,4 +25,10 @@ EVENTS: dict[str, type[BaseModel]] = {
     "todo.created": Todo,
     "todo.updated": Todo,
     "todo.deleted": Deleted,
+    "schedule.created": Schedule,
+    "schedule.updated": Schedule,
+    "schedule.deleted": Deleted,
+    "calendar_feed.created": CalendarFeed,
+    "calendar_feed.rotated": CalendarFeed,
+    "calendar_feed.revoked": CalendarFeed,
 }

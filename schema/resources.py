@@ -184,3 +184,70 @@ class TodoStats(BaseModel):
     total_count: int
     by_status: dict[TodoStatus, int]
     by_tag: list[TagCount]
+
+
+ScheduleState = Literal["PLANNED", "CONFIRMED", "CANCELLED"]
+
+
+class Schedule(Resource):
+    """A schedule: a series (``series_id`` null) or one occurrence of a recurring series.
+
+    An occurrence's ``id`` is ``"<series id>:<original start, UTC basic format>"``.
+    """
+
+    title: str
+    description: str
+    start_time: str
+    end_time: str
+    timezone: str
+    recurrence_rule: str | None
+    recurrence_end: str | None
+    state: ScheduleState
+    tag_ids: list[str]
+    source_todo_id: str | None
+    series_id: str | None
+    original_start: str | None
+    overridden: bool
+
+
+class ScheduleList(BaseModel):
+    """A window's schedules and occurrences, by start time."""
+
+    items: list[Schedule]
+    next_cursor: str | None
+
+
+class ScheduleChanged(BaseModel):
+    """What a schedule.update did."""
+
+    schedule: Schedule
+    previous: Schedule | None
+    dropped_overrides: list[str]
+
+
+class ScheduleDeleted(BaseModel):
+    """What a schedule.delete did."""
+
+    id: str
+    scope: Literal["this", "following", "series"]
+    series_deleted: bool
+    series: Schedule | None
+
+
+class CalendarFeed(BaseModel):
+    """A secret iCalendar feed URL of the caller's schedules; the token is shown once."""
+
+    id: str
+    owner_id: str
+    created_at: str
+    rotated_at: str | None
+    revoked_at: str | None
+    token: str | None = None
+    url: str | None = None
+
+
+class CalendarFeedList(BaseModel):
+    """The caller's feeds, newest first."""
+
+    items: list[CalendarFeed]
+    next_cursor: None

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from schema.base import Instant, Strict
+from schema.commands.schedules import ScheduleListData
 from schema.commands.timers import TimerListData
 from schema.commands.todos import TodoListData
+from schema.zones import Zone
 
 REST_MAX_PAGE = 5000
 
@@ -18,12 +21,35 @@ class TimerListQuery(TimerListData):
     limit: Annotated[int, Field(ge=1, le=REST_MAX_PAGE)] = 500
 
 
+def _split(value: object) -> object:
+    return [part for part in value.split(",") if part] if isinstance(value, str) else value
+
+
 class TodoListQuery(TodoListData):
     """Query parameters of GET /v1/todos: ``group_ids`` and ``tag_ids`` comma-separated."""
 
     limit: Annotated[int, Field(ge=1, le=REST_MAX_PAGE)] = 1000
 
-    @field_validator("group_ids", "tag_ids", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return [part for part in value.split(",") if part] if isinstance(value, str) else value
+    _ids = field_validator("group_ids", "tag_ids", mode="before")(_split)
+
+
+class ScheduleListQuery(ScheduleListData):
+    """Query parameters of GET /v1/schedules; without ``limit`` the whole window streams."""
+
+    limit: Annotated[int, Field(ge=1, le=REST_MAX_PAGE)] | None = None  # type: ignore[assignment]
+
+    _ids = field_validator("group_ids", "tag_ids", mode="before")(_split)
+
+
+class BootstrapQuery(Strict):
+    """Query parameters of GET /v1/bootstrap: an optional window of schedules."""
+
+    schedules_start: Instant | None = None
+    schedules_end: Instant | None = None
+    tz: Zone | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> BootstrapQuery:
+        if (self.schedules_start is None) != (self.schedules_end is None):
+            raise ValueError("give both schedules_start and schedules_end, or neither")
+        return self

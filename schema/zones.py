@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
 
 
 def check_zone(name: str) -> str:
@@ -14,3 +17,7 @@ def check_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {name!r}") from exc
     return name
+
+
+# An IANA zone name, checked against the bundled zone data.
+Zone = Annotated[str, AfterValidator(check_zone)]

@@ -17,6 +17,7 @@ from server.auth.verify import TokenVerifier
 from server.domain.context import Services
 from server.domain.maintenance import run_pruner
 from server.domain.registry import CommandRegistry
+from server.domain.schedules import commands as schedule_commands
 from server.domain.tags import commands as tag_commands
 from server.domain.timers import commands as timer_commands
 from server.domain.timers.scheduler import DueScheduler
@@ -31,6 +32,7 @@ from server.realtime.backend import FanoutBackend
 from server.realtime.hub import Hub
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import RedisBackend
+from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.health import handle_health, handle_live, handle_ready
 from server.rest.middleware import request_context
 from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
@@ -50,6 +52,7 @@ def build_registry() -> CommandRegistry:
     timer_commands.register(registry)
     tag_commands.register(registry)
     todo_commands.register(registry)
+    schedule_commands.register(registry)
     return registry
 
 
@@ -152,6 +155,8 @@ def add_routes(app: web.Application) -> None:
         ("/v1/timers", handle_timers),
         ("/v1/tags/groups", handle_tag_groups),
         ("/v1/todos", handle_todos),
+        ("/v1/schedules", handle_schedules),
+        ("/v1/calendar/{token}.ics", handle_calendar),
     ):
         cors.add(app.router.add_get(path, handler))
 

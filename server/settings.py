@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     hub_sweep_s: float = Field(default=5.0, gt=0)
     due_poll_s: float = Field(default=1.0, gt=0)
     single_running_timer: bool = False
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+[^/\s]$")
+    calendar_refresh_minutes: int = Field(default=60, ge=5, le=1440)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
     _csv = field_validator("oidc_algorithms", "cors_origins", "trusted_proxy_ips", mode="before")(

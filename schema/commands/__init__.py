@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schema.base import Command
-from schema.commands import core, tags, timers, todos, users
+from schema.commands import core, schedules, tags, timers, todos, users
 
 ALL_COMMANDS: tuple[type[Command], ...] = (
     *core.COMMANDS,
@@ -11,4 +11,5 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     *timers.COMMANDS,
     *tags.COMMANDS,
     *todos.COMMANDS,
+    *schedules.COMMANDS,
 )

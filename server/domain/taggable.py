@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.context import Mutation
 from server.domain.editing import write_row
+from server.domain.schedules.views import schedule_view
 from server.domain.timers.logic import timer_view
 from server.domain.todos.logic import todo_view
 from server.errors import not_found
 from server.realtime.topics import user_topic
 from server.storage.rows import owned_ids
-from server.storage.tables import tags, timers, todos
+from server.storage.tables import schedules, tags, timers, todos
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Taggable:
 TAGGABLE: dict[str, Taggable] = {
     "timer": Taggable(timers, "timer.updated", timer_view),
     "todo": Taggable(todos, "todo.updated", lambda row, _now: todo_view(row)),
+    "schedule": Taggable(schedules, "schedule.updated", lambda row, _now: schedule_view(row)),
 }
 
 

@@ -164,6 +164,8 @@ todos = Table(
     Column("tag_ids", Text, nullable=False, default="[]"),
     # The list order as one key (see storage/todos.sort_key): pages are index ranges.
     Column("sort_key", String(96), nullable=False),
+    # The schedule generated from the deadline (see domain/deadlines.py).
+    Column("deadline_schedule_id", String(36)),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),
@@ -186,4 +188,65 @@ tag_links = Table(
     PrimaryKeyConstraint("tag_id", "kind", "resource_id"),
     Index(None, "kind", "resource_id"),
     Index(None, "owner_id", "kind", "tag_id"),
+)
+
+# A schedule is a series: with a rule it recurs in its own zone. last_end bounds
+# when its last occurrence ends (null: never), so window queries skip finished
+# series without expanding them.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("start_at", BigInteger, nullable=False),
+    Column("end_at", BigInteger, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("recurrence_rule", String(500)),
+    Column("recurrence_end", BigInteger),
+    Column("last_end", BigInteger),
+    Column("state", String(16), nullable=False),
+    Column("tag_ids", Text, nullable=False, default="[]"),
+    Column("source_todo_id", String(36)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index(None, "owner_id", "start_at"),
+    Index(None, "source_todo_id"),
+)
+
+# One changed or cancelled occurrence of a series, keyed by its original start.
+# start_at is indexed so an occurrence moved to another day is found by windows
+# that contain its new time.
+schedule_overrides = Table(
+    "schedule_overrides",
+    metadata,
+    Column("series_id", String(36), ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False),
+    Column("original_start", BigInteger, nullable=False),
+    Column("owner_id", String(255), nullable=False),
+    Column("cancelled", Boolean, nullable=False, default=False),
+    Column("start_at", BigInteger, nullable=False),
+    Column("end_at", BigInteger, nullable=False),
+    Column("title", String(200)),
+    Column("description", Text),
+    Column("state", String(16)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    PrimaryKeyConstraint("series_id", "original_start"),
+    Index(None, "owner_id", "start_at"),
+)
+
+# Secret iCalendar feed URLs: only the SHA-256 of the token is kept.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("rotated_at", BigInteger),
+    Column("revoked_at", BigInteger),
+    Index(None, "owner_id"),
 )

@@ -40,11 +40,16 @@ async def list_tags(
 
 async def tag_ids_of_group(conn: AsyncConnection, group_id: str) -> list[str]:
     """Return the ids of a group's tags."""
-    stmt = select(tags.c.id).where(tags.c.group_id == group_id).order_by(tags.c.id)
-    return [row.id for row in await conn.execute(stmt)]
+    return await tag_ids_of_groups(conn, [group_id])
 
 
 async def find_tag_named(conn: AsyncConnection, group_id: str, name_key: str) -> str | None:
     """Return the id of the group's tag with this case-folded name, or None."""
     stmt = select(tags.c.id).where(tags.c.group_id == group_id, tags.c.name_key == name_key)
     return (await conn.execute(stmt)).scalar_one_or_none()
+
+
+async def tag_ids_of_groups(conn: AsyncConnection, group_ids: Sequence[str]) -> list[str]:
+    """Return the ids of every tag in these groups."""
+    stmt = select(tags.c.id).where(tags.c.group_id.in_(list(group_ids))).order_by(tags.c.id)
+    return [row.id for row in await conn.execute(stmt)]

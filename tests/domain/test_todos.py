@@ -30,7 +30,7 @@ async def test_create_returns_the_whole_todo(alice):
     assert created["status"] == "UNSCHEDULED"
     assert created["parent_id"] is None
     assert created["tag_ids"] == []
-    assert created["schedule_ids"] == []
+    assert len(created["schedule_ids"]) == 1  # the deadline's generated schedule
     assert created["version"] == 1
     assert created == await alice.ok("todo.get", {"id": created["id"]})
 

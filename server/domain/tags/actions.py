@@ -17,6 +17,7 @@ from schema.commands.tags import (
     TagUpdateData,
 )
 from schema.errors import ErrorCode
+from server.domain import deadlines
 from server.domain.context import Actor, Mutation, Services, mutate
 from server.domain.editing import load_owned, write_row
 from server.domain.taggable import do_untag
@@ -27,7 +28,7 @@ from server.domain.tags.logic import (
     tag_view,
     without_keys,
 )
-from server.domain.timers.links import do_unlink_todos
+from server.domain.timers.links import do_unlink_timers
 from server.errors import ApiError, not_found, validation_error
 from server.realtime.topics import user_topic
 from server.storage import tags as store
@@ -82,10 +83,11 @@ async def do_delete_group(
         await load_owned(m, tag_groups, "tag group", group_id, if_version)
         tag_ids = await store.tag_ids_of_group(m.conn, group_id)
         todo_ids = await todo_store.ids_in_group(m.conn, group_id)
+        await deadlines.do_drop_for_todos(m, todo_ids)
         gone = set(todo_ids)
         links = [link for link in await linked_resources(m.conn, tag_ids) if link[1] not in gone]
         unlinked = await do_untag(m, links, set(tag_ids))
-        unlinked += await do_unlink_todos(m, todo_ids)
+        unlinked += await do_unlink_timers(m, "todo_id", todo_ids)
         await drop_tags(m.conn, tag_ids)
         await delete_tag_links(m.conn, "todo", todo_ids)
         await delete_rows(m.conn, todos, todo_ids)

@@ -20,6 +20,8 @@ from server.storage.tag_links import delete_tag_links, insert_tag_links, set_tag
 
 Transition = Callable[[logic.Row, int], dict[str, Any]]
 
+LINKS = frozenset({"schedule_id", "todo_id"})
+
 TRANSITIONS: dict[str, tuple[Transition, str]] = {
     "pause": (logic.pause, "timer.paused"),
     "resume": (logic.resume, "timer.resumed"),
@@ -31,7 +33,7 @@ TRANSITIONS: dict[str, tuple[Transition, str]] = {
 async def do_start_timer(services: Services, actor: Actor, data: TimerStartData) -> dict[str, Any]:
     """Create a RUNNING timer (pausing the others when SINGLE_RUNNING_TIMER is on)."""
     async with mutate(services, actor) as m:
-        todo = await require_links(
+        links = await require_links(
             m.conn,
             actor.user_id,
             schedule_id=data.schedule_id,
@@ -40,8 +42,9 @@ async def do_start_timer(services: Services, actor: Actor, data: TimerStartData)
         )
         if services.settings.single_running_timer:
             await _pause_running(m)
-        tag_ids = with_inherited(data.tag_ids, todo) if data.inherit_tags else data.tag_ids
+        tag_ids = with_inherited(data.tag_ids, links) if data.inherit_tags else data.tag_ids
         fields = data.model_dump(exclude={"inherit_tags", "tag_ids"})
+        fields.update(schedule_id=links.schedule_id, todo_id=links.todo_id)
         fields["tag_ids"] = orjson.dumps(tag_ids).decode()
         values = logic.new_timer_values(str(uuid.uuid4()), actor.user_id, fields, m.now)
         await store.insert_timer(m.conn, values)
@@ -77,9 +80,15 @@ async def do_update_timer(
     changes = data.changes("id", "if_version")
     async with mutate(services, actor) as m:
         row = await _load(m, data.id, data.if_version)
-        links = {k: changes.get(k, row[k]) for k in ("schedule_id", "todo_id")}
+        wanted = {k: changes.get(k, row[k]) for k in LINKS}
         new_tags = changes.get("tag_ids")
-        await require_links(m.conn, actor.user_id, **links, tag_ids=new_tags or [])
+        links = await require_links(m.conn, actor.user_id, **wanted, tag_ids=new_tags or [])
+        if LINKS & set(changes):
+            # A newly linked generated schedule brings its todo, and back; a link
+            # the client set (null included) is kept as sent.
+            for key in LINKS - set(changes):
+                if row[key] is None:
+                    changes[key] = getattr(links, key)
         if new_tags is not None:
             changes["tag_ids"] = orjson.dumps(new_tags).decode()
             await set_tag_links(m.conn, "timer", data.id, actor.user_id, new_tags)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,10 +14,19 @@ from server.domain.context import Mutation
 from server.domain.editing import write_row
 from server.domain.taggable import require_own_tags
 from server.domain.timers.logic import timer_view
-from server.errors import not_found
+from server.errors import not_found, validation_error
 from server.realtime.topics import user_topic
 from server.storage.rows import get_owned
-from server.storage.tables import timers, todos
+from server.storage.tables import schedules, timers, todos
+
+
+@dataclass(frozen=True)
+class Links:
+    """A timer's checked links, completed: a generated schedule brings its todo, and back."""
+
+    schedule_id: str | None
+    todo_id: str | None
+    inherited: list[str]
 
 
 async def require_links(
@@ -26,36 +36,58 @@ async def require_links(
     schedule_id: str | None,
     todo_id: str | None,
     tag_ids: Sequence[str],
-) -> RowMapping | None:
-    """Refuse links to resources the owner does not have; return the linked todo's row.
-
-    No schedule can belong to anyone until the schedules domain lands, so any
-    schedule id is answered as another user's would be: not_found.
-    """
-    if schedule_id is not None:
-        raise not_found("schedule", schedule_id)
-    todo = None
-    if todo_id is not None:
-        todo = await get_owned(conn, todos, owner_id, todo_id)
-        if todo is None:
-            raise not_found("todo", todo_id)
+) -> Links:
+    """Refuse links to resources the owner does not have; complete todo <-> schedule links."""
     await require_own_tags(conn, owner_id, tag_ids)
-    return todo
+    schedule = await _owned(conn, schedules, "schedule", owner_id, schedule_id)
+    todo = await _owned(conn, todos, "todo", owner_id, todo_id)
+    source = schedule["source_todo_id"] if schedule is not None else None
+    if source is not None and todo is not None and source != todo["id"]:
+        raise validation_error(
+            "the schedule was generated from another todo", field="todo_id", source_todo_id=source
+        )
+    if source is not None and todo is None:
+        todo = await get_owned(conn, todos, owner_id, source)
+    if schedule is None and todo is not None and todo["deadline_schedule_id"]:
+        schedule = await get_owned(conn, schedules, owner_id, todo["deadline_schedule_id"])
+    inherited = [
+        t for row in (schedule, todo) if row is not None for t in orjson.loads(row["tag_ids"])
+    ]
+    return Links(
+        schedule_id=None if schedule is None else schedule["id"],
+        todo_id=None if todo is None else todo["id"],
+        inherited=inherited,
+    )
 
 
-def with_inherited(tag_ids: Sequence[str], todo: RowMapping | None) -> list[str]:
-    """Return ``tag_ids`` followed by the linked todo's tags it lacks."""
-    inherited = orjson.loads(todo["tag_ids"]) if todo is not None else []
-    return [*tag_ids, *(t for t in inherited if t not in tag_ids)]
+def with_inherited(tag_ids: Sequence[str], links: Links) -> list[str]:
+    """Return ``tag_ids`` followed by the linked schedule's and todo's tags it lacks."""
+    out = list(tag_ids)
+    for tag in links.inherited:
+        if tag not in out:
+            out.append(tag)
+    return out
 
 
-async def do_unlink_todos(m: Mutation, todo_ids: Sequence[str]) -> int:
-    """Clear ``todo_id`` on the timers linked to these todos, emitting their updates."""
-    if not todo_ids:
+async def _owned(
+    conn: AsyncConnection, table: Table, kind: str, owner_id: str, ident: str | None
+) -> RowMapping | None:
+    if ident is None:
+        return None
+    row = await get_owned(conn, table, owner_id, ident)
+    if row is None:
+        raise not_found(kind, ident)
+    return row
+
+
+async def do_unlink_timers(m: Mutation, link: str, ids: Sequence[str]) -> int:
+    """Clear ``link`` (todo_id or schedule_id) on timers pointing at ``ids``, emitting updates."""
+    if not ids:
         return 0
-    stmt = select(timers).where(timers.c.todo_id.in_(list(todo_ids))).order_by(timers.c.id)
+    column = timers.c[link]
+    stmt = select(timers).where(column.in_(list(ids))).order_by(timers.c.id)
     rows = (await m.conn.execute(stmt)).mappings().all()
     for row in rows:
-        updated = await write_row(m, timers, row, {"todo_id": None})
+        updated = await write_row(m, timers, row, {link: None})
         m.emit(user_topic(row["owner_id"]), "timer.updated", timer_view(updated, m.now))
     return len(rows)

@@ -10,11 +10,12 @@ import orjson
 from sqlalchemy.engine import RowMapping
 
 from schema.commands.todos import TodoCreateData, TodoUpdateData
+from server.domain import deadlines
 from server.domain.context import Actor, Mutation, Services, mutate
 from server.domain.editing import load_owned, write_row
 from server.domain.paging import parse_instant
 from server.domain.taggable import require_own_tags
-from server.domain.timers.links import do_unlink_todos
+from server.domain.timers.links import do_unlink_timers
 from server.domain.todos.logic import todo_view
 from server.domain.todos.tree import require_movable, require_parent
 from server.errors import not_found
@@ -41,8 +42,10 @@ async def do_create_todo(services: Services, actor: Actor, data: TodoCreateData)
             "created_at": m.now,
             "updated_at": m.now,
             "version": 1,
+            "deadline_schedule_id": None,
         }
         values["sort_key"] = _sort_key(values)
+        values["deadline_schedule_id"] = await deadlines.do_sync_from_todo(m, values)
         await insert_row(m.conn, todos, values)
         await insert_tag_links(m.conn, "todo", values["id"], actor.user_id, data.tag_ids)
         view = todo_view(values)
@@ -64,6 +67,10 @@ async def do_update_todo(services: Services, actor: Actor, data: TodoUpdateData)
             changes["deadline"] = parse_instant(changes["deadline"], "deadline")
         if "deadline" in changes or "status" in changes:
             changes["sort_key"] = _sort_key({**row, **changes})
+        if {"deadline", "title", "tag_ids"} & set(changes):
+            linked = await deadlines.do_sync_from_todo(m, {**row, **changes})
+            if linked != row["deadline_schedule_id"]:
+                changes["deadline_schedule_id"] = linked
         if not changes:
             return m.done(todo_view(row))
         view = todo_view(await write_row(m, todos, row, changes))
@@ -81,7 +88,8 @@ async def do_delete_todo(
         for child in children:
             root = await write_row(m, todos, child, {"parent_id": None})
             m.emit(user_topic(actor.user_id), "todo.updated", todo_view(root))
-        unlinked = await do_unlink_todos(m, [todo_id])
+        unlinked = await do_unlink_timers(m, "todo_id", [todo_id])
+        await deadlines.do_drop_for_todos(m, [todo_id])
         await delete_tag_links(m.conn, "todo", [todo_id])
         await delete_rows(m.conn, todos, [todo_id])
         m.emit(user_topic(actor.user_id), "todo.deleted", {"id": todo_id})

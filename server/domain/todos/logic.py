@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -12,7 +12,7 @@ from server.clock import iso_ms, iso_or_none
 Row = Mapping[Any, Any]
 
 
-def todo_view(row: Row, schedule_ids: Sequence[str] = ()) -> dict[str, Any]:
+def todo_view(row: Row) -> dict[str, Any]:
     """Build the wire form of a todo."""
     return {
         "id": row["id"],
@@ -24,7 +24,7 @@ def todo_view(row: Row, schedule_ids: Sequence[str] = ()) -> dict[str, Any]:
         "parent_id": row["parent_id"],
         "status": row["status"],
         "tag_ids": orjson.loads(row["tag_ids"]),
-        "schedule_ids": list(schedule_ids),
+        "schedule_ids": [row["deadline_schedule_id"]] if row["deadline_schedule_id"] else [],
         "created_at": iso_ms(row["created_at"]),
         "updated_at": iso_ms(row["updated_at"]),
         "version": row["version"],

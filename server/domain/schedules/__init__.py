@@ -1,0 +1,1 @@
+"""Schedules: series, their recurrence, occurrences and the iCalendar feed."""

@@ -1,0 +1,47 @@
+"""Schedules over REST: a window (paged, or streamed whole) and the iCalendar feed."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from schema.rest import ScheduleListQuery
+from server.domain.schedules.feeds import render_feed_of
+from server.domain.schedules.reads import list_schedule_views, stream_window
+from server.errors import not_found
+from server.rest.auth import require_user
+from server.rest.reads import json_response, parse_query
+from server.state import STATE
+
+
+async def handle_schedules(request: web.Request) -> web.StreamResponse:
+    """Answer a window's schedules: one page with ``limit``, else the whole window, streamed."""
+    user_id = await require_user(request)
+    query = parse_query(ScheduleListQuery, request)
+    services = request.app[STATE].services
+    if query.limit is not None:
+        return json_response(await list_schedule_views(services, user_id, query))
+    chunks = stream_window(services, user_id, query)
+    first = await anext(chunks)  # errors (bad window, foreign tags) surface before headers go
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    await response.write(first)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+async def handle_calendar(request: web.Request) -> web.Response:
+    """Serve the feed a secret token names; unknown or revoked tokens are 404."""
+    token = request.match_info["token"]
+    body = None if len(token) > 100 else await render_feed_of(request.app[STATE].services, token)
+    if body is None:
+        raise not_found("calendar feed", "")
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": "text/calendar; charset=utf-8",
+            "Cache-Control": "private, max-age=300",
+        },
+    )
