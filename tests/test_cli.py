@@ -9,7 +9,6 @@ from pathlib import Path
 
 from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
 
-
 # The newest migration: `db current` must name it after an upgrade.
 HEAD = max(
     p.name.split("_")[0]
