@@ -31,7 +31,9 @@ from schema.resources import (
 )
 from schema.zones import Zone
 
-ScheduleTitle = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ScheduleTitle = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
 Rule = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Scope = Literal["this", "following", "series"]
 COMMAND_MAX_PAGE = 5000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from schema.base import (
     Command,
@@ -20,7 +20,8 @@ from schema.base import (
 from schema.commands.tags import TagIds
 from schema.resources import Todo, TodoDeleted, TodoList, TodoStats, TodoStatus
 
-TodoTitle = Annotated[str, Field(min_length=1, max_length=200)]
+# Surrounding blanks are dropped; a title of blanks only is refused.
+TodoTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 MAX_FILTER_GROUPS = 100
 COMMAND_MAX_PAGE = 1000
 

@@ -45,10 +45,17 @@ async def require_own_tags(conn: AsyncConnection, owner_id: str, tag_ids: Sequen
             raise not_found("tag", tag_id)
 
 
-async def do_untag(m: Mutation, links: Sequence[tuple[str, str]], tag_ids: Collection[str]) -> int:
+async def do_untag(
+    m: Mutation,
+    links: Sequence[tuple[str, str]],
+    tag_ids: Collection[str],
+    gone_todos: Collection[str] = (),
+) -> int:
     """Take ``tag_ids`` off each linked resource, emitting its update; return how many changed.
 
     The caller drops the link rows; this rewrites each resource's own ``tag_ids``.
+    A timer linked to one of ``gone_todos`` loses that link in the same write, so
+    it gets one update, not two.
     """
     changed = 0
     for kind in sorted({kind for kind, _ in links}):
@@ -57,7 +64,10 @@ async def do_untag(m: Mutation, links: Sequence[tuple[str, str]], tag_ids: Colle
         rows = (await m.conn.execute(select(spec.table).where(spec.table.c.id.in_(ids)))).mappings()
         for row in rows.all():
             kept = [t for t in orjson.loads(row["tag_ids"]) if t not in tag_ids]
-            updated = await write_row(m, spec.table, row, {"tag_ids": orjson.dumps(kept).decode()})
+            changes: dict[str, Any] = {"tag_ids": orjson.dumps(kept).decode()}
+            if kind == "timer" and row["todo_id"] in gone_todos:
+                changes["todo_id"] = None
+            updated = await write_row(m, spec.table, row, changes)
             m.emit(user_topic(row["owner_id"]), spec.event, spec.view(updated, m.now))
             changed += 1
     return changed

@@ -72,7 +72,7 @@ async def group_has_todos(conn: AsyncConnection, group_id: str) -> bool:
 
 def _scope(owner_id: str, group_ids: Sequence[str] | None) -> list[ColumnElement[bool]]:
     clauses = [todos.c.owner_id == owner_id]
-    if group_ids is not None:
+    if group_ids:
         clauses.append(todos.c.tag_group_id.in_(list(group_ids)))
     return clauses
 

@@ -322,3 +322,33 @@ async def test_a_limit_on_tags_per_group(client, device, monkeypatch):
     await refused(
         client, dev, "tag.create", {"group_id": group["id"], "name": "c"}, "validation_error"
     )
+
+
+async def test_a_timer_losing_a_tag_and_a_todo_to_one_group_deletion_changes_once(device):
+    dev = await device()
+    group = await make_group(dev)
+    tag = await make_tag(dev, group, "t")
+    todo = await dev.ok("todo.create", {"title": "x", "tag_group_id": group["id"]})
+    timer = await dev.ok(
+        "timer.start", {"allocated_ms": 60_000, "todo_id": todo["id"], "tag_ids": [tag["id"]]}
+    )
+    reply = await dev.ok("tag_group.delete", {"id": group["id"]})
+    assert reply["unlinked"] == 1
+    after = await dev.ok("timer.get", {"id": timer["id"]})
+    assert (after["todo_id"], after["tag_ids"], after["version"]) == (
+        None,
+        [],
+        timer["version"] + 1,
+    )
+
+
+async def test_moving_a_tag_into_a_full_group_is_refused(client, device, monkeypatch):
+    monkeypatch.setattr("server.domain.tags.actions.MAX_TAGS_PER_GROUP", 1)
+    dev = await device()
+    full, other = await make_group(dev, "Full"), await make_group(dev, "Other")
+    await make_tag(dev, full, "a")
+    mover = await make_tag(dev, other, "b")
+    error = await refused(
+        client, dev, "tag.update", {"id": mover["id"], "group_id": full["id"]}, "validation_error"
+    )
+    assert error["details"] == {"limit": 1}

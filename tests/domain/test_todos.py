@@ -360,3 +360,34 @@ async def test_an_update_without_changes_changes_nothing(alice):
     alice.events.clear()
     assert await alice.ok("todo.update", {"id": created["id"]}) == created
     assert await alice.ok("todo.update", {"id": created["id"], "if_version": 1}) == created
+
+
+async def test_inherited_tags_cannot_push_a_timer_past_the_limit(client, alice, monkeypatch):
+    monkeypatch.setattr("server.domain.timers.links.MAX_TAGS", 2)
+    tags = [await alice.ok("tag.create", {"group_id": alice.work["id"], "name": n}) for n in "abc"]
+    task = await todo(alice, "task", tag_ids=[t["id"] for t in tags[:2]])
+    data = {
+        "allocated_ms": 1000,
+        "todo_id": task["id"],
+        "tag_ids": [tags[2]["id"]],
+        "inherit_tags": True,
+    }
+    error = await refused(client, alice, "timer.start", data, "validation_error")
+    assert error["details"]["field"] == "inherit_tags"
+
+
+async def test_titles_are_trimmed_and_blank_ones_refused(client, alice):
+    assert (await todo(alice, "  Write  "))["title"] == "Write"
+    await refused(
+        client,
+        alice,
+        "todo.create",
+        {"title": "   ", "tag_group_id": alice.work["id"]},
+        "validation_error",
+    )
+
+
+async def test_an_empty_group_filter_is_no_filter(alice):
+    await todo(alice, "w")
+    await todo(alice, "h", alice.home)
+    assert len((await alice.ok("todo.list", {"group_ids": []}))["items"]) == 2

@@ -44,7 +44,9 @@ async def do_create_group(
     """Create a tag group (its goal ratios can only be empty: it has no tags yet)."""
     async with mutate(services, actor) as m:
         if await store.count_groups(m.conn, actor.user_id) >= MAX_GROUPS_PER_USER:
-            raise validation_error(f"at most {MAX_GROUPS_PER_USER} tag groups per user")
+            raise validation_error(
+                f"at most {MAX_GROUPS_PER_USER} tag groups per user", limit=MAX_GROUPS_PER_USER
+            )
         require_ratio_keys(data.goal_ratios, ())
         values = {
             **_new(actor, m.now),
@@ -86,7 +88,7 @@ async def do_delete_group(
         await deadlines.do_drop_for_todos(m, todo_ids)
         gone = set(todo_ids)
         links = [link for link in await linked_resources(m.conn, tag_ids) if link[1] not in gone]
-        unlinked = await do_untag(m, links, set(tag_ids))
+        unlinked = await do_untag(m, links, set(tag_ids), set(todo_ids))
         unlinked += await do_unlink_timers(m, "todo_id", todo_ids)
         await drop_tags(m.conn, tag_ids)
         await delete_tag_links(m.conn, "todo", todo_ids)
@@ -113,8 +115,7 @@ async def do_create_tag(services: Services, actor: Actor, data: TagCreateData) -
     """Create a tag in one of the caller's groups; its name is new to the group."""
     async with mutate(services, actor) as m:
         await _require_group(m, data.group_id)
-        if len(await store.tag_ids_of_group(m.conn, data.group_id)) >= MAX_TAGS_PER_GROUP:
-            raise validation_error(f"at most {MAX_TAGS_PER_GROUP} tags per group")
+        await _require_room(m, data.group_id)
         await _require_free_name(m, data.group_id, data.name, None)
         values = {**_new(actor, m.now), **data.model_dump(), "name_key": name_key(data.name)}
         await insert_row(m.conn, tags, values)
@@ -132,6 +133,7 @@ async def do_update_tag(services: Services, actor: Actor, data: TagUpdateData) -
         group_id = changes.get("group_id", old_group)
         if group_id != old_group:
             await _require_group(m, group_id)
+            await _require_room(m, group_id)
         if "name" in changes or group_id != old_group:
             name = changes.get("name", row["name"])
             await _require_free_name(m, group_id, name, row["id"])
@@ -189,6 +191,13 @@ async def _require_group(m: Mutation, group_id: str) -> RowMapping:
     if group is None:
         raise not_found("tag group", group_id)
     return group
+
+
+async def _require_room(m: Mutation, group_id: str) -> None:
+    if len(await store.tag_ids_of_group(m.conn, group_id)) >= MAX_TAGS_PER_GROUP:
+        raise validation_error(
+            f"at most {MAX_TAGS_PER_GROUP} tags per group", limit=MAX_TAGS_PER_GROUP
+        )
 
 
 async def _require_free_name(m: Mutation, group_id: str, name: str, own_id: str | None) -> None:

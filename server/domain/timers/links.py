@@ -10,6 +10,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from schema.commands.tags import MAX_TAGS
 from server.domain.context import Mutation
 from server.domain.editing import write_row
 from server.domain.taggable import require_own_tags
@@ -66,6 +67,11 @@ def with_inherited(tag_ids: Sequence[str], links: Links) -> list[str]:
     for tag in links.inherited:
         if tag not in out:
             out.append(tag)
+    if len(out) > MAX_TAGS:
+        raise validation_error(
+            f"with the inherited tags the timer would carry {len(out)} tags; at most {MAX_TAGS}",
+            field="inherit_tags",
+        )
     return out
 
 

@@ -1,0 +1,149 @@
+"""Schedules over REST: streamed windows, pages, bootstrap windows, and the iCalendar feed."""
+
+from __future__ import annotations
+
+import icalendar
+import pytest
+
+from tests.rest.test_rest import bearer
+from tests.wsclient import Device
+
+NY = "America/New_York"
+
+
+@pytest.fixture
+async def dev(client, token):
+    device = await Device.connect(client, token())
+    yield device
+    await device.close()
+
+
+async def make_weekly(dev, **fields):
+    data = {
+        "title": "Standup",
+        "start_time": "2026-03-02T09:00:00-05:00",
+        "end_time": "2026-03-02T09:30:00-05:00",
+        "timezone": NY,
+        "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO",
+        **fields,
+    }
+    return await dev.ok("schedule.create", data)
+
+
+async def test_a_window_streams_whole_and_pages_with_a_limit(client, token, dev):
+    series = await make_weekly(dev)
+    query = "start=2026-03-01T00:00:00Z&end=2026-06-01T00:00:00Z"
+    response = await client.get(f"/v1/schedules?{query}", headers=bearer(token()))
+    assert response.status == 200
+    body = await response.json()
+    assert body["next_cursor"] is None
+    assert len(body["items"]) == 13
+    assert {i["series_id"] for i in body["items"]} == {series["id"]}
+    page = await (
+        await client.get(f"/v1/schedules?{query}&limit=5", headers=bearer(token()))
+    ).json()
+    assert page["items"] == body["items"][:5]
+    nxt = await (
+        await client.get(
+            f"/v1/schedules?{query}&limit=5&cursor={page['next_cursor']}", headers=bearer(token())
+        )
+    ).json()
+    assert nxt["items"] == body["items"][5:10]
+    zoned = await (
+        await client.get(f"/v1/schedules?{query}&tz={NY}&limit=2", headers=bearer(token()))
+    ).json()
+    assert [i["start_time"] for i in zoned["items"]] == [
+        "2026-03-02T09:00:00.000-05:00",
+        "2026-03-09T09:00:00.000-04:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=2026-03-02T00:00:00Z",
+        "start=2026-03-02T00:00:00Z&end=2026-03-01T00:00:00Z",
+        "start=2020-01-01T00:00:00Z&end=2026-01-01T00:00:00Z",
+        "start=2026-03-02&end=2026-03-09",
+        "start=2026-03-02T00:00:00Z&end=2026-03-09T00:00:00Z&tz=Nowhere/Land",
+        "start=2026-03-02T00:00:00Z&end=2026-03-09T00:00:00Z&tag_ids=nope",
+    ],
+)
+async def test_bad_windows_are_422(client, token, dev, query):
+    response = await client.get(f"/v1/schedules?{query}", headers=bearer(token()))
+    assert response.status == 422
+    assert (await response.json())["error"]["code"] == "validation_error"
+
+
+async def test_bootstrap_includes_the_window_the_client_names(client, token, dev):
+    await make_weekly(dev)
+    plain = await (await client.get("/v1/bootstrap", headers=bearer(token()))).json()
+    assert "schedules" not in plain
+    query = "schedules_start=2026-03-01T00:00:00Z&schedules_end=2026-03-15T00:00:00Z"
+    body = await (await client.get(f"/v1/bootstrap?{query}", headers=bearer(token()))).json()
+    assert [i["start_time"] for i in body["schedules"]] == [
+        "2026-03-02T14:00:00.000Z",
+        "2026-03-09T13:00:00.000Z",
+    ]
+    assert body["schedules_next_cursor"] is None
+    half = await client.get(
+        "/v1/bootstrap?schedules_start=2026-03-01T00:00:00Z", headers=bearer(token())
+    )
+    assert half.status == 422
+
+
+async def test_the_feed_serves_series_exceptions_and_zones(client, dev):
+    series = await make_weekly(dev)
+    await make_weekly(
+        dev,
+        title="Seoul sync",
+        timezone="Asia/Seoul",
+        start_time="2026-03-02T08:00:00+09:00",
+        end_time="2026-03-02T09:00:00+09:00",
+    )
+    await dev.ok("schedule.delete", {"id": f"{series['id']}:20260309T130000Z"})
+    await dev.ok(
+        "schedule.update",
+        {
+            "id": f"{series['id']}:20260316T130000Z",
+            "start_time": "2026-03-17T15:00:00Z",
+            "title": "Moved " + "é" * 60,
+        },
+    )
+    feed = await dev.ok("calendar_feed.create")
+    assert feed["url"] == f"/v1/calendar/{feed['token']}.ics"
+    assert len(feed["token"]) == 43
+    response = await client.get(feed["url"])
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/calendar")
+    raw = await response.read()
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT60M" in raw
+    assert b"X-PUBLISHED-TTL:PT60M" in raw
+    cal = icalendar.Calendar.from_ical(raw)
+    zones = {str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")}
+    assert zones == {NY, "Asia/Seoul"}
+    events = [e for e in cal.walk("VEVENT") if str(e["UID"]).startswith(series["id"])]
+    main = next(e for e in events if "RECURRENCE-ID" not in e)
+    assert main["RRULE"]["FREQ"] == ["WEEKLY"]
+    assert [d.dt.isoformat() for d in main["EXDATE"].dts] == ["2026-03-09T09:00:00-04:00"]
+    moved = next(e for e in events if "RECURRENCE-ID" in e)
+    assert moved["RECURRENCE-ID"].dt.isoformat() == "2026-03-16T09:00:00-04:00"
+    assert str(moved["SUMMARY"]).startswith("Moved é")
+
+
+async def test_rotating_and_revoking_a_feed(client, dev):
+    feed = await dev.ok("calendar_feed.create")
+    rotated = await dev.ok("calendar_feed.rotate", {"id": feed["id"]})
+    assert (await client.get(feed["url"])).status == 404
+    assert (await client.get(rotated["url"])).status == 200
+    listed = await dev.ok("calendar_feed.list")
+    assert [f["id"] for f in listed["items"]] == [feed["id"]]
+    assert "token" not in listed["items"][0] or listed["items"][0]["token"] is None
+    revoked = await dev.ok("calendar_feed.revoke", {"id": feed["id"]})
+    assert revoked["revoked_at"] is not None
+    assert (await client.get(rotated["url"])).status == 404
+    assert (await client.get("/v1/calendar/unknown.ics")).status == 404
+    assert (await dev.error("calendar_feed.rotate", {"id": feed["id"]}))[
+        "code"
+    ] == "validation_error"
