@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 _ONE_MS = timedelta(milliseconds=1)
+_DAY_MS = 86_400_000
 
 
 def now_ms() -> int:
@@ -17,14 +19,32 @@ def now_ms() -> int:
 
 def iso_ms(ms: int) -> str:
     """Format Unix milliseconds as RFC 3339 UTC with millisecond precision."""
-    seconds, millis = divmod(ms, 1000)
-    return f"{_second_text(seconds)}.{millis:03d}Z"
+    days, rem = divmod(ms, _DAY_MS)
+    return f"{_day_text(days)}T{_time_text(rem)}"
 
 
-@functools.lru_cache(maxsize=256)
-def _second_text(seconds: int) -> str:
-    # Every frame carries instants, mostly of the same few seconds: format each once.
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+def basic_utc(ms: int) -> str:
+    """Format Unix milliseconds, truncated to the second, as ``YYYYMMDDTHHMMSSZ``."""
+    days, rem = divmod(ms, _DAY_MS)
+    return (
+        f"{_day_text(days).replace('-', '')}T{_time_text(rem - rem % 1000)[:8].replace(':', '')}Z"
+    )
+
+
+# Instants are formatted from two cached parts: the date (few distinct values in
+# any answer, even a year of occurrences) and the time of day (fewer still:
+# occurrences repeat their wall-clock times), so no calendar work per instant.
+@functools.lru_cache(maxsize=4096)
+def _day_text(days: int) -> str:
+    return date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
+
+
+@functools.lru_cache(maxsize=4096)
+def _time_text(ms_of_day: int) -> str:
+    hours, rem = divmod(ms_of_day, 3_600_000)
+    minutes, rem = divmod(rem, 60_000)
+    seconds, millis = divmod(rem, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
 
 
 def iso_or_none(ms: int | None) -> str | None:

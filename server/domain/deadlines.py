@@ -23,6 +23,7 @@ from server.domain.schedules.writes import (
     load_series,
     user_zone,
 )
+from server.domain.timers.links import do_unlink_timers
 from server.domain.todos.logic import todo_view
 from server.realtime.topics import user_topic
 from server.storage import schedules as schedule_store
@@ -70,10 +71,23 @@ async def do_forget_schedule(m: Mutation, schedule: Mapping[Any, Any]) -> None:
     await _set_deadline(m, schedule, None, None)
 
 
-async def do_drop_for_todos(m: Mutation, todo_ids: Sequence[str]) -> None:
-    """Delete the schedules generated from todos that are being deleted."""
-    for row in await schedule_store.series_from_todos(m.conn, todo_ids):
+async def generated_ids(m: Mutation, todo_ids: Sequence[str]) -> list[str]:
+    """Return the ids of the schedules generated from these todos."""
+    return [row["id"] for row in await schedule_store.series_from_todos(m.conn, todo_ids)]
+
+
+async def do_drop_for_todos(m: Mutation, todo_ids: Sequence[str]) -> int:
+    """For todos being deleted: unlink their timers (one write each, whether linked to
+    the todo, its schedule or both) and delete their generated schedules.
+
+    Return how many timers were unlinked.
+    """
+    rows = await schedule_store.series_from_todos(m.conn, todo_ids)
+    links = {"todo_id": todo_ids, "schedule_id": [row["id"] for row in rows]}
+    unlinked = await do_unlink_timers(m, links)
+    for row in rows:
         await delete_series(m, row)
+    return unlinked
 
 
 async def _set_deadline(

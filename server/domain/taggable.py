@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +49,13 @@ async def do_untag(
     m: Mutation,
     links: Sequence[tuple[str, str]],
     tag_ids: Collection[str],
-    gone_todos: Collection[str] = (),
+    gone: Mapping[str, Collection[str]] | None = None,
 ) -> int:
     """Take ``tag_ids`` off each linked resource, emitting its update; return how many changed.
 
     The caller drops the link rows; this rewrites each resource's own ``tag_ids``.
-    A timer linked to one of ``gone_todos`` loses that link in the same write, so
-    it gets one update, not two.
+    A timer linked to something in ``gone`` (link name -> ids being deleted) loses
+    that link in the same write, so it gets one update, not two.
     """
     changed = 0
     for kind in sorted({kind for kind, _ in links}):
@@ -65,8 +65,10 @@ async def do_untag(
         for row in rows.all():
             kept = [t for t in orjson.loads(row["tag_ids"]) if t not in tag_ids]
             changes: dict[str, Any] = {"tag_ids": orjson.dumps(kept).decode()}
-            if kind == "timer" and row["todo_id"] in gone_todos:
-                changes["todo_id"] = None
+            if kind == "timer":
+                for link, deleted in (gone or {}).items():
+                    if row[link] in deleted:
+                        changes[link] = None
             updated = await write_row(m, spec.table, row, changes)
             m.emit(user_topic(row["owner_id"]), spec.event, spec.view(updated, m.now))
             changed += 1

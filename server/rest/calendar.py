@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from schema.errors import ErrorCode
 from schema.rest import ScheduleListQuery
 from server.domain.schedules.feeds import render_feed_of
 from server.domain.schedules.reads import list_schedule_views, stream_window
-from server.errors import not_found
+from server.errors import ApiError
 from server.rest.auth import require_user
 from server.rest.reads import json_response, parse_query
 from server.state import STATE
+
+# The page size when a cursor comes without a limit.
+DEFAULT_PAGE = 1000
 
 
 async def handle_schedules(request: web.Request) -> web.StreamResponse:
@@ -18,8 +22,9 @@ async def handle_schedules(request: web.Request) -> web.StreamResponse:
     user_id = await require_user(request)
     query = parse_query(ScheduleListQuery, request)
     services = request.app[STATE].services
-    if query.limit is not None:
-        return json_response(await list_schedule_views(services, user_id, query))
+    if query.limit is not None or query.cursor is not None:
+        page = query.model_copy(update={"limit": query.limit or DEFAULT_PAGE})
+        return json_response(await list_schedule_views(services, user_id, page))
     chunks = stream_window(services, user_id, query)
     first = await anext(chunks)  # errors (bad window, foreign tags) surface before headers go
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -37,7 +42,7 @@ async def handle_calendar(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     body = None if len(token) > 100 else await render_feed_of(request.app[STATE].services, token)
     if body is None:
-        raise not_found("calendar feed", "")
+        raise ApiError(ErrorCode.NOT_FOUND, "no such calendar feed (unknown or revoked token)")
     return web.Response(
         body=body,
         headers={

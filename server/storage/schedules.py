@@ -28,6 +28,16 @@ async def series_in_window(
     return (await conn.execute(stmt)).mappings().all()
 
 
+async def series_by_ids(
+    conn: AsyncConnection, owner_id: str, ids: Sequence[str]
+) -> Sequence[RowMapping]:
+    """Return the owner's schedules with these ids."""
+    if not ids:
+        return []
+    stmt = select(schedules).where(schedules.c.owner_id == owner_id, schedules.c.id.in_(list(ids)))
+    return (await conn.execute(stmt)).mappings().all()
+
+
 async def overrides_in_window(
     conn: AsyncConnection, owner_id: str, start: int, end: int, longest_ms: int
 ) -> Sequence[RowMapping]:

@@ -383,3 +383,89 @@ async def test_occurrence_ids_survive_a_restart(start_server, token):
     assert await window(dev2, **WEEK) == before
     assert before[0]["series_id"] == series["id"]
     await dev2.close()
+
+
+async def test_a_first_override_continues_the_series_version(device):
+    dev = await device()
+    series = await weekly(dev)
+    for title in ("a", "b", "c"):
+        await dev.ok("schedule.update", {"id": series["id"], "title": title})
+    changed = await dev.ok(
+        "schedule.update", {"id": f"{series['id']}:20260302T140000Z", "description": "x"}
+    )
+    assert changed["schedule"]["version"] == 5
+
+
+async def test_an_occurrence_moved_past_the_series_end_is_still_found(device):
+    dev = await device()
+    series = await weekly(dev, recurrence_rule="FREQ=WEEKLY;BYDAY=MO;COUNT=2")
+    last = f"{series['id']}:20260309T130000Z"
+    await dev.ok("schedule.update", {"id": last, "start_time": "2026-06-01T13:00:00Z"})
+    june = await window(dev, "2026-05-31T00:00:00Z", "2026-06-02T00:00:00Z")
+    assert [i["id"] for i in june] == [last]
+
+
+async def test_a_cancelled_occurrence_cannot_be_edited_and_an_empty_edit_writes_nothing(
+    client, device
+):
+    dev = await device()
+    series = await weekly(dev)
+    first = f"{series['id']}:20260302T140000Z"
+    second = f"{series['id']}:20260309T130000Z"
+    await dev.ok("schedule.delete", {"id": first})
+    await refused(client, dev, "schedule.update", {"id": first, "title": "back?"}, "not_found")
+    await refused(client, dev, "schedule.delete", {"id": first}, "not_found")
+    await dev.wait_events(2)
+    dev.events.clear()
+    same = await dev.ok("schedule.update", {"id": second})
+    assert same["schedule"]["overridden"] is False
+    await dev.ok("ping")
+    assert dev.events == []
+
+
+async def test_a_title_only_override_follows_a_new_duration(device):
+    dev = await device()
+    series = await weekly(dev)
+    second = f"{series['id']}:20260309T130000Z"
+    await dev.ok("schedule.update", {"id": second, "title": "Special"})
+    reply = await dev.ok(
+        "schedule.update", {"id": series["id"], "end_time": "2026-03-02T10:00:00-05:00"}
+    )
+    assert reply["dropped_overrides"] == []
+    got = await dev.ok("schedule.get", {"id": second})
+    assert (got["title"], got["end_time"]) == ("Special", "2026-03-09T14:00:00.000Z")
+
+
+async def test_deleting_a_recurring_generated_schedule_through_an_occurrence_clears_the_deadline(
+    device,
+):
+    dev = await device()
+    group = await dev.ok("tag_group.create", {"name": "W"})
+    todo = await dev.ok(
+        "todo.create",
+        {"title": "R", "tag_group_id": group["id"], "deadline": "2026-03-02T14:00:00Z"},
+    )
+    schedule_id = todo["schedule_ids"][0]
+    await dev.ok("schedule.update", {"id": schedule_id, "recurrence_rule": "FREQ=DAILY"})
+    await dev.ok("schedule.delete", {"id": f"{schedule_id}:20260302T140000Z", "scope": "series"})
+    after = await dev.ok("todo.get", {"id": todo["id"]})
+    assert (after["deadline"], after["schedule_ids"]) == (None, [])
+
+
+async def test_deleting_a_todo_unlinks_a_timer_on_both_links_once(device):
+    dev = await device()
+    group = await dev.ok("tag_group.create", {"name": "W"})
+    todo = await dev.ok(
+        "todo.create",
+        {"title": "R", "tag_group_id": group["id"], "deadline": "2026-03-02T14:00:00Z"},
+    )
+    timer = await dev.ok("timer.start", {"allocated_ms": 1000, "todo_id": todo["id"]})
+    assert timer["schedule_id"] == todo["schedule_ids"][0]
+    reply = await dev.ok("todo.delete", {"id": todo["id"]})
+    assert reply["unlinked_timers"] == 1
+    after = await dev.ok("timer.get", {"id": timer["id"]})
+    assert (after["schedule_id"], after["todo_id"], after["version"]) == (
+        None,
+        None,
+        timer["version"] + 1,
+    )

@@ -147,3 +147,30 @@ async def test_rotating_and_revoking_a_feed(client, dev):
     assert (await dev.error("calendar_feed.rotate", {"id": feed["id"]}))[
         "code"
     ] == "validation_error"
+
+
+async def test_a_replayed_feed_creation_does_not_reveal_the_token(dev):
+    from tests.wsclient import new_op
+
+    op = new_op()
+    first = await dev.call("calendar_feed.create", None, op_id=op)
+    again = await dev.call("calendar_feed.create", None, op_id=op)
+    assert first["data"]["token"]
+    assert again["replayed"] is True
+    assert again["data"]["id"] == first["data"]["id"]
+    assert "token" not in again["data"]
+
+
+async def test_a_cursor_without_a_limit_pages(client, token, dev):
+    await make_weekly(dev, recurrence_rule="FREQ=DAILY")
+    query = "start=2026-03-01T00:00:00Z&end=2029-01-01T00:00:00Z"
+    first = await (
+        await client.get(f"/v1/schedules?{query}&limit=1", headers=bearer(token()))
+    ).json()
+    rest = await (
+        await client.get(
+            f"/v1/schedules?{query}&cursor={first['next_cursor']}", headers=bearer(token())
+        )
+    ).json()
+    assert len(rest["items"]) == 1000
+    assert rest["items"][0]["start_time"] == "2026-03-03T14:00:00.000Z"

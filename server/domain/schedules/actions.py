@@ -76,7 +76,10 @@ async def do_delete_schedule(
         row = await load_owned(m, schedules, "schedule", series_id)
         if original is not None:
             _require_occurrence(row, original, data.id)
-            return m.done(await occurrence.delete(m, row, original, data.scope, data.if_version))
+            reply = await occurrence.delete(m, row, original, data.scope, data.if_version)
+            if reply["series_deleted"]:
+                await deadlines.do_forget_schedule(m, row)
+            return m.done(reply)
         _require_series_scope(data)
         occurrence.require_version(row, None, data.if_version)
         await delete_series(m, row)

@@ -1,33 +1,38 @@
 """A window's schedules and occurrences, generated lazily in start order.
 
 Each series yields its occurrences from the engine (which seeks to the window
-instead of iterating from DTSTART); overrides replace or cancel occurrences,
-and an occurrence moved into the window from outside it is found by its new
-time. heapq.merge keeps one pending item per series, so a year window streams
-without holding its 150,000 occurrences.
+instead of iterating from DTSTART) one month at a time, so the first items of a
+year window come after a month's work, not a year's; overrides replace or
+cancel occurrences, and an occurrence moved into the window from outside it is
+found by its new time. heapq.merge keeps one pending item per series, so a year
+window streams without holding its 150,000 occurrences.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from server.domain.schedules.recurrence import instance_id, occurrences
+from server.domain.schedules.recurrence import occurrences, parse_instance_id
 from server.domain.schedules.series import series_of
 
 Row = Mapping[Any, Any]
+SLICE_MS = 31 * 86_400_000
+SINGLE = -1  # the ``original`` of a schedule that does not recur
 
 
-@dataclass(frozen=True)
-class Item:
-    """One entry of a window: a single schedule or an occurrence (``original`` set)."""
+class Item(NamedTuple):
+    """One entry of a window, ordered by (start, series id, original start).
+
+    That order is the order of (start, id): occurrence ids are the series id
+    (fixed width) followed by the fixed-width original start.
+    """
 
     start: int
-    id: str
+    series_id: str
+    original: int
     series: Row
-    original: int | None
     override: Row | None
 
 
@@ -41,27 +46,43 @@ def window_items(
     """Yield what overlaps [start, end) in (start, id) order, after the keyset ``after``."""
     by_key = {(o["series_id"], o["original_start"]): o for o in overrides}
     from_ = start if after is None else max(start, after[0])
-    streams = [_series_items(row, by_key, from_, start, end) for row in rows]
+    streams: list[Iterator[Item]] = [_series_items(row, by_key, from_, start, end) for row in rows]
     streams.append(iter(_moved_in(rows, by_key, start, end)))
-    for item in heapq.merge(*streams, key=lambda i: (i.start, i.id)):
-        if after is None or (item.start, item.id) > after:
+    position = None if after is None else (after[0], *_id_key(after[1]))
+    for item in heapq.merge(*streams):
+        if position is None or item[:3] > position:
             yield item
+
+
+def _id_key(ident: str) -> tuple[str, int]:
+    parsed = parse_instance_id(ident)
+    return (ident, SINGLE) if parsed is None else parsed
 
 
 def _series_items(
     row: Row, overrides: Mapping[tuple[str, int], Row], from_: int, start: int, end: int
 ) -> Iterator[Item]:
+    series_id = row["id"]
     if row["recurrence_rule"] is None:
         if row["start_at"] < end and row["end_at"] > start:
-            yield Item(row["start_at"], row["id"], row, None, None)
+            yield Item(row["start_at"], series_id, SINGLE, row, None)
         return
-    # The engine yields occurrences overlapping [from_, end); from_ >= start.
-    for original in occurrences(series_of(row), from_, end):
-        override = overrides.get((row["id"], original))
-        if override is None:
-            yield Item(original, instance_id(row["id"], original), row, original, None)
-        elif not override["cancelled"] and not _moved(row, override):
-            yield Item(original, instance_id(row["id"], original), row, original, override)
+    series = series_of(row)
+    duration = row["end_at"] - row["start_at"]
+    lo = from_
+    while lo < end:
+        hi = min(lo + SLICE_MS, end)
+        # Occurrences overlapping [lo, hi); those starting before lo were
+        # yielded by the previous slice (only the first slice takes them).
+        for original in occurrences(series, lo, hi):
+            if original < lo and lo != from_:
+                continue
+            override = overrides.get((series_id, original))
+            if override is None:
+                yield Item(original, series_id, original, row, None)
+            elif not override["cancelled"] and not _moved(override, duration):
+                yield Item(original, series_id, original, row, override)
+        lo = hi
 
 
 def _moved_in(
@@ -72,21 +93,16 @@ def _moved_in(
     moved = []
     for (series_id, original), override in overrides.items():
         row = series.get(series_id)
-        if row is None or override["cancelled"] or not _moved(row, override):
+        if row is None or override["cancelled"]:
+            continue
+        if not _moved(override, row["end_at"] - row["start_at"]):
             continue
         if override["start_at"] < end and override["end_at"] > start:
-            moved.append(
-                Item(
-                    override["start_at"], instance_id(series_id, original), row, original, override
-                )
-            )
-    return sorted(moved, key=lambda i: (i.start, i.id))
+            moved.append(Item(override["start_at"], series_id, original, row, override))
+    return sorted(moved)
 
 
-def _moved(row: Row, override: Row) -> bool:
+def _moved(override: Row, duration: int) -> bool:
     """Say whether an override gives its occurrence other times than the series does."""
     original = override["original_start"]
-    return bool(
-        override["start_at"] != original
-        or override["end_at"] != original + row["end_at"] - row["start_at"]
-    )
+    return bool(override["start_at"] != original or override["end_at"] != original + duration)

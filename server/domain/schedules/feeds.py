@@ -70,7 +70,9 @@ async def do_create_feed(services: Services, actor: Actor) -> dict[str, Any]:
         }
         await insert_row(m.conn, calendar_feeds, row)
         m.emit(user_topic(actor.user_id), "calendar_feed.created", feed_view(row))
-        return m.done(feed_view(row, token, services.settings.public_url))
+        # The reply kept for op_id replays has no token: the token is never stored.
+        m.done(feed_view(row))
+    return feed_view(row, token, services.settings.public_url)
 
 
 async def do_rotate_feed(services: Services, actor: Actor, feed_id: str) -> dict[str, Any]:
@@ -80,7 +82,8 @@ async def do_rotate_feed(services: Services, actor: Actor, feed_id: str) -> dict
         token = secrets.token_urlsafe(TOKEN_BYTES)
         updated = await _write(m, row, {"token_hash": hash_token(token), "rotated_at": m.now})
         m.emit(user_topic(actor.user_id), "calendar_feed.rotated", feed_view(updated))
-        return m.done(feed_view(updated, token, services.settings.public_url))
+        m.done(feed_view(updated))
+    return feed_view(updated, token, services.settings.public_url)
 
 
 async def do_revoke_feed(services: Services, actor: Actor, feed_id: str) -> dict[str, Any]:

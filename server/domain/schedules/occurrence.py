@@ -12,10 +12,10 @@ from sqlalchemy.engine import RowMapping
 from schema.errors import ErrorCode
 from server.domain.context import Mutation
 from server.domain.schedules.recurrence import split_rule
-from server.domain.schedules.series import series_of
+from server.domain.schedules.series import series_of, whole_seconds
 from server.domain.schedules.views import occurrence_view, schedule_view
 from server.domain.schedules.writes import delete_series, edit_series, insert_series, instants
-from server.errors import ApiError, validation_error
+from server.errors import ApiError, not_found, validation_error
 from server.realtime.topics import user_topic
 from server.storage import schedules as store
 from server.storage.tables import schedule_overrides
@@ -66,6 +66,7 @@ async def delete(
         await delete_series(m, row)
         return {**reply, "series_deleted": True}
     if scope == "this":
+        _require_not_cancelled(row, original, override)
         await _write_override(m, row, original, override, {"cancelled": True})
         m.emit(user_topic(row["owner_id"]), "schedule.deleted", {"id": ident})
         return reply
@@ -85,12 +86,16 @@ async def _edit_this(
             fields=extra,
         )
     override = await store.get_override(m.conn, row["id"], original)
+    _require_not_cancelled(row, original, override)
     require_version(row, override, if_version)
+    if not changes:
+        view = occurrence_view(row, original, override)
+        return {"schedule": view, "previous": None, "dropped_overrides": []}
     current = (original, original + row["end_at"] - row["start_at"])
     if override is not None:
         current = (override["start_at"], override["end_at"])
-    start = changes.get("start_at", current[0])
-    end = changes.get("end_at", start + current[1] - current[0])
+    start = whole_seconds(changes.get("start_at", current[0]))
+    end = whole_seconds(changes.get("end_at", start + current[1] - current[0]))
     if end <= start:
         raise validation_error("end_time must be after start_time", field="end_time")
     values = {k: v for k, v in changes.items() if k in ("title", "description", "state")}
@@ -121,7 +126,8 @@ async def _write_override(
         "description": None,
         "state": None,
         "created_at": m.now,
-        "version": 0,
+        # An occurrence's version goes on from the series', never back to 1.
+        "version": row["version"],
     }
     if existing is not None:
         base = dict(existing)
@@ -130,6 +136,11 @@ async def _write_override(
         m.conn, existing, {k: v for k, v in values.items() if k != "version"}
     )
     return {**values, "version": base["version"] + 1}
+
+
+def _require_not_cancelled(row: Mapping[Any, Any], original: int, override: Any) -> None:
+    if override is not None and override["cancelled"]:
+        raise not_found("schedule", occurrence_view(row, original, None)["id"])
 
 
 def _shifted(row: Mapping[Any, Any], original: int, changes: dict[str, Any]) -> dict[str, Any]:

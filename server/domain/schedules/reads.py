@@ -13,10 +13,16 @@ from sqlalchemy.engine import RowMapping
 from schema.commands.schedules import ScheduleListData
 from server.domain.context import Services
 from server.domain.paging import decode_cursor, encode_cursor, parse_instant
-from server.domain.schedules.expand import Item, window_items
+from server.domain.schedules.expand import SINGLE, Item, window_items
 from server.domain.schedules.recurrence import is_occurrence, parse_instance_id
 from server.domain.schedules.series import series_of
-from server.domain.schedules.views import Formatter, formatter, occurrence_view, schedule_view
+from server.domain.schedules.views import (
+    Formatter,
+    OccurrenceViews,
+    formatter,
+    occurrence_view,
+    schedule_view,
+)
 from server.domain.taggable import require_own_tags
 from server.errors import not_found, validation_error
 from server.storage import schedules as store
@@ -71,10 +77,11 @@ async def list_schedule_views(
         if len(page) > query.limit:
             break
     more = len(page) > query.limit
-    page = page[: query.limit]
+    views = OccurrenceViews(window.fmt)
+    items = [item_view(item, views) for item in page[: query.limit]]
     return {
-        "items": [item_view(item, window.fmt) for item in page],
-        "next_cursor": encode_cursor([page[-1].start, page[-1].id]) if more else None,
+        "items": items,
+        "next_cursor": encode_cursor([page[-2].start, items[-1]["id"]]) if more else None,
     }
 
 
@@ -88,10 +95,11 @@ async def stream_window(
     """
     window = await load_window(services, owner_id, query)
     items = window_items(window.rows, window.overrides, window.start, window.end)
+    views = OccurrenceViews(window.fmt)
     yield b'{"items":['
     first = True
     for chunk in _chunks(items):
-        body = b",".join(orjson.dumps(item_view(item, window.fmt)) for item in chunk)
+        body = b",".join(orjson.dumps(item_view(item, views)) for item in chunk)
         yield body if first else b"," + body
         first = False
         await asyncio.sleep(0)
@@ -111,21 +119,22 @@ async def load_window(services: Services, owner_id: str, query: ScheduleListData
             if missing:
                 raise not_found("tag group", missing[0])
             group_tags = set(await tag_ids_of_groups(conn, query.group_ids))
-        rows = [
-            r
-            for r in await store.series_in_window(conn, owner_id, start, end)
-            if _tagged(r, query.tag_ids, group_tags)
-        ]
-        longest = max((r["end_at"] - r["start_at"] for r in rows), default=0)
+        candidates = list(await store.series_in_window(conn, owner_id, start, end))
+        longest = max((r["end_at"] - r["start_at"] for r in candidates), default=0)
         overrides = await store.overrides_in_window(conn, owner_id, start, end, longest)
+        # An occurrence moved beyond its series' own span is found by its new time.
+        known = {r["id"] for r in candidates}
+        extra = sorted({o["series_id"] for o in overrides} - known)
+        candidates += await store.series_by_ids(conn, owner_id, extra)
+        rows = [r for r in candidates if _tagged(r, query.tag_ids, group_tags)]
     return Window(rows, overrides, start, end, formatter(query.tz))
 
 
-def item_view(item: Item, fmt: Formatter) -> dict[str, Any]:
+def item_view(item: Item, views: OccurrenceViews) -> dict[str, Any]:
     """Build the wire form of a window item."""
-    if item.original is None:
-        return schedule_view(item.series, fmt)
-    return occurrence_view(item.series, item.original, item.override, fmt)
+    if item.original == SINGLE:
+        return schedule_view(item.series, views.fmt)
+    return views.view(item.series, item.original, item.override)
 
 
 def _tagged(row: RowMapping, tag_ids: Sequence[str] | None, group_tags: set[str] | None) -> bool:

@@ -32,6 +32,7 @@ def timing(values: Mapping[Any, Any]) -> dict[str, Any]:
     if end <= start:
         raise validation_error("end_time must be after start_time", field="end_time")
     rule, until = values["recurrence_rule"], values["recurrence_end"]
+    until = None if until is None else whole_seconds(until)
     if rule is None and until is not None:
         raise validation_error("recurrence_end needs a recurrence_rule", field="recurrence_end")
     if until is not None and until < start:

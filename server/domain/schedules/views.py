@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from server.clock import iso_ms
-from server.domain.schedules.recurrence import instance_id
+from server.clock import basic_utc, iso_ms
 
 Row = Mapping[Any, Any]
 Formatter = Callable[[int], str]
@@ -53,39 +52,52 @@ def schedule_view(row: Row, fmt: Formatter = iso_ms) -> dict[str, Any]:
 
 
 def occurrence_view(
-    series: Row,
-    original_start: int,
-    override: Row | None,
-    fmt: Formatter = iso_ms,
-    tag_ids: list[str] | None = None,
+    series: Row, original_start: int, override: Row | None, fmt: Formatter = iso_ms
 ) -> dict[str, Any]:
     """Build the wire form of one occurrence of a series, its override applied."""
-    duration = series["end_at"] - series["start_at"]
-    start = original_start if override is None else override["start_at"]
-    end = original_start + duration if override is None else override["end_at"]
-    changed = override or {}
-    return {
-        "id": instance_id(series["id"], original_start),
-        "owner_id": series["owner_id"],
-        "title": changed.get("title") or series["title"],
-        "description": _first(changed.get("description"), series["description"]),
-        "start_time": fmt(start),
-        "end_time": fmt(end),
-        "timezone": series["timezone"],
-        "recurrence_rule": series["recurrence_rule"],
-        "recurrence_end": None
-        if series["recurrence_end"] is None
-        else fmt(series["recurrence_end"]),
-        "state": changed.get("state") or series["state"],
-        "tag_ids": tag_ids if tag_ids is not None else orjson.loads(series["tag_ids"]),
-        "source_todo_id": series["source_todo_id"],
-        "series_id": series["id"],
-        "original_start": fmt(original_start),
-        "overridden": override is not None,
-        "created_at": iso_ms(series["created_at"]),
-        "updated_at": iso_ms(max(series["updated_at"], changed.get("updated_at", 0))),
-        "version": series["version"] if override is None else override["version"],
-    }
+    return OccurrenceViews(fmt).view(series, original_start, override)
+
+
+class OccurrenceViews:
+    """Builds occurrence views; what a series gives every occurrence is computed once."""
+
+    def __init__(self, fmt: Formatter = iso_ms) -> None:
+        self.fmt = fmt
+        self._templates: dict[str, dict[str, Any]] = {}
+
+    def view(self, series: Row, original: int, override: Row | None) -> dict[str, Any]:
+        """Return the occurrence ``original`` of ``series``."""
+        template = self._templates.get(series["id"])
+        if template is None:
+            template = self._templates[series["id"]] = self._template(series)
+        fmt = self.fmt
+        if override is None:
+            start = fmt(original)
+            return {
+                **template,
+                "id": f"{series['id']}:{basic_utc(original)}",
+                "start_time": start,
+                "end_time": fmt(original + series["end_at"] - series["start_at"]),
+                "original_start": start,
+            }
+        return {
+            **template,
+            "id": f"{series['id']}:{basic_utc(original)}",
+            "title": override["title"] or series["title"],
+            "description": _first(override["description"], series["description"]),
+            "start_time": fmt(override["start_at"]),
+            "end_time": fmt(override["end_at"]),
+            "state": override["state"] or series["state"],
+            "original_start": fmt(original),
+            "overridden": True,
+            "updated_at": iso_ms(max(series["updated_at"], override["updated_at"])),
+            "version": override["version"],
+        }
+
+    def _template(self, series: Row) -> dict[str, Any]:
+        view = schedule_view(series, self.fmt)
+        view["series_id"] = series["id"]
+        return view
 
 
 def _first(value: str | None, default: str) -> str:

@@ -67,7 +67,7 @@ async def edit_series(
     dropped: list[int] = []
     if any(key in fields for key in TIMING):
         fields.update(timing({**row, **fields}))
-        dropped = await _drop_orphans(m, {**row, **fields})
+        dropped = await _reconcile_overrides(m, row, {**row, **fields})
     if not fields:
         return dict(row), []
     updated = await write_row(m, schedules, row, fields)
@@ -80,19 +80,30 @@ async def delete_series(m: Mutation, row: Mapping[Any, Any]) -> None:
     await store.delete_overrides(m.conn, row["id"])
     await delete_tag_links(m.conn, "schedule", [row["id"]])
     await delete_rows(m.conn, schedules, [row["id"]])
-    await do_unlink_timers(m, "schedule_id", [row["id"]])
+    await do_unlink_timers(m, {"schedule_id": [row["id"]]})
     m.emit(user_topic(row["owner_id"]), "schedule.deleted", {"id": row["id"]})
 
 
-async def _drop_orphans(m: Mutation, row: Mapping[Any, Any]) -> list[int]:
-    """Delete overrides whose occurrence the series no longer has."""
-    series = series_of(row)
-    orphans = [
-        o["original_start"]
-        for o in await store.overrides_of(m.conn, row["id"])
-        if row["recurrence_rule"] is None or not is_occurrence(series, o["original_start"])
-    ]
-    await store.delete_overrides(m.conn, row["id"], orphans)
+async def _reconcile_overrides(
+    m: Mutation, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> list[int]:
+    """Fit overrides to a series' new timing; return the original starts of those dropped.
+
+    An override whose occurrence the series no longer has is dropped; one that
+    kept its occurrence's times (it changed only a title, say) follows the new
+    duration instead of pinning the old one.
+    """
+    series = series_of(new)
+    old_duration = old["end_at"] - old["start_at"]
+    new_duration = new["end_at"] - new["start_at"]
+    orphans = []
+    for o in await store.overrides_of(m.conn, new["id"]):
+        original = o["original_start"]
+        if new["recurrence_rule"] is None or not is_occurrence(series, original):
+            orphans.append(original)
+        elif (o["start_at"], o["end_at"]) == (original, original + old_duration):
+            await store.write_override(m.conn, o, {"end_at": original + new_duration})
+    await store.delete_overrides(m.conn, new["id"], orphans)
     return orphans
 
 

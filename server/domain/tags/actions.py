@@ -28,7 +28,6 @@ from server.domain.tags.logic import (
     tag_view,
     without_keys,
 )
-from server.domain.timers.links import do_unlink_timers
 from server.errors import ApiError, not_found, validation_error
 from server.realtime.topics import user_topic
 from server.storage import tags as store
@@ -85,11 +84,15 @@ async def do_delete_group(
         await load_owned(m, tag_groups, "tag group", group_id, if_version)
         tag_ids = await store.tag_ids_of_group(m.conn, group_id)
         todo_ids = await todo_store.ids_in_group(m.conn, group_id)
-        await deadlines.do_drop_for_todos(m, todo_ids)
-        gone = set(todo_ids)
-        links = [link for link in await linked_resources(m.conn, tag_ids) if link[1] not in gone]
-        unlinked = await do_untag(m, links, set(tag_ids), set(todo_ids))
-        unlinked += await do_unlink_timers(m, "todo_id", todo_ids)
+        generated = await deadlines.generated_ids(m, todo_ids)
+        gone = {"todo_id": set(todo_ids), "schedule_id": set(generated)}
+        links = [
+            (kind, ident)
+            for kind, ident in await linked_resources(m.conn, tag_ids)
+            if ident not in gone["todo_id"] | gone["schedule_id"]
+        ]
+        unlinked = await do_untag(m, links, set(tag_ids), gone)
+        unlinked += await deadlines.do_drop_for_todos(m, todo_ids)
         await drop_tags(m.conn, tag_ids)
         await delete_tag_links(m.conn, "todo", todo_ids)
         await delete_rows(m.conn, todos, todo_ids)

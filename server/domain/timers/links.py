@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Table, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -86,14 +86,16 @@ async def _owned(
     return row
 
 
-async def do_unlink_timers(m: Mutation, link: str, ids: Sequence[str]) -> int:
-    """Clear ``link`` (todo_id or schedule_id) on timers pointing at ``ids``, emitting updates."""
-    if not ids:
+async def do_unlink_timers(m: Mutation, links: Mapping[str, Sequence[str]]) -> int:
+    """Clear the links (``todo_id``, ``schedule_id``) pointing at the given ids, one write
+    and one ``timer.updated`` per timer however many of its links go; return how many."""
+    clauses = [timers.c[link].in_(list(ids)) for link, ids in links.items() if ids]
+    if not clauses:
         return 0
-    column = timers.c[link]
-    stmt = select(timers).where(column.in_(list(ids))).order_by(timers.c.id)
+    stmt = select(timers).where(or_(*clauses)).order_by(timers.c.id)
     rows = (await m.conn.execute(stmt)).mappings().all()
     for row in rows:
-        updated = await write_row(m, timers, row, {link: None})
+        changes = {link: None for link, ids in links.items() if row[link] in ids}
+        updated = await write_row(m, timers, row, changes)
         m.emit(user_topic(row["owner_id"]), "timer.updated", timer_view(updated, m.now))
     return len(rows)

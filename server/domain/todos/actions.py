@@ -15,7 +15,6 @@ from server.domain.context import Actor, Mutation, Services, mutate
 from server.domain.editing import load_owned, write_row
 from server.domain.paging import parse_instant
 from server.domain.taggable import require_own_tags
-from server.domain.timers.links import do_unlink_timers
 from server.domain.todos.logic import todo_view
 from server.domain.todos.tree import require_movable, require_parent
 from server.errors import not_found
@@ -88,8 +87,7 @@ async def do_delete_todo(
         for child in children:
             root = await write_row(m, todos, child, {"parent_id": None})
             m.emit(user_topic(actor.user_id), "todo.updated", todo_view(root))
-        unlinked = await do_unlink_timers(m, "todo_id", [todo_id])
-        await deadlines.do_drop_for_todos(m, [todo_id])
+        unlinked = await deadlines.do_drop_for_todos(m, [todo_id])
         await delete_tag_links(m.conn, "todo", [todo_id])
         await delete_rows(m.conn, todos, [todo_id])
         m.emit(user_topic(actor.user_id), "todo.deleted", {"id": todo_id})
