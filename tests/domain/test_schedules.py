@@ -469,3 +469,14 @@ async def test_deleting_a_todo_unlinks_a_timer_on_both_links_once(device):
         None,
         timer["version"] + 1,
     )
+
+
+async def test_count_is_applied_before_exclusions(device):
+    dev = await device()
+    series = await weekly(dev, recurrence_rule="FREQ=WEEKLY;BYDAY=MO;COUNT=3")
+    await dev.ok("schedule.delete", {"id": f"{series['id']}:20260309T130000Z"})
+    items = await window(dev, "2026-03-01T00:00:00Z", "2026-06-01T00:00:00Z")
+    assert [i["start_time"] for i in items] == [
+        "2026-03-02T14:00:00.000Z",
+        "2026-03-16T13:00:00.000Z",
+    ]
