@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from schema.errors import ErrorCode
 from server.domain.context import Mutation
-from server.domain.schedules.recurrence import split_rule
+from server.domain.schedules.recurrence import RecurrenceError, split_rule
 from server.domain.schedules.series import series_of, whole_seconds
 from server.domain.schedules.views import occurrence_view, schedule_view
 from server.domain.schedules.writes import delete_series, edit_series, insert_series, instants
@@ -51,7 +51,7 @@ async def edit(
         updated, dropped = await edit_series(m, row, _shifted(row, original, changes))
         view = schedule_view(updated)
         return {"schedule": view, "previous": None, "dropped_overrides": instants(dropped)}
-    return await _split(m, row, original, changes)
+    return await _split_series(m, row, original, changes)
 
 
 async def delete(
@@ -70,7 +70,7 @@ async def delete(
         await _write_override(m, row, original, override, {"cancelled": True})
         m.emit(user_topic(row["owner_id"]), "schedule.deleted", {"id": ident})
         return reply
-    head, _ = split_rule(series_of(row), original)
+    head, _ = _split(row, original)
     updated, _dropped = await _end_before(m, row, original, head)
     return {**reply, "series": schedule_view(updated)}
 
@@ -154,11 +154,11 @@ def _shifted(row: Mapping[Any, Any], original: int, changes: dict[str, Any]) -> 
     return out
 
 
-async def _split(
+async def _split_series(
     m: Mutation, row: RowMapping, original: int, changes: dict[str, Any]
 ) -> dict[str, Any]:
     """End the series before ``original`` and start a new one there, with the changes."""
-    head, tail = split_rule(series_of(row), original)
+    head, tail = _split(row, original)
     start = changes.get("start_at", original)
     fields = {
         **{k: row[k] for k in ("title", "description", "timezone", "state", "recurrence_end")},
@@ -181,6 +181,18 @@ async def _split(
     }
 
 
+def _split(row: Mapping[Any, Any], original: int) -> tuple[str | None, str | None]:
+    """Return the rules before and from an occurrence; a split the rule language
+    cannot express (a weekly BYSETPOS) is refused as the scope's limit."""
+    try:
+        return split_rule(series_of(row), original)
+    except RecurrenceError as exc:
+        raise validation_error(
+            f"this series cannot be split at that occurrence: {exc}; use scope this or series",
+            field="scope",
+        ) from None
+
+
 def _same_occurrences(
     row: Mapping[Any, Any], created: Mapping[Any, Any], original: int, changes: Mapping[Any, Any]
 ) -> bool:
@@ -201,7 +213,8 @@ async def _end_before(
         if o["original_start"] >= original
     ]
     await store.delete_overrides(m.conn, row["id"], later)
-    # With nothing left but DTSTART the series becomes a single schedule.
+    # The engine gives no first part only for a split at DTSTART, which callers
+    # treat as the whole series; a defensive fallback keeps DTSTART alone.
     cut = {"recurrence_rule": head} if head else {"recurrence_rule": None, "recurrence_end": None}
     updated, _ = await edit_series(m, row, cut)
     return updated, later
