@@ -17,12 +17,17 @@ SWEEP_MAX_S = 0.5
 def check_connection(conn: Connection, loop_now: float, wall_now: float) -> None:
     """Close a silent or expired connection; else ping it or warn of expiry when due."""
     settings = conn.settings
-    if loop_now - conn.last_seen > 2 * settings.ws_heartbeat_s:
+    beat = settings.ws_heartbeat_s
+    # Silence alone is not enough: a ping must have gone unanswered for a whole
+    # heartbeat, so a sweep delayed by a busy loop never closes a connection it
+    # did not ask anything of.
+    unanswered = conn.last_ping > conn.last_seen and loop_now - conn.last_ping >= beat
+    if unanswered and loop_now - conn.last_seen > 2 * beat:
         conn.close_soon(CLOSE_TIMEOUT, "no pong within two heartbeats")
     elif wall_now >= conn.expires_at:
         conn.close_soon(CLOSE_UNAUTHORIZED, "token expired")
     else:
-        if loop_now - conn.last_ping >= settings.ws_heartbeat_s:
+        if loop_now - conn.last_ping >= beat:
             conn.last_ping = loop_now
             conn.send_wire(PING_FRAME)
         if not conn.expiry_warned and wall_now >= conn.expires_at - settings.ws_auth_expiring_s:
