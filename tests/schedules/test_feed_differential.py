@@ -171,7 +171,7 @@ def test_the_window_equals_what_a_calendar_client_reads_from_the_feed(data, coun
     rows = [row for row, _ in generated]
     overrides = [o for _, own in generated for o in own]
     ours = sorted(
-        (item.series["id"], item.start)
+        (item[3]["id"], item[0])
         for item in window_items(rows, overrides, to_ms(WINDOW[0]), to_ms(WINDOW[1]))
     )
     calendar = icalendar.Calendar.from_ical(feed_of(rows, overrides))

@@ -81,7 +81,7 @@ async def list_schedule_views(
     items = [item_view(item, views) for item in page[: query.limit]]
     return {
         "items": items,
-        "next_cursor": encode_cursor([page[-2].start, items[-1]["id"]]) if more else None,
+        "next_cursor": encode_cursor([page[-2][0], items[-1]["id"]]) if more else None,
     }
 
 
@@ -132,9 +132,10 @@ async def load_window(services: Services, owner_id: str, query: ScheduleListData
 
 def item_view(item: Item, views: OccurrenceViews) -> dict[str, Any]:
     """Build the wire form of a window item."""
-    if item.original == SINGLE:
-        return schedule_view(item.series, views.fmt)
-    return views.view(item.series, item.original, item.override)
+    _, _, original, series, override = item
+    if original == SINGLE:
+        return schedule_view(series, views.fmt)
+    return views.view(series, original, override)
 
 
 def _tagged(row: RowMapping, tag_ids: Sequence[str] | None, group_tags: set[str] | None) -> bool:
