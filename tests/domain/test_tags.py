@@ -177,6 +177,7 @@ async def test_moving_a_tag_drops_it_from_the_old_groups_goal_ratios(device):
     await dev.ok(
         "tag_group.update", {"id": work["id"], "goal_ratios": {a["id"]: 0.5, b["id"]: 0.5}}
     )
+    await dev.wait_events(5)
     dev.events.clear()
     moved = await dev.ok("tag.update", {"id": a["id"], "group_id": home["id"]})
     assert moved["group_id"] == home["id"]
@@ -197,6 +198,7 @@ async def test_deleting_a_tag_unlinks_it_everywhere(client, device):
     both = [drop["id"], keep["id"]]
     timer = await dev.ok("timer.start", {"allocated_ms": 60_000, "tag_ids": both})
     todo = await dev.ok("todo.create", {"title": "t", "tag_group_id": group["id"], "tag_ids": both})
+    await dev.wait_events(6)
     dev.events.clear()
     reply = await dev.ok("tag.delete", {"id": drop["id"]})
     assert reply == {
@@ -227,6 +229,7 @@ async def test_deleting_the_last_tag_deletes_an_unused_group(device):
     dev = await device()
     group = await make_group(dev)
     tag = await make_tag(dev, group, "only")
+    await dev.wait_events(2)
     dev.events.clear()
     reply = await dev.ok("tag.delete", {"id": tag["id"]})
     assert reply == {"id": tag["id"], "group_id": group["id"], "group_deleted": True, "unlinked": 0}
