@@ -99,7 +99,9 @@ async def stream_window(
     yield b'{"items":['
     first = True
     for chunk in _chunks(items):
-        body = b",".join(orjson.dumps(item_view(item, views)) for item in chunk)
+        # One dumps per chunk: orjson serialises a list of 500 views many times
+        # faster than 500 separate calls. [1:-1] drops the list's brackets.
+        body = orjson.dumps([item_view(item, views) for item in chunk])[1:-1]
         yield body if first else b"," + body
         first = False
         await asyncio.sleep(0)
