@@ -11,13 +11,11 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.context import Mutation
-from server.domain.editing import write_row
+from server.domain.editing import require_all_owned, write_row
 from server.domain.schedules.views import schedule_view
 from server.domain.timers.logic import timer_view
 from server.domain.todos.logic import todo_view
-from server.errors import not_found
 from server.realtime.topics import user_topic
-from server.storage.rows import owned_ids
 from server.storage.tables import schedules, tags, timers, todos
 
 
@@ -39,10 +37,7 @@ TAGGABLE: dict[str, Taggable] = {
 
 async def require_own_tags(conn: AsyncConnection, owner_id: str, tag_ids: Sequence[str]) -> None:
     """Refuse tags that are not the owner's (another user's tag is not_found too)."""
-    mine = await owned_ids(conn, tags, owner_id, tag_ids)
-    for tag_id in tag_ids:
-        if tag_id not in mine:
-            raise not_found("tag", tag_id)
+    await require_all_owned(conn, tags, "tag", owner_id, tag_ids)
 
 
 async def do_untag(

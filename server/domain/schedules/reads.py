@@ -12,6 +12,7 @@ from sqlalchemy.engine import RowMapping
 
 from schema.commands.schedules import ScheduleListData
 from server.domain.context import Services
+from server.domain.editing import require_all_owned
 from server.domain.paging import decode_cursor, encode_cursor, parse_instant
 from server.domain.schedules.expand import SINGLE, Item, window_items
 from server.domain.schedules.recurrence import is_occurrence, parse_instance_id
@@ -26,7 +27,7 @@ from server.domain.schedules.views import (
 from server.domain.taggable import require_own_tags
 from server.errors import not_found, validation_error
 from server.storage import schedules as store
-from server.storage.rows import get_owned, owned_ids
+from server.storage.rows import get_owned
 from server.storage.tables import schedules, tag_groups
 from server.storage.tags import tag_ids_of_groups
 
@@ -116,10 +117,7 @@ async def load_window(services: Services, owner_id: str, query: ScheduleListData
             await require_own_tags(conn, owner_id, query.tag_ids)
         group_tags = None
         if query.group_ids:
-            mine = await owned_ids(conn, tag_groups, owner_id, query.group_ids)
-            missing = [g for g in query.group_ids if g not in mine]
-            if missing:
-                raise not_found("tag group", missing[0])
+            await require_all_owned(conn, tag_groups, "tag group", owner_id, query.group_ids)
             group_tags = set(await tag_ids_of_groups(conn, query.group_ids))
         candidates = list(await store.series_in_window(conn, owner_id, start, end))
         longest = max((r["end_at"] - r["start_at"] for r in candidates), default=0)

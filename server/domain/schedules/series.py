@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from schema.errors import ErrorCode
-from server.domain.schedules.recurrence import RecurrenceError, Series, normalize_rule, occurrences
+from server.domain.schedules.recurrence import (
+    RecurrenceError,
+    Series,
+    normalize_rule,
+    occurrences,
+    parse_rule,
+)
 from server.errors import ApiError, validation_error
 
 TIMING = ("start_at", "end_at", "timezone", "recurrence_rule", "recurrence_end")
-_UNTIL = re.compile(r"UNTIL=(\d{8}T\d{6})Z")
 # Farther than any schedule's occurrence: the engine's open upper bound.
 FAR_FUTURE_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
 
@@ -71,20 +74,13 @@ def last_end(row: Mapping[Any, Any]) -> int | None:
     COUNT series (at most the engine's cap of occurrences) are walked for their
     exact end; UNTIL and recurrence_end give a bound without expanding anything.
     """
-    rule = row["recurrence_rule"]
+    text = row["recurrence_rule"]
     duration = row["end_at"] - row["start_at"]
-    if rule is None:
+    if text is None:
         return int(row["end_at"])
-    if "COUNT=" in rule:
+    rule = parse_rule(text, row["timezone"])
+    if rule.count is not None:
         starts = list(occurrences(series_of(row), row["start_at"], FAR_FUTURE_MS))
         return starts[-1] + duration if starts else int(row["end_at"])
-    bounds = [b for b in (_until_ms(rule), row["recurrence_end"]) if b is not None]
+    bounds = [b for b in (rule.until_ms, row["recurrence_end"]) if b is not None]
     return min(bounds) + duration if bounds else None
-
-
-def _until_ms(rule: str) -> int | None:
-    match = _UNTIL.search(rule)
-    if match is None:
-        return None
-    moment = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-    return int(moment.timestamp()) * 1000

@@ -28,7 +28,7 @@ from server.domain.tags.logic import (
     tag_view,
     without_keys,
 )
-from server.errors import ApiError, not_found, validation_error
+from server.errors import ApiError, validation_error
 from server.realtime.topics import user_topic
 from server.storage import tags as store
 from server.storage import todos as todo_store
@@ -190,10 +190,7 @@ def _new(actor: Actor, now: int) -> dict[str, Any]:
 
 async def _require_group(m: Mutation, group_id: str) -> RowMapping:
     # Locked: tag writes to one group serialise, so the name check cannot race.
-    group = await get_owned(m.conn, tag_groups, m.actor.user_id, group_id, for_update=True)
-    if group is None:
-        raise not_found("tag group", group_id)
-    return group
+    return await load_owned(m, tag_groups, "tag group", group_id)
 
 
 async def _require_room(m: Mutation, group_id: str) -> None:

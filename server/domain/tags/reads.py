@@ -8,19 +8,16 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 
 from server.domain.context import Services
+from server.domain.editing import require_owned
 from server.domain.tags.logic import group_view, tag_view
-from server.errors import not_found
 from server.storage import tags as store
-from server.storage.rows import get_owned
 from server.storage.tables import tag_groups, tags
 
 
 async def get_group_view(services: Services, owner_id: str, group_id: str) -> dict[str, Any]:
     """Return one of the owner's groups with its tags."""
     async with services.db.read() as conn:
-        row = await get_owned(conn, tag_groups, owner_id, group_id)
-        if row is None:
-            raise not_found("tag group", group_id)
+        row = await require_owned(conn, tag_groups, "tag group", owner_id, group_id)
         return group_view(row, await store.list_tags(conn, owner_id, group_id))
 
 
@@ -38,16 +35,13 @@ async def list_group_views(services: Services, owner_id: str) -> dict[str, Any]:
 async def get_tag_view(services: Services, owner_id: str, tag_id: str) -> dict[str, Any]:
     """Return one of the owner's tags."""
     async with services.db.read() as conn:
-        row = await get_owned(conn, tags, owner_id, tag_id)
-    if row is None:
-        raise not_found("tag", tag_id)
-    return tag_view(row)
+        return tag_view(await require_owned(conn, tags, "tag", owner_id, tag_id))
 
 
 async def list_tag_views(services: Services, owner_id: str, group_id: str | None) -> dict[str, Any]:
     """Return the owner's tags, of one group when given (another's group is not_found)."""
     async with services.db.read() as conn:
-        if group_id is not None and await get_owned(conn, tag_groups, owner_id, group_id) is None:
-            raise not_found("tag group", group_id)
+        if group_id is not None:
+            await require_owned(conn, tag_groups, "tag group", owner_id, group_id)
         rows = await store.list_tags(conn, owner_id, group_id)
     return {"items": [tag_view(r) for r in rows], "next_cursor": None}

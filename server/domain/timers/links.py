@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema.commands.tags import MAX_TAGS
 from server.domain.context import Mutation
-from server.domain.editing import write_row
+from server.domain.editing import require_owned, write_row
 from server.domain.taggable import require_own_tags
 from server.domain.timers.logic import timer_view
-from server.errors import not_found, validation_error
+from server.errors import validation_error
 from server.realtime.topics import user_topic
 from server.storage.rows import get_owned
 from server.storage.tables import schedules, timers, todos
@@ -80,10 +80,7 @@ async def _owned(
 ) -> RowMapping | None:
     if ident is None:
         return None
-    row = await get_owned(conn, table, owner_id, ident)
-    if row is None:
-        raise not_found(kind, ident)
-    return row
+    return await require_owned(conn, table, kind, owner_id, ident)
 
 
 async def do_unlink_timers(m: Mutation, links: Mapping[str, Sequence[str]]) -> int:

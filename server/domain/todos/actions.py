@@ -12,15 +12,14 @@ from sqlalchemy.engine import RowMapping
 from schema.commands.todos import TodoCreateData, TodoUpdateData
 from server.domain import deadlines
 from server.domain.context import Actor, Mutation, Services, mutate
-from server.domain.editing import load_owned, write_row
+from server.domain.editing import load_owned, require_owned, write_row
 from server.domain.paging import parse_instant
 from server.domain.taggable import require_own_tags
 from server.domain.todos.logic import todo_view
 from server.domain.todos.tree import require_movable, require_parent
-from server.errors import not_found
 from server.realtime.topics import user_topic
 from server.storage import todos as store
-from server.storage.rows import delete_rows, get_owned, insert_row
+from server.storage.rows import delete_rows, insert_row
 from server.storage.tables import tag_groups, todos
 from server.storage.tag_links import delete_tag_links, insert_tag_links, set_tag_links
 
@@ -111,8 +110,7 @@ async def _require_tree(m: Mutation, row: RowMapping, changes: dict[str, Any]) -
 
 
 async def _require_group(m: Mutation, group_id: str) -> None:
-    if await get_owned(m.conn, tag_groups, m.actor.user_id, group_id) is None:
-        raise not_found("tag group", group_id)
+    await require_owned(m.conn, tag_groups, "tag group", m.actor.user_id, group_id)
 
 
 def _sort_key(row: Mapping[str, Any]) -> str:

@@ -8,12 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema.commands.todos import TodoListData
 from server.domain.context import Services
+from server.domain.editing import require_all_owned, require_owned
 from server.domain.paging import decode_cursor, encode_cursor, views_yielding
 from server.domain.taggable import require_own_tags
 from server.domain.todos.logic import todo_view
-from server.errors import not_found
 from server.storage import todos as store
-from server.storage.rows import get_owned, owned_ids
 from server.storage.tables import tag_groups, todos
 
 CURSOR_SHAPE = (str,)
@@ -22,10 +21,7 @@ CURSOR_SHAPE = (str,)
 async def get_todo_view(services: Services, owner_id: str, todo_id: str) -> dict[str, Any]:
     """Return one of the owner's todos."""
     async with services.db.read() as conn:
-        row = await get_owned(conn, todos, owner_id, todo_id)
-    if row is None:
-        raise not_found("todo", todo_id)
-    return todo_view(row)
+        return todo_view(await require_owned(conn, todos, "todo", owner_id, todo_id))
 
 
 async def list_todo_views(services: Services, owner_id: str, query: TodoListData) -> dict[str, Any]:
@@ -54,8 +50,8 @@ async def list_todo_views(services: Services, owner_id: str, query: TodoListData
 async def todo_stats(services: Services, owner_id: str, group_id: str | None) -> dict[str, Any]:
     """Count the owner's todos (of one group): in all, by status, by tag."""
     async with services.db.read() as conn:
-        if group_id is not None and await get_owned(conn, tag_groups, owner_id, group_id) is None:
-            raise not_found("tag group", group_id)
+        if group_id is not None:
+            await require_owned(conn, tag_groups, "tag group", owner_id, group_id)
         by_status = await store.count_by_status(conn, owner_id, group_id)
         by_tag = await store.count_by_tag(conn, owner_id, group_id)
     return {
@@ -68,9 +64,6 @@ async def todo_stats(services: Services, owner_id: str, group_id: str | None) ->
 async def _require_filters(conn: AsyncConnection, owner_id: str, query: TodoListData) -> None:
     """Refuse filters naming another user's groups or tags, as any reference to them is."""
     if query.group_ids:
-        mine = await owned_ids(conn, tag_groups, owner_id, query.group_ids)
-        for group_id in query.group_ids:
-            if group_id not in mine:
-                raise not_found("tag group", group_id)
+        await require_all_owned(conn, tag_groups, "tag group", owner_id, query.group_ids)
     if query.tag_ids:
         await require_own_tags(conn, owner_id, query.tag_ids)
