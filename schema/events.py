@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from schema.resources import CalendarFeed, Deleted, Schedule, Tag, TagGroup, Timer, Todo, User
+from schema.resources import (
+    CalendarFeed,
+    Deleted,
+    Friendship,
+    Schedule,
+    SubscriptionEnded,
+    Tag,
+    TagGroup,
+    Timer,
+    Todo,
+    User,
+)
 
 EVENTS: dict[str, type[BaseModel]] = {
     "user.updated": User,
@@ -31,4 +42,16 @@ EVENTS: dict[str, type[BaseModel]] = {
     "calendar_feed.created": CalendarFeed,
     "calendar_feed.rotated": CalendarFeed,
     "calendar_feed.revoked": CalendarFeed,
+    "friendship.created": Friendship,
+    "friendship.updated": Friendship,
+    "friendship.deleted": Deleted,
+}
+
+# Frames the fan-out derives from a logged event for a subscriber of another
+# user's topic (server/domain/visibility/fanout.py); never emitted on their own.
+DERIVED_EVENTS: dict[str, type[BaseModel]] = {
+    "timer.removed": Deleted,
+    "todo.removed": Deleted,
+    "schedule.removed": Deleted,
+    "subscription.ended": SubscriptionEnded,
 }

@@ -36,7 +36,7 @@ from pydantic.json_schema import models_json_schema
 from schema.base import Command
 from schema.commands import ALL_COMMANDS
 from schema.errors import ErrorBody, ErrorEnvelope
-from schema.events import EVENTS
+from schema.events import DERIVED_EVENTS, EVENTS
 from schema.frames import (
     CLIENT_FRAMES,
     SERVER_FRAMES,
@@ -51,6 +51,9 @@ from schema.frames import (
     Tick,
 )
 from schema.rest import TimerListQuery
+
+# Every event a client may receive: logged ones and those a friend topic derives.
+ALL_EVENTS = {**EVENTS, **DERIVED_EVENTS}
 
 GENERATED_DIR = Path(__file__).resolve().parent / "generated"
 PROTOCOL_FILE = "protocol.schema.json"
@@ -92,7 +95,7 @@ def _models() -> list[tuple[type[BaseModel], Mode]]:
     inputs: list[type[BaseModel]] = [cmd for _, cmd in _commands()]
     inputs += [*CLIENT_FRAMES, TimerListQuery]
     outputs: list[type[BaseModel]] = [model for _, model in _results() if model is not None]
-    outputs += [*EVENTS.values(), *SERVER_FRAMES, ErrorBody, ErrorEnvelope]
+    outputs += [*ALL_EVENTS.values(), *SERVER_FRAMES, ErrorBody, ErrorEnvelope]
     pairs: dict[type[BaseModel], Mode] = {}
     for model in inputs:
         pairs.setdefault(model, "validation")
@@ -129,7 +132,7 @@ def protocol_schema() -> dict[str, Any]:
         named[f"command:{name}"] = {**refs[cmd], "x-mutating": cmd.mutating}
     for name, result in _results():
         named[f"result:{name}"] = _ref_or_any(refs, result)
-    for name, data in EVENTS.items():
+    for name, data in ALL_EVENTS.items():
         named[f"event:{name}"] = dict(refs[data])
     for model, name in CLIENT_FRAME_NAMES.items():
         named[f"client:{name}"] = dict(refs[model])
@@ -212,7 +215,7 @@ def asyncapi() -> dict[str, Any]:
     receive["auth.expiring"] = _message(
         "auth.expiring", "auth.expiring", _summary(AuthExpiring), refs[AuthExpiring]
     )
-    for name, data in EVENTS.items():
+    for name, data in ALL_EVENTS.items():
         payload = {
             "allOf": [
                 refs[Event],

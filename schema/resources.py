@@ -9,6 +9,22 @@ from pydantic import BaseModel
 TimerStatus = Literal["RUNNING", "PAUSED", "COMPLETED", "CANCELLED"]
 
 
+VisibilityLevel = Literal["private", "friends", "selected", "allowed_emails", "public"]
+
+
+class Visibility(BaseModel):
+    """Who besides the owner sees a resource; the allow-lists reach the owner only.
+
+    ``allowed_user_ids`` comes with ``selected``; ``allowed_emails`` and
+    ``allowed_domains`` come with ``allowed_emails``.
+    """
+
+    level: VisibilityLevel
+    allowed_user_ids: list[str] | None = None
+    allowed_emails: list[str] | None = None
+    allowed_domains: list[str] | None = None
+
+
 class Resource(BaseModel):
     """Fields every resource carries."""
 
@@ -58,6 +74,7 @@ class Timer(Resource):
     ended_at: str | None
     pause_history: list[PauseEntry]
     due_at: str | None
+    visibility: Visibility
     server_time: str
 
 
@@ -147,6 +164,7 @@ class Todo(Resource):
     status: TodoStatus
     tag_ids: list[str]
     schedule_ids: list[str]
+    visibility: Visibility
 
 
 class TodoListItem(Todo):
@@ -208,6 +226,7 @@ class Schedule(Resource):
     series_id: str | None
     original_start: str | None
     overridden: bool
+    visibility: Visibility
 
 
 class ScheduleList(BaseModel):
@@ -251,3 +270,44 @@ class CalendarFeedList(BaseModel):
 
     items: list[CalendarFeed]
     next_cursor: None
+
+
+class PublicProfile(BaseModel):
+    """What any user sees of another: no email, no time zone."""
+
+    id: str
+    display_name: str
+    avatar_url: str | None
+
+
+class Friendship(BaseModel):
+    """One pair of users, as one of them sees it; ``friend`` is the other party.
+
+    ``blocked_by`` names the first blocker still blocking; ``blocked_by_me`` tells
+    whether the caller holds a block (a counter-block keeps the first).
+    """
+
+    id: str
+    requester_id: str
+    addressee_id: str
+    status: Literal["pending", "accepted", "blocked", "none"]
+    blocked_by: str | None
+    blocked_by_me: bool
+    friend: PublicProfile
+    created_at: str
+    updated_at: str
+    version: int
+
+
+class FriendshipList(BaseModel):
+    """Friendships, oldest first, whole: ``next_cursor`` is always null (the list convention)."""
+
+    items: list[Friendship]
+    next_cursor: str | None = None
+
+
+class SubscriptionEnded(BaseModel):
+    """Why a subscription to another user's topic ended."""
+
+    topic: str
+    reason: Literal["friend_removed", "blocked"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schema.base import Command
-from schema.commands import core, schedules, tags, timers, todos, users
+from schema.commands import core, friends, schedules, tags, timers, todos, users, visibility
 
 ALL_COMMANDS: tuple[type[Command], ...] = (
     *core.COMMANDS,
@@ -12,4 +12,6 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     *tags.COMMANDS,
     *todos.COMMANDS,
     *schedules.COMMANDS,
+    *friends.COMMANDS,
+    *visibility.COMMANDS,
 )

@@ -20,6 +20,7 @@ from schema.base import (
     empty,
 )
 from schema.commands.tags import TagIds
+from schema.commands.visibility import UserId
 from schema.resources import (
     CalendarFeed,
     CalendarFeedList,
@@ -111,6 +112,8 @@ class ScheduleListData(Strict):
     tz: Zone | None = None
     limit: Annotated[int, Field(ge=1, le=COMMAND_MAX_PAGE)] = 1000
     cursor: Annotated[str, Field(max_length=300)] | None = None
+    # Another user's schedules, as far as they let the caller see; absent: the caller's.
+    owner_id: UserId | None = None
 
 
 class ScheduleCreate(Command):

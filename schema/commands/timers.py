@@ -9,7 +9,6 @@ from pydantic import ConfigDict, Field
 from schema.base import (
     Command,
     Description,
-    Empty,
     IdData,
     IdVersionData,
     PartialUpdate,
@@ -17,9 +16,9 @@ from schema.base import (
     Title,
     Uuid,
     Version,
-    empty,
 )
 from schema.commands.tags import TagIds
+from schema.commands.visibility import UserId
 from schema.resources import ActiveTimers, Deleted, Timer, TimerList, TimerStatus
 
 # 30 days: longer than any pomodoro or work block; larger values are typos.
@@ -61,8 +60,16 @@ class TimerListData(Strict):
     to: str | None = Field(default=None, max_length=40)
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     cursor: Annotated[str, Field(max_length=200)] | None = None
+    # Another user's timers, as far as they let the caller see; absent: the caller's.
+    owner_id: UserId | None = None
 
     model_config = ConfigDict(extra="forbid")
+
+
+class TimerActiveData(Strict):
+    """Whose active timers: another user's (those the caller may see), or the caller's."""
+
+    owner_id: UserId | None = None
 
 
 class TimerStart(Command):
@@ -149,7 +156,7 @@ class TimerActive(Command):
 
     result = ActiveTimers
     type: Literal["timer.active"]
-    data: Empty = empty()
+    data: TimerActiveData = Field(default_factory=TimerActiveData)
 
 
 COMMANDS: tuple[type[Command], ...] = (

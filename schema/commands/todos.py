@@ -18,6 +18,7 @@ from schema.base import (
     Version,
 )
 from schema.commands.tags import TagIds
+from schema.commands.visibility import UserId
 from schema.resources import Todo, TodoDeleted, TodoList, TodoStats, TodoStatus
 
 # Surrounding blanks are dropped; a title of blanks only is refused.
@@ -61,6 +62,9 @@ class TodoListData(Strict):
     tag_ids: TagIds | None = None
     limit: Annotated[int, Field(ge=1, le=COMMAND_MAX_PAGE)] = 500
     cursor: Annotated[str, Field(max_length=300)] | None = None
+    # Another user's todos, as far as they let the caller see (no group or tag
+    # filter then: those are the owner's private ids); absent: the caller's.
+    owner_id: UserId | None = None
 
 
 class TodoStatsData(Strict):

@@ -60,6 +60,9 @@ class NewEvent:
     op_id: str | None
     actor: str | None
     at_ms: int
+    # Who may receive it beyond the topic's owner (server/domain/visibility/fanout.py);
+    # stored with the frame, never sent.
+    audience: dict[str, Any] | None = None
 
 
 def frame_halves(event: NewEvent, topic: str, batch: tuple[int, int] | None) -> tuple[bytes, bytes]:
@@ -74,6 +77,8 @@ def frame_halves(event: NewEvent, topic: str, batch: tuple[int, int] | None) -> 
     }
     if batch is not None:
         body["batch"] = {"index": batch[0], "size": batch[1]}
+    if event.audience is not None:
+        body["audience"] = event.audience
     rest = orjson.dumps(body)
     return prefix, b"," + rest[1:]
 
@@ -168,3 +173,10 @@ async def prune_events(conn: AsyncConnection, before_ms: int) -> int:
     """Delete events older than ``before_ms``; topic heads stay so seqs never restart."""
     result = await conn.execute(delete(events).where(events.c.at < before_ms))
     return int(result.rowcount or 0)
+
+
+async def event_time(conn: AsyncConnection, topic: str, seq: int) -> int | None:
+    """Return when event ``seq`` of ``topic`` was committed (Unix ms), or None if not retained."""
+    stmt = select(events.c.at).where(events.c.topic == topic, events.c.seq == seq)
+    value = (await conn.execute(stmt)).scalar_one_or_none()
+    return None if value is None else int(value)

@@ -71,12 +71,15 @@ timers = Table(
     Column("pause_history", Text, nullable=False, default="[]"),
     Column("due_at", BigInteger),
     Column("due_fired", Boolean, nullable=False, default=False),
+    Column("visibility", String(16), nullable=False, default="private", server_default="private"),
+    Column("visibility_rules", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Index(None, "owner_id", "created_at", "id"),
     Index(None, "owner_id", "status"),
     Index(None, "status", "due_fired", "due_at"),
+    Index(None, "owner_id", "visibility"),
 )
 
 # The per-topic head: one row per topic, bumped in the writer's transaction, so
@@ -166,6 +169,8 @@ todos = Table(
     Column("sort_key", String(96), nullable=False),
     # The schedule generated from the deadline (see domain/deadlines.py).
     Column("deadline_schedule_id", String(36)),
+    Column("visibility", String(16), nullable=False, default="private", server_default="private"),
+    Column("visibility_rules", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),
@@ -173,6 +178,7 @@ todos = Table(
     # Covers the group filter and the counts by status without reading rows.
     Index(None, "owner_id", "tag_group_id", "status"),
     Index(None, "parent_id"),
+    Index(None, "owner_id", "visibility"),
 )
 
 # Which resources carry which tag: the index behind tag filters, stats, and
@@ -209,11 +215,14 @@ schedules = Table(
     Column("state", String(16), nullable=False),
     Column("tag_ids", Text, nullable=False, default="[]"),
     Column("source_todo_id", String(36)),
+    Column("visibility", String(16), nullable=False, default="private", server_default="private"),
+    Column("visibility_rules", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Index(None, "owner_id", "start_at"),
     Index(None, "source_todo_id"),
+    Index(None, "owner_id", "visibility"),
 )
 
 # One changed or cancelled occurrence of a series, keyed by its original start.
@@ -249,4 +258,30 @@ calendar_feeds = Table(
     Column("rotated_at", BigInteger),
     Column("revoked_at", BigInteger),
     Index(None, "owner_id"),
+)
+
+
+# One row per unordered pair (user_low < user_high). A block is a flag per side,
+# so a counter-block does not erase the first; blocked_by names the first blocker.
+friendships = Table(
+    "friendships",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_low", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("user_high", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("requester_id", String(255), nullable=False),
+    Column("addressee_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("blocked_by", String(255)),
+    Column("block_low", Boolean, nullable=False, default=False),
+    Column("block_high", Boolean, nullable=False, default=False),
+    Column("accepted_at", BigInteger),
+    # Asked by email: hidden from its requester until answered, so that asking
+    # reveals nothing about whether the address belongs to anyone.
+    Column("via_email", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("user_low", "user_high"),
+    Index(None, "user_high"),
 )
