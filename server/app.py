@@ -15,6 +15,7 @@ from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
 from server.auth.oidc import OidcVerifier
 from server.auth.verify import TokenVerifier
 from server.domain.context import Services
+from server.domain.friends import commands as friend_commands
 from server.domain.maintenance import run_pruner
 from server.domain.registry import CommandRegistry
 from server.domain.schedules import commands as schedule_commands
@@ -23,6 +24,8 @@ from server.domain.timers import commands as timer_commands
 from server.domain.timers.scheduler import DueScheduler
 from server.domain.todos import commands as todo_commands
 from server.domain.users import commands as user_commands
+from server.domain.visibility import commands as visibility_commands
+from server.domain.visibility.fanout import load_relations
 from server.protocol import core_commands
 from server.protocol.keepalive import run_keepalive
 from server.protocol.limits import ConnectLimiter, parse_networks
@@ -33,6 +36,7 @@ from server.realtime.hub import Hub
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import RedisBackend
 from server.rest.calendar import handle_calendar, handle_schedules
+from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
 from server.rest.middleware import request_context
 from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
@@ -53,6 +57,8 @@ def build_registry() -> CommandRegistry:
     tag_commands.register(registry)
     todo_commands.register(registry)
     schedule_commands.register(registry)
+    friend_commands.register(registry)
+    visibility_commands.register(registry)
     return registry
 
 
@@ -87,7 +93,12 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     db = Database(create_engine(settings.effective_database_url, settings.db_pool_size))
     http = aiohttp.ClientSession()
-    hub = Hub(build_backend(settings), db, resume_max_events=settings.resume_max_events)
+    hub = Hub(
+        build_backend(settings),
+        db,
+        resume_max_events=settings.resume_max_events,
+        load_context=load_relations,
+    )
     tasks: list[asyncio.Task[None]] = []
     try:
         async with db.transaction() as tx:
@@ -156,6 +167,7 @@ def add_routes(app: web.Application) -> None:
         ("/v1/tags/groups", handle_tag_groups),
         ("/v1/todos", handle_todos),
         ("/v1/schedules", handle_schedules),
+        ("/v1/friends", handle_friends),
         ("/v1/calendar/{token}.ics", handle_calendar),
     ):
         cors.add(app.router.add_get(path, handler))

@@ -46,6 +46,7 @@ class EmbeddedIssuer:
         sub: str,
         *,
         email: str | None = None,
+        email_verified: bool = True,
         name: str | None = None,
         ttl_s: int = 3600,
         now: float | None = None,
@@ -63,7 +64,7 @@ class EmbeddedIssuer:
         }
         if email is not None:
             claims["email"] = email
-            claims["email_verified"] = True
+            claims["email_verified"] = email_verified
         if name is not None:
             claims["name"] = name
         return jwt.encode({"alg": ALGORITHM}, claims, self._key, algorithms=[ALGORITHM])

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from schema.base import Command
 from schema.events import EVENTS
 from server.clock import now_ms
+from server.domain.visibility.fanout import audience_of
 from server.settings import Settings
 from server.storage.db import Database, Tx
 from server.storage.events import NewEvent, append_batch
@@ -61,11 +62,20 @@ class Mutation:
         self.events = 0
         self._events: dict[str, list[NewEvent]] = {}
 
-    def emit(self, topic: str, name: str, data: Any) -> None:
-        """Queue an event; all of them are appended when the transaction's work is done."""
+    def emit(
+        self, topic: str, name: str, data: Any, *, audience: dict[str, Any] | None = None
+    ) -> None:
+        """Queue an event; all of them are appended when the transaction's work is done.
+
+        ``audience`` says who besides the topic's owner may receive it; see
+        ``server.domain.visibility.fanout.audience_of``.
+        """
         if name not in EVENTS:
             raise ValueError(f"undeclared event {name}: add it to schema/events.py")
-        event = NewEvent(name, data, self.actor.op_id, self.actor.user_id or None, self.now)
+        if audience is None:
+            audience = audience_of(data)
+        actor = self.actor.user_id or None
+        event = NewEvent(name, data, self.actor.op_id, actor, self.now, audience)
         self._events.setdefault(topic, []).append(event)
         self.events += 1
 

@@ -15,12 +15,14 @@ from aiohttp import web
 
 from schema.base import Command
 from server.clock import iso_ms
-from server.domain.access import can_receive
 from server.domain.context import Actor
 from server.domain.timers.logic import tick_entry
+from server.domain.visibility.fanout import EventFrames, Out, route
+from server.domain.visibility.policy import Viewer
 from server.protocol.limits import TokenBucket
 from server.protocol.outbound import Outbound
-from server.realtime.hub import JoinResult
+from server.realtime.hub import Delivery, JoinResult, TopicContext
+from server.realtime.topics import topic_owner
 from server.realtime.wire import text_frame
 from server.state import AppState
 
@@ -50,6 +52,8 @@ class Connection:
         self.id = conn_id
         self.address = address
         self.user_id = ""
+        self.viewer = Viewer("")  # set at authentication
+        self._leaving: set[asyncio.Task[None]] = set()
         self.expires_at = float("inf")  # set at authentication
         self.cursors: dict[str, int] = {}
         self.out = Outbound(
@@ -92,43 +96,73 @@ class Connection:
         self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
         return False
 
-    def deliver(self, topic: str, seq: int, wire: bytes, event: dict[str, Any]) -> None:
-        """Take a live event from the hub: once, in order, if this user may see it."""
+    def deliver(self, delivery: Delivery) -> None:
+        """Take a live event from the hub: once, in order, as much of it as this user may see."""
+        topic, seq = delivery.topic, delivery.seq
         cursor = self.cursors.get(topic)
         if cursor is None or seq <= cursor or self.closing:
             return
         self.cursors[topic] = seq
-        if can_receive(self.user_id, topic, event):
-            self._track_tick(event)
-            self.send_wire(wire)
+        if delivery.shared is None:
+            delivery.shared = EventFrames(delivery.frame, delivery.event)
+        routed = route(self.viewer, delivery.context, delivery.shared)
+        for out in routed.frames:
+            self._track_tick(out)
+            self.send_wire(out.wire)
+        if routed.ends:
+            self._end_subscription(topic)
 
-    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> int:
+    async def replay(
+        self, topic: str, frames: Sequence[tuple[int, str]], context: TopicContext | None
+    ) -> int:
         """Take stored events from the hub during a join, pacing on the queue; count those sent."""
         sent = 0
         for seq, frame in frames:
-            if seq <= self.cursors.get(topic, 0):
+            if topic not in self.cursors or seq <= self.cursors[topic]:
                 continue
             self.cursors[topic] = seq
             data = frame.encode()
-            event = orjson.loads(data)
-            if can_receive(self.user_id, topic, event):
-                self._track_tick(event)
-                if not await self.send_paced(data):
+            routed = route(self.viewer, context, EventFrames(data, orjson.loads(data)))
+            for out in routed.frames:
+                self._track_tick(out)
+                if not await self.out.put(out.wire, timeout=self.settings.ws_send_timeout_s):
                     raise ConnectionError("client fell behind during replay")
-                sent += 1
+            sent += bool(routed.frames)
+            if routed.ends:
+                self._end_subscription(topic)
         return sent
 
-    async def join(self, topic: str, since: int | None, epoch: str | None = None) -> JoinResult:
+    def _end_subscription(self, topic: str) -> None:
+        """Stop a topic at once (the hub lets go of this connection in the background)."""
+        self.cursors.pop(topic, None)
+        task = asyncio.create_task(self.state.hub.leave(self, topic), name=f"leave:{topic}")
+        self._leaving.add(task)
+        task.add_done_callback(self._leaving.discard)
+        self.forget_ticks_of(topic_owner(topic))
+
+    def forget_ticks_of(self, owner: str | None) -> None:
+        """Stop ticking the timers of ``owner`` (a friend topic this connection left)."""
+        self.tick_timers = {
+            ident: seen for ident, seen in self.tick_timers.items() if seen[0]["owner_id"] != owner
+        }
+
+    async def join(
+        self, topic: str, since: int | None, epoch: str | None = None, *, reset: bool = False
+    ) -> JoinResult:
         """Subscribe to ``topic`` through the hub, replaying after ``since``.
 
         A cursor of another epoch (another event history) is not replayed: the
-        topic starts at its head and is reported reset.
+        topic starts at its head and is reported reset, as it is when ``reset``.
         """
-        foreign = epoch is not None and epoch != self.services.epoch and since is not None
+        foreign = reset or (
+            epoch is not None and epoch != self.services.epoch and since is not None
+        )
         if foreign:
             since = None
         self.cursors[topic] = since or 0
         result = await self.state.hub.join(self, topic, since)
+        if topic not in self.cursors:  # the replay ended the subscription
+            return result
         self.cursors[topic] = max(self.cursors[topic], result.seq)
         return dataclasses.replace(result, reset=True) if foreign else result
 
@@ -137,9 +171,10 @@ class Connection:
         self.cursors.pop(topic, None)
         await self.state.hub.leave(self, topic)
 
-    def seed_ticks(self, timers: list[dict[str, Any]]) -> None:
-        """Start tracking the running timers this connection may see."""
-        self.tick_timers = {}
+    def seed_ticks(self, timers: list[dict[str, Any]], *, more: bool = False) -> None:
+        """Start tracking the running timers this connection may see (``more``: add to them)."""
+        if not more:
+            self.tick_timers = {}
         for timer in timers:
             self._remember_timer(timer)
 
@@ -151,12 +186,12 @@ class Connection:
         ]
         self.send_json({"type": "tick", "server_time": iso_ms(now), "timers": timers})
 
-    def _track_tick(self, event: dict[str, Any]) -> None:
-        name = event.get("name", "")
+    def _track_tick(self, out: Out) -> None:
+        name = out.name
         if self.tick_interval is None or not name.startswith("timer."):
             return
-        data = event.get("data") or {}
-        if name == "timer.deleted" or data.get("status") != "RUNNING":
+        data = out.data or {}
+        if name in ("timer.deleted", "timer.removed") or data.get("status") != "RUNNING":
             self.tick_timers.pop(data.get("id", ""), None)
         else:
             self._remember_timer(data)

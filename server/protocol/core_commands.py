@@ -15,12 +15,13 @@ from schema.commands.core import (
 from schema.errors import ErrorCode
 from server.auth.errors import AuthError
 from server.clock import iso_ms, now_ms
-from server.domain.access import can_subscribe
+from server.domain.access import admit
 from server.domain.registry import CommandRegistry
 from server.domain.timers.reads import active_timer_views
+from server.domain.visibility.ticks import visible_running_timers
 from server.errors import ApiError
 from server.protocol.connection import Connection
-from server.realtime.topics import is_valid_topic, user_topic
+from server.realtime.topics import is_valid_topic, topic_owner, user_topic
 
 
 async def handle_ping(conn: Connection, cmd: Ping) -> Any:
@@ -45,12 +46,17 @@ async def handle_subscribe(conn: Connection, cmd: Subscribe) -> Any:
     topic = cmd.data.topic
     if not is_valid_topic(topic):
         raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown topic {topic!r}", {"topic": topic})
-    if not can_subscribe(conn.user_id, topic):
-        raise ApiError(ErrorCode.NOT_FOUND, f"topic {topic} does not exist", {"topic": topic})
     if topic in conn.cursors:
         # Already streaming: replaying again would deliver events twice.
         return {"topic": topic, "seq": conn.cursors[topic], "replayed": 0, "reset": False}
-    result = await conn.join(topic, cmd.data.since, cmd.data.epoch)
+    admission = await admit(conn.services, conn.user_id, topic, cmd.data.since)
+    if admission is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"topic {topic} does not exist", {"topic": topic})
+    result = await conn.join(topic, admission.since, cmd.data.epoch, reset=admission.reset)
+    owner = topic_owner(topic)
+    if conn.tick_interval is not None and owner is not None and topic in conn.cursors:
+        running = await visible_running_timers(conn.services, conn.user_id, [owner])
+        conn.seed_ticks(running, more=True)
     return {"topic": topic, "seq": result.seq, "replayed": result.replayed, "reset": result.reset}
 
 
@@ -64,14 +70,18 @@ async def handle_unsubscribe(conn: Connection, cmd: Unsubscribe) -> Any:
     if topic not in conn.cursors:
         raise ApiError(ErrorCode.NOT_FOUND, f"not subscribed to {topic}", {"topic": topic})
     await conn.leave(topic)
+    conn.forget_ticks_of(topic_owner(topic))
     return {"topic": topic}
 
 
 async def handle_ticks_subscribe(conn: Connection, cmd: TicksSubscribe) -> Any:
     """Start tick frames for the running timers this connection may see."""
     active = await active_timer_views(conn.services, conn.user_id)
+    owners = [topic_owner(topic) for topic in conn.cursors]
+    others = [owner for owner in owners if owner is not None and owner != conn.user_id]
+    friends = await visible_running_timers(conn.services, conn.user_id, others)
     conn.tick_interval = cmd.data.interval_ms
-    conn.seed_ticks(active["items"])
+    conn.seed_ticks([*active["items"], *friends])
     conn.state.ticker.add(conn, cmd.data.interval_ms)
     return {"interval_ms": cmd.data.interval_ms}
 

@@ -15,8 +15,9 @@ from schema.errors import ErrorCode
 from schema.frames import Auth
 from server.auth.errors import AuthError
 from server.clock import iso_ms, now_ms
-from server.domain.access import can_subscribe
+from server.domain.access import admit
 from server.domain.users.actions import do_sign_in
+from server.domain.visibility.policy import Viewer
 from server.errors import ApiError, validation_details
 from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
 from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
@@ -114,6 +115,7 @@ async def authenticate(conn: Connection) -> bool:
     conn.set_expiry(identity.expires_at)
     conn.user_id = identity.sub
     user = await do_sign_in(conn.services, identity)
+    conn.viewer = Viewer.of(identity.sub, user.get("email"), user.get("email_verified"))
     await send_ready(conn, auth, user)
     return True
 
@@ -156,10 +158,12 @@ async def send_ready(conn: Connection, auth: Auth, user: dict[str, Any]) -> None
     wanted = {own: None, **auth.resume}
     topics, reset, denied, replayed = {}, [], [], 0
     for topic, since in wanted.items():
-        if not (is_valid_topic(topic) and can_subscribe(conn.user_id, topic)):
+        valid = is_valid_topic(topic)
+        admission = await admit(conn.services, conn.user_id, topic, since) if valid else None
+        if admission is None:
             denied.append(topic)
             continue
-        result = await conn.join(topic, since, auth.epoch)
+        result = await conn.join(topic, admission.since, auth.epoch, reset=admission.reset)
         topics[topic] = {"seq": result.seq}
         replayed += result.replayed
         if result.reset:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.realtime.backend import FanoutBackend
-from server.realtime.wire import text_frame
 from server.storage.db import Database
 from server.storage.events import first_retained_seq, get_heads, read_events
 
@@ -21,13 +21,47 @@ log = logging.getLogger(__name__)
 REPLAY_CHUNK = 500
 
 
+class TopicContext(Protocol):
+    """What a topic's recipients are decided with (e.g. its owner's relations)."""
+
+    def observe(self, event: dict[str, Any]) -> None:
+        """Follow a change the topic's own event carries, in seq order."""
+
+
+# Reads a topic's context when the hub starts serving the topic (None: no context).
+ContextLoader = Callable[[str, AsyncConnection], Awaitable[TopicContext | None]]
+
+
+async def no_context(topic: str, conn: AsyncConnection) -> TopicContext | None:
+    """The default loader: topics carry no context."""
+    return None
+
+
+@dataclass
+class Delivery:
+    """One live event for every local subscriber of its topic.
+
+    ``shared`` is for the subscribers: what one builds from the event (frames per
+    audience) the next reuses, so nothing is serialised once per socket.
+    """
+
+    topic: str
+    seq: int
+    frame: bytes
+    event: dict[str, Any]
+    context: TopicContext | None
+    shared: Any = None
+
+
 class Subscriber(Protocol):
     """A local receiver of topic events (a connection)."""
 
-    def deliver(self, topic: str, seq: int, wire: bytes, event: dict[str, Any]) -> None:
-        """Take one live event, framed for the socket; must not block."""
+    def deliver(self, delivery: Delivery) -> None:
+        """Take one live event; must not block."""
 
-    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> int:
+    async def replay(
+        self, topic: str, frames: Sequence[tuple[int, str]], context: TopicContext | None
+    ) -> int:
         """Take stored events, waiting for room in the outbound queue; return how many it sent."""
 
 
@@ -40,6 +74,7 @@ class _Topic:
     closed: bool = False
     draining: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    context: TopicContext | None = None
     pending: deque[tuple[int, bytes, dict[str, Any]]] = field(default_factory=deque)
 
 
@@ -55,10 +90,18 @@ class JoinResult:
 class Hub:
     """Route each topic's events to local subscribers exactly once and in seq order."""
 
-    def __init__(self, backend: FanoutBackend, db: Database, *, resume_max_events: int) -> None:
+    def __init__(
+        self,
+        backend: FanoutBackend,
+        db: Database,
+        *,
+        resume_max_events: int,
+        load_context: ContextLoader = no_context,
+    ) -> None:
         self.backend = backend
         self.db = db
         self.resume_max_events = resume_max_events
+        self.load_context = load_context
         self._topics: dict[str, _Topic] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -157,6 +200,9 @@ class Hub:
         await self.backend.subscribe(state.name)
         async with self.db.read() as conn:
             state.last_seq = (await get_heads(conn, [state.name]))[state.name]
+            # Read after the head: a change committed in between is also in a later
+            # event, which the context observes again (observing is idempotent).
+            state.context = await self.load_context(state.name, conn)
         state.active = True
 
     async def _catch_up_subscriber(
@@ -191,7 +237,7 @@ class Hub:
                 rows = await read_events(conn, state.name, cursor, head, REPLAY_CHUNK)
             if not rows:
                 break
-            count += await sub.replay(state.name, rows)
+            count += await sub.replay(state.name, rows, state.context)
             cursor = rows[-1][0]
         return count
 
@@ -232,11 +278,13 @@ class Hub:
 
     def _deliver(self, state: _Topic, seq: int, frame: bytes, event: dict[str, Any]) -> None:
         state.last_seq = seq
+        if state.context is not None:
+            state.context.observe(event)
         if not state.subscribers:
             return
-        wire = text_frame(frame)  # framed once, sent as is to every recipient
+        delivery = Delivery(state.name, seq, frame, event, state.context)
         for sub in list(state.subscribers):
-            sub.deliver(state.name, seq, wire, event)
+            sub.deliver(delivery)
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task = asyncio.ensure_future(coro)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from server.realtime.hub import Hub
+from server.realtime.hub import Delivery, Hub
 from server.realtime.memory import InProcessBackend
 from server.storage.db import Database, create_engine
 from server.storage.events import NewEvent, append_event
@@ -20,11 +20,11 @@ class Collector:
     def __init__(self) -> None:
         self.seqs: list[int] = []
 
-    def deliver(self, topic: str, seq: int, frame: bytes, event: dict[str, Any]) -> None:
-        assert event["seq"] == seq
-        self.seqs.append(seq)
+    def deliver(self, delivery: Delivery) -> None:
+        assert delivery.event["seq"] == delivery.seq
+        self.seqs.append(delivery.seq)
 
-    async def replay(self, topic: str, frames: Sequence[tuple[int, str]]) -> int:
+    async def replay(self, topic: str, frames: Sequence[tuple[int, str]], context: Any) -> int:
         self.seqs.extend(seq for seq, _ in frames)
         return len(frames)
 

@@ -15,6 +15,7 @@ from server.domain.schedules.recurrence import RecurrenceError, split_rule
 from server.domain.schedules.series import series_of, whole_seconds
 from server.domain.schedules.views import occurrence_view, schedule_view
 from server.domain.schedules.writes import delete_series, edit_series, insert_series, instants
+from server.domain.visibility.fanout import deletion
 from server.errors import ApiError, not_found, validation_error
 from server.realtime.topics import user_topic
 from server.storage import schedules as store
@@ -68,7 +69,9 @@ async def delete(
     if scope == "this":
         _require_not_cancelled(row, original, override)
         await _write_override(m, row, original, override, {"cancelled": True})
-        m.emit(user_topic(row["owner_id"]), "schedule.deleted", {"id": ident})
+        m.emit(
+            user_topic(row["owner_id"]), "schedule.deleted", {"id": ident}, audience=deletion(row)
+        )
         return reply
     head, _ = _split(row, original)
     updated, _dropped = await _end_before(m, row, original, head)
@@ -154,6 +157,18 @@ def _shifted(row: Mapping[Any, Any], original: int, changes: dict[str, Any]) -> 
     return out
 
 
+# What the new series of a ``following`` split takes over from the old one.
+SPLIT_KEEPS = (
+    "title",
+    "description",
+    "timezone",
+    "state",
+    "recurrence_end",
+    "visibility",
+    "visibility_rules",
+)
+
+
 async def _split_series(
     m: Mutation, row: RowMapping, original: int, changes: dict[str, Any]
 ) -> dict[str, Any]:
@@ -161,7 +176,7 @@ async def _split_series(
     head, tail = _split(row, original)
     start = changes.get("start_at", original)
     fields = {
-        **{k: row[k] for k in ("title", "description", "timezone", "state", "recurrence_end")},
+        **{k: row[k] for k in SPLIT_KEEPS},
         "recurrence_rule": tail,
         "tag_ids": orjson.loads(row["tag_ids"]),
         **changes,

@@ -16,6 +16,7 @@ from server.domain.schedules.recurrence import is_occurrence
 from server.domain.schedules.series import TIMING, series_of, timing
 from server.domain.schedules.views import schedule_view
 from server.domain.timers.links import do_unlink_timers
+from server.domain.visibility.fanout import deletion
 from server.realtime.topics import user_topic
 from server.storage import schedules as store
 from server.storage.rows import delete_rows, get_owned, insert_row
@@ -81,7 +82,9 @@ async def delete_series(m: Mutation, row: Mapping[Any, Any]) -> None:
     await delete_tag_links(m.conn, "schedule", [row["id"]])
     await delete_rows(m.conn, schedules, [row["id"]])
     await do_unlink_timers(m, {"schedule_id": [row["id"]]})
-    m.emit(user_topic(row["owner_id"]), "schedule.deleted", {"id": row["id"]})
+    m.emit(
+        user_topic(row["owner_id"]), "schedule.deleted", {"id": row["id"]}, audience=deletion(row)
+    )
 
 
 async def _reconcile_overrides(

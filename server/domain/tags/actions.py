@@ -28,6 +28,7 @@ from server.domain.tags.logic import (
     tag_view,
     without_keys,
 )
+from server.domain.visibility.fanout import deletion
 from server.errors import ApiError, validation_error
 from server.realtime.topics import user_topic
 from server.storage import tags as store
@@ -84,6 +85,9 @@ async def do_delete_group(
         await load_owned(m, tag_groups, "tag group", group_id, if_version)
         tag_ids = await store.tag_ids_of_group(m.conn, group_id)
         todo_ids = await todo_store.ids_in_group(m.conn, group_id)
+        todo_audience = {
+            row["id"]: deletion(row) for row in await todo_store.rows_by_id(m.conn, todo_ids)
+        }
         generated = await deadlines.generated_ids(m, todo_ids)
         gone = {"todo_id": set(todo_ids), "schedule_id": set(generated)}
         links = [
@@ -99,8 +103,9 @@ async def do_delete_group(
         await delete_rows(m.conn, tags, tag_ids)
         await delete_rows(m.conn, tag_groups, [group_id])
         topic = user_topic(actor.user_id)
+        for todo_id in todo_ids:
+            m.emit(topic, "todo.deleted", {"id": todo_id}, audience=todo_audience[todo_id])
         for ident, event in [
-            *((t, "todo.deleted") for t in todo_ids),
             *((t, "tag.deleted") for t in tag_ids),
             (group_id, "tag_group.deleted"),
         ]:

@@ -13,6 +13,7 @@ from schema.errors import ErrorCode
 from server.domain.context import SYSTEM, Actor, Mutation, Services, mutate
 from server.domain.timers import logic
 from server.domain.timers.links import require_links, with_inherited
+from server.domain.visibility.fanout import deletion
 from server.errors import ApiError, not_found
 from server.realtime.topics import user_topic
 from server.storage import timers as store
@@ -106,10 +107,10 @@ async def do_delete_timer(
 ) -> dict[str, Any]:
     """Delete a timer."""
     async with mutate(services, actor) as m:
-        await _load(m, timer_id, if_version)
+        row = await _load(m, timer_id, if_version)
         await store.delete_timer(m.conn, timer_id)
         await delete_tag_links(m.conn, "timer", [timer_id])
-        m.emit(user_topic(actor.user_id), "timer.deleted", {"id": timer_id})
+        m.emit(user_topic(actor.user_id), "timer.deleted", {"id": timer_id}, audience=deletion(row))
         m.done({"id": timer_id})
     return {"id": timer_id}
 

@@ -9,6 +9,7 @@ import orjson
 
 from schema.errors import ErrorCode
 from server.clock import iso_ms, iso_or_none
+from server.domain.visibility.policy import visibility_view
 from server.errors import ApiError
 
 RUNNING, PAUSED, COMPLETED, CANCELLED = "RUNNING", "PAUSED", "COMPLETED", "CANCELLED"
@@ -126,6 +127,7 @@ def timer_view(row: Row, now: int) -> dict[str, Any]:
         "ended_at": iso_or_none(row["ended_at"]),
         "pause_history": orjson.loads(row["pause_history"]),
         "due_at": iso_or_none(due_at),
+        "visibility": visibility_view(row),
         "created_at": iso_ms(row["created_at"]),
         "updated_at": iso_ms(row["updated_at"]),
         "version": int(row["version"]),

@@ -17,6 +17,7 @@ from server.domain.paging import parse_instant
 from server.domain.taggable import require_own_tags
 from server.domain.todos.logic import todo_view
 from server.domain.todos.tree import require_movable, require_parent
+from server.domain.visibility.fanout import deletion
 from server.realtime.topics import user_topic
 from server.storage import todos as store
 from server.storage.rows import delete_rows, insert_row
@@ -81,7 +82,7 @@ async def do_delete_todo(
 ) -> dict[str, Any]:
     """Delete a todo: its children become roots, its timers lose the link."""
     async with mutate(services, actor) as m:
-        await load_owned(m, todos, "todo", todo_id, if_version)
+        row = await load_owned(m, todos, "todo", todo_id, if_version)
         children = await store.rows_by_id(m.conn, await store.child_ids(m.conn, todo_id))
         for child in children:
             root = await write_row(m, todos, child, {"parent_id": None})
@@ -89,7 +90,7 @@ async def do_delete_todo(
         unlinked = await deadlines.do_drop_for_todos(m, [todo_id])
         await delete_tag_links(m.conn, "todo", [todo_id])
         await delete_rows(m.conn, todos, [todo_id])
-        m.emit(user_topic(actor.user_id), "todo.deleted", {"id": todo_id})
+        m.emit(user_topic(actor.user_id), "todo.deleted", {"id": todo_id}, audience=deletion(row))
         reply = {
             "id": todo_id,
             "promoted": [c["id"] for c in children],

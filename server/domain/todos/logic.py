@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from server.clock import iso_ms, iso_or_none
+from server.domain.visibility.policy import visibility_view
 
 Row = Mapping[Any, Any]
 
@@ -25,6 +26,7 @@ def todo_view(row: Row) -> dict[str, Any]:
         "status": row["status"],
         "tag_ids": orjson.loads(row["tag_ids"]),
         "schedule_ids": [row["deadline_schedule_id"]] if row["deadline_schedule_id"] else [],
+        "visibility": visibility_view(row),
         "created_at": iso_ms(row["created_at"]),
         "updated_at": iso_ms(row["updated_at"]),
         "version": row["version"],
