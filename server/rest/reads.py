@@ -14,6 +14,7 @@ from schema.errors import ErrorCode
 from schema.rest import BootstrapQuery, TimerListQuery, TodoListQuery
 from server.clock import iso_ms, now_ms
 from server.domain.context import Services
+from server.domain.friends.reads import bootstrap_views as friend_views
 from server.domain.schedules.reads import list_schedule_views
 from server.domain.tags.reads import list_group_views
 from server.domain.timers.reads import active_timer_views, list_timer_views
@@ -38,7 +39,7 @@ def json_response(body: Any) -> web.Response:
 
 
 async def handle_bootstrap(request: web.Request) -> web.Response:
-    """Return the user, active timers, tag groups, todos and the topic cursors to stream from."""
+    """Return the user, active timers, tag groups, todos, friends and the topic cursors."""
     identity = await require_identity(request)
     query = parse_query(BootstrapQuery, request)
     user_id = identity.sub
@@ -55,6 +56,7 @@ async def handle_bootstrap(request: web.Request) -> web.Response:
     groups = await list_group_views(services, user_id)
     todos = await list_todo_views(services, user_id, TodoListQuery(limit=BOOTSTRAP_TODOS))
     window = await _bootstrap_schedules(services, user_id, query)
+    friends = await friend_views(services, user_id)
     return json_response(
         {
             **window,
@@ -63,6 +65,7 @@ async def handle_bootstrap(request: web.Request) -> web.Response:
             "tag_groups": groups["items"],
             "todos": todos["items"],
             "todos_next_cursor": todos["next_cursor"],
+            **friends,
             "epoch": services.epoch,
             "topics": {topic: {"seq": heads[topic]}},
             "server_time": iso_ms(now_ms()),

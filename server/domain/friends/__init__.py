@@ -1,0 +1,1 @@
+"""Friends: requests, friendships and blocks between pairs of users."""
