@@ -57,9 +57,15 @@ async def list_timers(
     end_ms: int | None = None,
     after: Sequence[Any] | None = None,
     limit: int = 100,
+    levels: Sequence[str] | None = None,
 ) -> Sequence[RowMapping]:
-    """Return the owner's timers newest first, filtered, after the keyset cursor ``after``."""
+    """Return the owner's timers newest first, filtered, after the keyset cursor ``after``.
+
+    ``levels`` keeps only timers of those visibility levels (a viewer's pre-filter).
+    """
     stmt = select(timers).where(timers.c.owner_id == owner_id)
+    if levels is not None:
+        stmt = stmt.where(timers.c.visibility.in_(list(levels)))
     if status is not None:
         stmt = stmt.where(timers.c.status == status)
     if kind is not None:
@@ -89,14 +95,19 @@ def _kind_clause(kind: str) -> Any:
 
 
 async def list_active_timers(
-    conn: AsyncConnection, owner_id: str, statuses: Sequence[str] = ACTIVE
+    conn: AsyncConnection,
+    owner_id: str,
+    statuses: Sequence[str] = ACTIVE,
+    levels: Sequence[str] | None = None,
 ) -> Sequence[RowMapping]:
-    """Return the owner's timers in ``statuses``, oldest first."""
+    """Return the owner's timers in ``statuses`` (and visibility ``levels``), oldest first."""
     stmt = (
         select(timers)
         .where(timers.c.owner_id == owner_id, timers.c.status.in_(statuses))
         .order_by(timers.c.started_at, timers.c.id)
     )
+    if levels is not None:
+        stmt = stmt.where(timers.c.visibility.in_(list(levels)))
     return (await conn.execute(stmt)).mappings().all()
 
 

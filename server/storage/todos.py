@@ -121,9 +121,16 @@ async def list_page(
     tag_ids: Sequence[str] | None,
     after: str | None,
     limit: int,
+    levels: Sequence[str] | None = None,
 ) -> Sequence[RowMapping]:
-    """Return up to ``limit`` rows of the listing after the keyset position ``after``."""
+    """Return up to ``limit`` rows of the listing after the keyset position ``after``.
+
+    ``levels`` keeps only todos of those visibility levels (a viewer's pre-filter),
+    ancestors included.
+    """
     stmt = listing(owner_id, group_ids, tag_ids)
+    if levels is not None:
+        stmt = stmt.where(todos.c.visibility.in_(list(levels)))
     if after is not None:
         stmt = stmt.where(todos.c.sort_key > after)
     stmt = stmt.order_by(todos.c.sort_key).limit(limit)

@@ -55,18 +55,18 @@ async def handle_delete(caller: Caller, cmd: TimerDelete) -> Any:
 
 
 async def handle_get(caller: Caller, cmd: TimerGet) -> Any:
-    """Read one timer."""
+    """Read one timer: the caller's, or another user's they may see."""
     return await get_timer_view(caller.services, caller.user_id, cmd.data.id)
 
 
 async def handle_list(caller: Caller, cmd: TimerListCommand) -> Any:
-    """List timers."""
+    """List the caller's timers, or those of ``owner_id`` they may see."""
     return await list_timer_views(caller.services, caller.user_id, cmd.data)
 
 
 async def handle_active(caller: Caller, cmd: TimerActive) -> Any:
-    """List running and paused timers."""
-    return await active_timer_views(caller.services, caller.user_id)
+    """List running and paused timers (the caller's, or those of ``owner_id`` they may see)."""
+    return await active_timer_views(caller.services, caller.user_id, cmd.data.owner_id)
 
 
 def register(registry: CommandRegistry) -> None:

@@ -1,4 +1,4 @@
-"""Timer reads shared by commands and REST."""
+"""Timer reads shared by commands and REST: the caller's own, or another user's they may see."""
 
 from __future__ import annotations
 
@@ -9,35 +9,49 @@ from server.clock import iso_ms, now_ms
 from server.domain.context import Services
 from server.domain.paging import decode_cursor, encode_cursor, parse_instant, views_yielding
 from server.domain.timers.logic import timer_view
-from server.errors import not_found
+from server.domain.visibility.shared import for_viewer, list_access, load_visible, visible_rows
 from server.storage import timers as store
+from server.storage.tables import timers
 
 
-async def get_timer_view(services: Services, owner_id: str, timer_id: str) -> dict[str, Any]:
-    """Return one of the owner's timers."""
+async def get_timer_view(services: Services, viewer_id: str, timer_id: str) -> dict[str, Any]:
+    """Return a timer the viewer owns or may see; anything else is not_found, missing or not."""
     async with services.db.read() as conn:
-        row = await store.get_timer(conn, owner_id, timer_id)
-    if row is None:
-        raise not_found("timer", timer_id)
-    return timer_view(row, now_ms())
+        row, access = await load_visible(conn, timers, "timer", viewer_id, timer_id)
+    return for_viewer(timer_view(row, now_ms()), access)
 
 
 async def list_timer_views(
-    services: Services, owner_id: str, query: TimerListData, max_limit: int | None = None
+    services: Services, viewer_id: str, query: TimerListData, max_limit: int | None = None
 ) -> dict[str, Any]:
-    """Return a page of the owner's timers, newest first, and the cursor of the next page."""
+    """Return a page of timers, newest first, and the cursor of the next page.
+
+    Without ``owner_id`` (or with the viewer's own) the page is the viewer's
+    timers. With another owner it holds only the timers the viewer may see:
+    SQL keeps the levels the viewer's relation might reach (none for a blocked
+    pair: an empty page), then the predicate decides ``selected`` and
+    ``allowed_emails`` rows. The cursor is the last row *scanned*, so such a
+    page may hold fewer than ``limit`` items (even none) while ``next_cursor``
+    is set; a client pages on until ``next_cursor`` is null.
+    """
     limit = min(query.limit, max_limit) if max_limit else query.limit
     after = decode_cursor(query.cursor, (int, str)) if query.cursor else None
+    start_ms = parse_instant(query.start, "from")
+    end_ms = parse_instant(query.to, "to")
     async with services.db.read() as conn:
+        access = await list_access(conn, viewer_id, query.owner_id)
+        if not access.levels:
+            return {"items": [], "next_cursor": None, "server_time": iso_ms(now_ms())}
         rows = await store.list_timers(
             conn,
-            owner_id,
+            access.owner_id,
             status=query.status,
             kind=query.type,
-            start_ms=parse_instant(query.start, "from"),
-            end_ms=parse_instant(query.to, "to"),
+            start_ms=start_ms,
+            end_ms=end_ms,
             after=after,
             limit=limit + 1,
+            levels=None if access.own else access.levels,
         )
     now = now_ms()
     page = rows[:limit]
@@ -45,15 +59,29 @@ async def list_timer_views(
         encode_cursor([page[-1]["created_at"], page[-1]["id"]]) if len(rows) > limit else None
     )
     return {
-        "items": await views_yielding(page, lambda row: timer_view(row, now)),
+        "items": await views_yielding(
+            visible_rows(page, access), lambda row: for_viewer(timer_view(row, now), access)
+        ),
         "next_cursor": next_cursor,
         "server_time": iso_ms(now),
     }
 
 
-async def active_timer_views(services: Services, owner_id: str) -> dict[str, Any]:
-    """Return the owner's RUNNING and PAUSED timers."""
+async def active_timer_views(
+    services: Services, viewer_id: str, owner_id: str | None = None
+) -> dict[str, Any]:
+    """Return the RUNNING and PAUSED timers of the viewer, or those of ``owner_id`` they may see."""
     async with services.db.read() as conn:
-        rows = await store.list_active_timers(conn, owner_id)
+        access = await list_access(conn, viewer_id, owner_id)
+        rows = (
+            await store.list_active_timers(
+                conn, access.owner_id, levels=None if access.own else access.levels
+            )
+            if access.levels
+            else []
+        )
     now = now_ms()
-    return {"items": [timer_view(row, now) for row in rows], "server_time": iso_ms(now)}
+    return {
+        "items": [for_viewer(timer_view(row, now), access) for row in visible_rows(rows, access)],
+        "server_time": iso_ms(now),
+    }

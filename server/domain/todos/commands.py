@@ -35,12 +35,12 @@ async def handle_delete(caller: Caller, cmd: TodoDelete) -> Any:
 
 
 async def handle_get(caller: Caller, cmd: TodoGet) -> Any:
-    """Read one todo."""
+    """Read one todo: the caller's, or another user's they may see."""
     return await reads.get_todo_view(caller.services, caller.user_id, cmd.data.id)
 
 
 async def handle_list(caller: Caller, cmd: TodoListCommand) -> Any:
-    """List todos."""
+    """List the caller's todos, or those of ``owner_id`` they may see."""
     return await reads.list_todo_views(caller.services, caller.user_id, cmd.data)
 
 

@@ -12,36 +12,65 @@ from server.domain.editing import require_all_owned, require_owned
 from server.domain.paging import decode_cursor, encode_cursor, views_yielding
 from server.domain.taggable import require_own_tags
 from server.domain.todos.logic import todo_view
+from server.domain.visibility.shared import (
+    for_viewer,
+    list_access,
+    load_visible,
+    refuse_private_filters,
+    visible_rows,
+)
 from server.storage import todos as store
 from server.storage.tables import tag_groups, todos
 
 CURSOR_SHAPE = (str,)
 
 
-async def get_todo_view(services: Services, owner_id: str, todo_id: str) -> dict[str, Any]:
-    """Return one of the owner's todos."""
+async def get_todo_view(services: Services, viewer_id: str, todo_id: str) -> dict[str, Any]:
+    """Return a todo the viewer owns or may see; anything else is not_found, missing or not."""
     async with services.db.read() as conn:
-        return todo_view(await require_owned(conn, todos, "todo", owner_id, todo_id))
+        row, access = await load_visible(conn, todos, "todo", viewer_id, todo_id)
+    return for_viewer(todo_view(row), access)
 
 
-async def list_todo_views(services: Services, owner_id: str, query: TodoListData) -> dict[str, Any]:
-    """Return a page of the owner's todos: the matches and, with tags, their ancestors."""
+async def list_todo_views(
+    services: Services, viewer_id: str, query: TodoListData
+) -> dict[str, Any]:
+    """Return a page of todos: the matches and, with tags, their ancestors.
+
+    Without ``owner_id`` (or with the viewer's own) the page is the viewer's
+    todos. With another owner it holds only the todos the viewer may see (group
+    and tag filters are refused there: they name the owner's private ids): SQL
+    keeps the levels the viewer's relation might reach (none for a blocked pair:
+    an empty page), then the predicate decides ``selected`` and
+    ``allowed_emails`` rows, ancestors included. The cursor is the last row
+    *scanned*, so such a page may hold fewer than ``limit`` items (even none)
+    while ``next_cursor`` is set; a client pages on until ``next_cursor`` is null.
+    """
     after = decode_cursor(query.cursor, CURSOR_SHAPE)[0] if query.cursor else None
     async with services.db.read() as conn:
-        await _require_filters(conn, owner_id, query)
+        access = await list_access(conn, viewer_id, query.owner_id)
+        refuse_private_filters(access, group_ids=query.group_ids, tag_ids=query.tag_ids)
+        if not access.levels:
+            return {"items": [], "next_cursor": None}
+        await _require_filters(conn, access.owner_id, query)
         rows = await store.list_page(
             conn,
-            owner_id,
+            access.owner_id,
             group_ids=query.group_ids,
             tag_ids=query.tag_ids,
             after=after,
             limit=query.limit + 1,
+            levels=None if access.own else access.levels,
         )
     page = rows[: query.limit]
     more = len(rows) > query.limit
     return {
         "items": await views_yielding(
-            page, lambda row: {**todo_view(row), "include_reason": row["include_reason"]}
+            visible_rows(page, access),
+            lambda row: {
+                **for_viewer(todo_view(row), access),
+                "include_reason": row["include_reason"],
+            },
         ),
         "next_cursor": encode_cursor([page[-1]["sort_key"]]) if more else None,
     }
