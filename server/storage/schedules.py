@@ -12,6 +12,53 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.storage.tables import calendar_feeds, schedule_overrides, schedules
 
 
+async def window_rows(
+    conn: AsyncConnection, owner_id: str, start: int, end: int
+) -> tuple[list[RowMapping], Sequence[RowMapping]]:
+    """Return the owner's series and overrides a window [start, end) needs, from the database.
+
+    The series are those that may have something in the window, then those only
+    an override brings in (an occurrence moved beyond its series' own span is
+    found by its new time); ``rows_in_window`` is the same selection in Python.
+    """
+    candidates = list(await series_in_window(conn, owner_id, start, end))
+    longest = max((r["end_at"] - r["start_at"] for r in candidates), default=0)
+    overrides = await overrides_in_window(conn, owner_id, start, end, longest)
+    known = {r["id"] for r in candidates}
+    extra = sorted({o["series_id"] for o in overrides} - known)
+    candidates += await series_by_ids(conn, owner_id, extra)
+    return candidates, overrides
+
+
+def rows_in_window(
+    series: Sequence[RowMapping], overrides: Sequence[RowMapping], start: int, end: int
+) -> tuple[list[RowMapping], list[RowMapping]]:
+    """Select from all of an owner's series and overrides what ``window_rows`` would read.
+
+    ``series`` in (start_at, id) order, as ``all_series`` gives them; the
+    predicates are those of ``series_in_window`` and ``overrides_in_window``.
+    """
+    candidates = [
+        r
+        for r in series
+        if r["start_at"] < end and (r["last_end"] is None or r["last_end"] > start)
+    ]
+    longest = max((r["end_at"] - r["start_at"] for r in candidates), default=0)
+    picked = [o for o in overrides if _override_in_window(o, start, end, longest)]
+    known = {r["id"] for r in candidates}
+    extra = {o["series_id"] for o in picked} - known
+    if extra:
+        by_id = {r["id"]: r for r in series}
+        candidates += [by_id[i] for i in sorted(extra) if i in by_id]
+    return candidates, picked
+
+
+def _override_in_window(o: RowMapping, start: int, end: int, longest_ms: int) -> bool:
+    if o["start_at"] < end and o["end_at"] > start:
+        return True
+    return bool(start - longest_ms < o["original_start"] < end)
+
+
 async def series_in_window(
     conn: AsyncConnection, owner_id: str, start: int, end: int
 ) -> Sequence[RowMapping]:
@@ -132,17 +179,22 @@ async def list_feeds(conn: AsyncConnection, owner_id: str) -> Sequence[RowMappin
     return (await conn.execute(stmt)).mappings().all()
 
 
-async def all_series(conn: AsyncConnection, owner_id: str) -> Sequence[RowMapping]:
-    """Return every schedule of the owner (for the feed), oldest first."""
+async def all_series(
+    conn: AsyncConnection, owner_id: str, limit: int | None = None
+) -> Sequence[RowMapping]:
+    """Return every schedule of the owner (for the feed), oldest first; at most ``limit``."""
     stmt = (
         select(schedules)
         .where(schedules.c.owner_id == owner_id)
         .order_by(schedules.c.start_at, schedules.c.id)
+        .limit(limit)
     )
     return (await conn.execute(stmt)).mappings().all()
 
 
-async def all_overrides(conn: AsyncConnection, owner_id: str) -> Sequence[RowMapping]:
-    """Return every override of the owner's series."""
+async def all_overrides(
+    conn: AsyncConnection, owner_id: str, limit: int | None = None
+) -> Sequence[RowMapping]:
+    """Return every override of the owner's series; at most ``limit``."""
     stmt = select(schedule_overrides).where(schedule_overrides.c.owner_id == owner_id)
-    return (await conn.execute(stmt)).mappings().all()
+    return (await conn.execute(stmt.limit(limit))).mappings().all()
