@@ -139,6 +139,22 @@ async def test_strangers_and_blocked_users_cannot_subscribe(device):
     assert (await mallory.error("subscribe", {"topic": "user:alice"}))["code"] == "not_found"
     await alice.ok("friend.block", {"user_id": "mallory"})
     assert (await mallory.error("subscribe", {"topic": "user:alice"}))["code"] == "not_found"
+    # Blocking someone closes their topic to the blocker too.
+    assert (await alice.error("subscribe", {"topic": "user:mallory"}))["code"] == "not_found"
+
+
+async def test_resume_of_a_blocked_or_unfriended_topic_is_denied(client, token, pair):
+    alice, bob, marker = pair
+    await marker.frames(bob)
+    cursor = bob.events[-1]["seq"]
+    await bob.close()
+    await alice.ok("friend.block", {"user_id": "bob"})
+    back = await Device.connect(client, token("bob"), resume={"user:alice": cursor})
+    try:
+        assert back.ready["denied"] == ["user:alice"]
+        assert [e for e in back.replayed if e["topic"] == "user:alice"] == []
+    finally:
+        await back.close()
 
 
 async def test_resume_after_a_visibility_change_while_offline(client, token, pair):

@@ -117,3 +117,30 @@ async def test_the_owners_window_is_unchanged_by_a_friends_read(device, olivia):
     assert before == after
     selected = [i for i in after["items"] if i["title"] == "selected"]
     assert selected[0]["visibility"] == {"level": "selected", "allowed_user_ids": ["fay"]}
+
+
+@pytest.mark.parametrize(
+    ("email", "verified", "shares", "sees"),
+    [
+        ("vera@other.example", True, {"allowed_emails": ["VERA@other.example"]}, True),
+        ("Vera@Other.Example", True, {"allowed_emails": ["vera@other.example"]}, True),
+        ("vera@other.example", False, {"allowed_emails": ["vera@other.example"]}, False),
+        ("una@corp.example", True, {"allowed_domains": ["corp.example"]}, True),
+        ("una@corp.example", False, {"allowed_domains": ["corp.example"]}, False),
+        ("una@sub.corp.example", True, {"allowed_domains": ["corp.example"]}, False),
+    ],
+)
+async def test_allowed_emails_reach_strangers_with_a_verified_address(
+    client, token, device, email, verified, shares, sees
+):
+    owner = await device("olivia")
+    series = await daily(owner, "by email")
+    await share(owner, "schedule", series["id"], "allowed_emails", **shares)
+    viewer = await Device.connect(client, token("vera", email=email, email_verified=verified))
+    try:
+        page = await viewer.ok("schedule.list", {"start": START, "end": END, "owner_id": "olivia"})
+        assert titles(page["items"]) == ({"by email"} if sees else set())
+        got = await viewer.call("schedule.get", {"id": series["id"]})
+        assert got["ok"] is sees
+    finally:
+        await viewer.close()
