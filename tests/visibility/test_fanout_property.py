@@ -1,8 +1,8 @@
 """Property: every frame a friend-topic subscriber gets is exactly what an oracle predicts.
 
 Several users on two server instances (PostgreSQL + Redis; one instance on the
-embedded default) befriend, unfriend, block, unblock, share and change their
-resources in a random order. Each user subscribes to every friend's topic as
+embedded default) befriend, unfriend, block, unblock, share, change, pause and
+resume, delete and recreate their resources in a random order. Each user subscribes to every friend's topic as
 soon as the friendship is accepted. An oracle, computed from the same history
 with the pure predicate, says which frames each subscriber must receive on each
 friend topic; the test compares the whole sequences: a leak and a miss both fail.
@@ -26,7 +26,7 @@ from tests.conftest import REDIS_URL
 from tests.wsclient import Device
 
 USERS = 4
-EXAMPLES = 60
+EXAMPLES = 100
 KINDS = ("timer", "todo")
 LEVELS = ("private", "friends", "selected", "allowed_emails", "public")
 STATS = {"examples": 0, "operations": 0, "frames": 0, "streams": 0}
@@ -38,8 +38,10 @@ share_op = st.tuples(
     st.just("share"), users, st.sampled_from(KINDS), st.sampled_from(LEVELS), st.sets(users)
 )
 touch_op = st.tuples(st.just("touch"), users, st.sampled_from(KINDS))
+activity_op = st.tuples(st.just("activity"), users)
+recreate_op = st.tuples(st.just("recreate"), users, st.sampled_from(KINDS))
 # Resource changes outnumber relation changes, as they do in use.
-operation = st.one_of(relation_op, share_op, share_op, touch_op, touch_op)
+operation = st.one_of(relation_op, share_op, share_op, share_op, touch_op, activity_op, recreate_op)
 first_friends = st.sets(st.tuples(st.just("befriend"), users, users), max_size=8)
 
 
@@ -53,6 +55,8 @@ class Person:
     ids: dict[str, str] = field(default_factory=dict)
     vis: dict[str, dict[str, Any]] = field(default_factory=dict)
     marker: str = ""
+    group: str = ""
+    paused: bool = False
 
 
 class World:
@@ -93,6 +97,10 @@ class World:
             return await getattr(self, kind)(a, b)
         if kind == "share":
             return await self.share(self.person(op[1]), op[2], op[3], op[4])
+        if kind == "activity":
+            return await self.activity(self.person(op[1]))
+        if kind == "recreate":
+            return await self.recreate(self.person(op[1]), op[2])
         return await self.touch(self.person(op[1]), op[2])
 
     async def befriend(self, a: Person, b: Person) -> bool:
@@ -193,7 +201,30 @@ class World:
         self.change(owner, kind, owner.vis[kind])
         return True
 
-    def change(self, owner: Person, kind: str, new: dict[str, Any]) -> None:
+    async def activity(self, owner: Person) -> bool:
+        """Pause the running timer, or resume the paused one (timer activity)."""
+        verb = "resume" if owner.paused else "pause"
+        await owner.dev.ok(f"timer.{verb}", {"id": owner.ids["timer"]})
+        owner.paused = not owner.paused
+        self.change(owner, "timer", owner.vis["timer"], f"timer.{verb}d")
+        return True
+
+    async def recreate(self, owner: Person, kind: str) -> bool:
+        """Delete the resource (those who saw it see it go), then make a new private one."""
+        await owner.dev.ok(f"{kind}.delete", {"id": owner.ids[kind]})
+        for viewer in self.people:
+            if (viewer.name, owner.name) in self.subscribed and self.sees(
+                viewer, owner, owner.vis[kind]
+            ):
+                self.expect(viewer.name, owner.name, (f"{kind}.deleted", owner.ids[kind]))
+        owner.ids[kind] = (await make_resource(owner, kind))["id"]
+        owner.vis[kind] = {"level": "private"}
+        owner.paused = False if kind == "timer" else owner.paused
+        return True
+
+    def change(
+        self, owner: Person, kind: str, new: dict[str, Any], name: str | None = None
+    ) -> None:
         """An update of one resource: full frame to who sees it now, removed to who lost it."""
         before = owner.vis[kind]
         owner.vis[kind] = new
@@ -201,7 +232,7 @@ class World:
             if (viewer.name, owner.name) not in self.subscribed:
                 continue
             if self.sees(viewer, owner, new):
-                self.expect(viewer.name, owner.name, (f"{kind}.updated", owner.ids[kind]))
+                self.expect(viewer.name, owner.name, (name or f"{kind}.updated", owner.ids[kind]))
             elif self.sees(viewer, owner, before):
                 self.expect(viewer.name, owner.name, (f"{kind}.removed", owner.ids[kind]))
 
@@ -248,6 +279,13 @@ class World:
         return got
 
 
+async def make_resource(person: Person, kind: str) -> dict[str, Any]:
+    """Create a private timer (running) or todo for ``person``."""
+    if kind == "timer":
+        return dict(await person.dev.ok("timer.start", {"allocated_ms": 3_600_000}))
+    return dict(await person.dev.ok("todo.create", {"title": "t", "tag_group_id": person.group}))
+
+
 async def make_world(servers: list[Any], token: Any, run: int) -> World:
     people = []
     for i in range(USERS):
@@ -255,9 +293,9 @@ async def make_world(servers: list[Any], token: Any, run: int) -> World:
         email = f"{name}@example.com"
         dev = await Device.connect(servers[i % len(servers)], token(name, email=email))
         person = Person(name, email, dev)
-        timer = await dev.ok("timer.start", {"allocated_ms": 3_600_000})
-        group = await dev.ok("tag_group.create", {"name": "g"})
-        todo = await dev.ok("todo.create", {"title": "t", "tag_group_id": group["id"]})
+        person.group = (await dev.ok("tag_group.create", {"name": "g"}))["id"]
+        timer = await make_resource(person, "timer")
+        todo = await make_resource(person, "todo")
         marker = await dev.ok("timer.start", {"allocated_ms": 3_600_000, "title": "marker"})
         await dev.ok(
             "visibility.set",
