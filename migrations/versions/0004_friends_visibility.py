@@ -52,9 +52,11 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_friendships_user_high", "friendships", ["user_high"])
+    op.create_index("ix_users_email_lower", "users", [sa.text("lower(email)")])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_users_email_lower", "users")
     op.drop_index("ix_friendships_user_high", "friendships")
     op.drop_table("friendships")
     for table in SHAREABLE:

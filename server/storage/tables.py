@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData(
@@ -50,6 +51,8 @@ users = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),
 )
+# Friend requests by email look users up by their address in any case.
+Index("ix_users_email_lower", func.lower(users.c.email))
 
 timers = Table(
     "timers",
