@@ -89,9 +89,13 @@ class Connection:
 
     async def send_paced(self, frame: bytes) -> bool:
         """Queue a frame, waiting for room; False when the client stays behind."""
+        return await self.send_wire_paced(text_frame(frame))
+
+    async def send_wire_paced(self, wire: bytes) -> bool:
+        """Queue a framed message, waiting for room; False (and 4409) when the client lags."""
         if self.closing:
             return False
-        if await self.out.put(text_frame(frame), timeout=self.settings.ws_send_timeout_s):
+        if await self.out.put(wire, timeout=self.settings.ws_send_timeout_s):
             return True
         self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
         return False
@@ -125,7 +129,7 @@ class Connection:
             routed = route(self.viewer, context, EventFrames(data, orjson.loads(data)))
             for out in routed.frames:
                 self._track_tick(out)
-                if not await self.out.put(out.wire, timeout=self.settings.ws_send_timeout_s):
+                if not await self.send_wire_paced(out.wire):
                     raise ConnectionError("client fell behind during replay")
             sent += bool(routed.frames)
             if routed.ends:
