@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from server.clock import iso_ms
-from server.domain.visibility.policy import BLOCKED, FRIEND, STRANGER
+from server.domain.visibility.policy import relation_of_status
 from server.storage.friendships import blocks, peer_of
 
 Row = Mapping[Any, Any]
@@ -86,11 +86,7 @@ def event_name(before: Row | None, after: Row | None, user: str) -> str | None:
 
 def relation_of(row: Row | None) -> str:
     """Return how the pair stand to each other with this row (None: no row)."""
-    if row is None:
-        return STRANGER
-    if row["status"] == "blocked":
-        return BLOCKED
-    return FRIEND if row["status"] == "accepted" else STRANGER
+    return relation_of_status(None if row is None else row["status"])
 
 
 def block_flag(row: Row, user: str) -> str:

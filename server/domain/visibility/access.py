@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.visibility.policy import (
-    BLOCKED,
-    FRIEND,
     REACHABLE,
     SELF,
-    STRANGER,
     Viewer,
     Vis,
     can_view,
+    relation_of_status,
 )
 from server.storage.friendships import get_pair
 from server.storage.users import get_user
@@ -48,11 +46,7 @@ async def relation_between(conn: AsyncConnection, viewer_id: str, owner_id: str)
     if viewer_id == owner_id:
         return SELF
     row = await get_pair(conn, viewer_id, owner_id)
-    if row is None:
-        return STRANGER
-    if row["status"] == "blocked":
-        return BLOCKED
-    return FRIEND if row["status"] == "accepted" else STRANGER
+    return relation_of_status(None if row is None else row["status"])
 
 
 async def viewer_of(conn: AsyncConnection, user_id: str) -> Viewer:

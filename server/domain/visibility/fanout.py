@@ -33,11 +33,13 @@ from server.domain.visibility.policy import (
     Vis,
     can_view,
     is_private,
+    relation_of_status,
     shared_view,
     visibility_view,
 )
 from server.realtime.topics import topic_owner
 from server.realtime.wire import text_frame
+from server.storage.friendships import peer_of
 from server.storage.tables import friendships
 
 SUBSCRIPTION_ENDED = "subscription.ended"
@@ -82,11 +84,8 @@ class OwnerRelations:
         stmt = select(friendships.c.user_low, friendships.c.user_high, friendships.c.status).where(
             or_(friendships.c.user_low == me, friendships.c.user_high == me)
         )
-        for row in await conn.execute(stmt):
-            peer = row.user_high if row.user_low == me else row.user_low
-            self._set(peer, FRIEND if row.status == "accepted" else None)
-            if row.status == "blocked":
-                self._set(peer, BLOCKED)
+        for row in (await conn.execute(stmt)).mappings():
+            self._set(peer_of(row, me), relation_of_status(row["status"]))
 
     def observe(self, event: dict[str, Any]) -> None:
         """Follow a relation change carried by one of the topic's events."""

@@ -45,6 +45,13 @@ class Viewer:
         return cls(user_id, email.strip().lower() if email and verified else None)
 
 
+def relation_of_status(status: str | None) -> str:
+    """Return the relation of two users whose friendship row has ``status`` (None: no row)."""
+    if status == "blocked":
+        return BLOCKED
+    return FRIEND if status == "accepted" else STRANGER
+
+
 def can_view(viewer: Viewer, relation: str, vis: Vis | None) -> bool:
     """Tell whether ``viewer``, in ``relation`` to the owner, may see a resource with ``vis``.
 
