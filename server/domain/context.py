@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from schema.base import Command
+from schema.errors import ErrorCode
 from schema.events import EVENTS
 from server.clock import now_ms
 from server.domain.visibility.fanout import audience_of
+from server.errors import ApiError
 from server.settings import Settings
-from server.storage.db import Database, Tx
+from server.storage.db import Database, Tx, lost_race
 from server.storage.events import NewEvent, append_batch
+from server.storage.locks import lock_key, lock_keys
 from server.storage.ops import claim_op, store_op_reply
 
+log = logging.getLogger(__name__)
+
 Publish = Callable[[str, bytes], Awaitable[None]]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Attempts per kind of lost race: a deadlock or serialization failure may repeat
+# under heavy contention; a constraint that failed once is, on the second run,
+# the command's own check (the winner is committed by then).
+ATTEMPTS = {"transient": 5, "integrity": 2}
+RETRY_BASE_S = 0.005
 
 
 @dataclass
@@ -61,6 +77,20 @@ class Mutation:
         self.reply: Any = None
         self.events = 0
         self._events: dict[str, list[NewEvent]] = {}
+        self._held: set[int] = set()
+
+    async def lock_owners(self, owners: Iterable[str]) -> None:
+        """Hold the owners' locks until commit: their data's rules cannot change meanwhile.
+
+        Every mutation holds its actor's lock from its first statement, so checks
+        that read several rows of one owner (a tree, a group's names, a deadline's
+        schedule) see no concurrent writer. Take every other owner a mutation
+        writes for up front (``mutate(owners=...)``): a lock taken later, out of
+        order, can deadlock, which the database breaks and ``retrying`` retries.
+        """
+        keys = {lock_key("owner", owner) for owner in owners if owner} - self._held
+        await lock_keys(self.conn, keys)
+        self._held |= keys
 
     def emit(
         self, topic: str, name: str, data: Any, *, audience: dict[str, Any] | None = None
@@ -85,7 +115,8 @@ class Mutation:
         Appending last keeps the topic head's row lock for the shortest time, and
         a client sees a transaction's events as one batch (``batch.index/size``).
         """
-        for topic, batch in self._events.items():
+        # Topics in one order: two transactions never wait on each other's heads crosswise.
+        for topic, batch in sorted(self._events.items()):
             for frame in await append_batch(self.conn, topic, batch):
                 self.tx.after_commit.append(functools.partial(self.services.publish, topic, frame))
         self._events.clear()
@@ -97,21 +128,64 @@ class Mutation:
 
 
 @contextlib.asynccontextmanager
-async def mutate(services: Services, actor: Actor) -> AsyncIterator[Mutation]:
-    """Open a mutation; with an op_id, claim it first and store the reply before commit."""
+async def mutate(
+    services: Services, actor: Actor, *, owners: Iterable[str] = ()
+) -> AsyncIterator[Mutation]:
+    """Open a mutation holding the actor's and ``owners``' locks; claim the op_id, if any.
+
+    With an op_id, the reply is stored before commit, so a repeat gets it back.
+    """
     async with services.db.transaction() as tx:
         now = now_ms()
+        mutation = Mutation(tx, services, actor, now)
+        await mutation.lock_owners([actor.user_id, *owners])
         if actor.op_id and not await claim_op(
             tx.conn, actor.user_id, actor.op_id, actor.command, now
         ):
             raise OpAlreadyAppliedError(actor.op_id)
-        mutation = Mutation(tx, services, actor, now)
         yield mutation
         await mutation.flush()
         if actor.op_id:
             if mutation.reply is None:
                 raise RuntimeError("a mutation with an op_id must call done()")
             await store_op_reply(tx.conn, actor.user_id, actor.op_id, mutation.reply)
+
+
+def retrying(action: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Run a transactional action again when a concurrent transaction made it fail.
+
+    Every action that opens ``mutate`` carries this: a rolled-back attempt left
+    nothing behind (its after-commit hooks never ran), so running it again is the
+    transparent retry; when attempts run out the client gets ``conflict``, never
+    ``internal_error``.
+    """
+
+    @functools.wraps(action)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        attempt = 0
+        while True:
+            try:
+                return await action(*args, **kwargs)
+            except Exception as exc:
+                kind = lost_race(exc)
+                if kind is None:
+                    raise
+                attempt += 1
+                log.info("%s lost a race (%s), attempt %d", action.__name__, kind, attempt)
+                if attempt >= ATTEMPTS[kind]:
+                    raise busy() from exc
+                await asyncio.sleep(random.uniform(0, RETRY_BASE_S * 2**attempt))
+
+    return run
+
+
+def busy() -> ApiError:
+    """Build the conflict a client gets when concurrent changes kept winning."""
+    return ApiError(
+        ErrorCode.CONFLICT,
+        "concurrent changes to the same data kept winning; read it again and retry",
+        {"reason": "concurrent_change"},
+    )
 
 
 class Caller(Protocol):

@@ -11,9 +11,29 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 AfterCommit = Callable[[], Awaitable[None]]
+
+# SQLSTATEs of a transaction the database aborted only because of a concurrent one:
+# serialization failure, deadlock, lock not available. Running it again is safe.
+TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def lost_race(exc: BaseException) -> str | None:
+    """Classify a database error a concurrent writer caused: "transient", "integrity" or None.
+
+    "integrity" is a constraint that a concurrent commit made fail (a unique name
+    taken meanwhile): run again, the command's own checks see the winner.
+    """
+    if isinstance(exc, IntegrityError):
+        return "integrity"
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None)
+        if state in TRANSIENT_STATES:
+            return "transient"
+    return None
 
 
 @dataclass

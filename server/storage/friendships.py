@@ -110,17 +110,6 @@ async def count_sent(conn: AsyncConnection, user_id: str, *, via_email: bool) ->
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def lock_users(conn: AsyncConnection, user_ids: Iterable[str]) -> None:
-    """Lock the users' rows, in id order.
-
-    Every write that may create a pair's row or count a user's requests takes
-    these locks first, so two requests between the same users serialise instead
-    of racing for the pair's unique key, and the pending-request cap holds.
-    """
-    for user_id in sorted(set(user_ids)):
-        await conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
-
-
 async def user_id_by_friend_code(conn: AsyncConnection, code: str) -> str | None:
     """Return the id of the user with this friend code, or None."""
     stmt = select(users.c.id).where(users.c.friend_code == code)
@@ -144,12 +133,10 @@ async def get_profiles(conn: AsyncConnection, user_ids: Iterable[str]) -> dict[s
     return {row["id"]: row for row in (await conn.execute(stmt)).mappings()}
 
 
-async def lock_pairs(conn: AsyncConnection, user_id: str, others: list[str]) -> list[RowMapping]:
-    """Return (locked) the rows of the pairs of ``user_id`` with each of ``others``."""
+async def get_pairs(conn: AsyncConnection, user_id: str, others: list[str]) -> list[RowMapping]:
+    """Return the rows of the pairs of ``user_id`` with each of ``others``."""
     keys = [pair(user_id, other) for other in others]
-    stmt = (
-        select(friendships)
-        .where(tuple_(friendships.c.user_low, friendships.c.user_high).in_(keys))
-        .with_for_update()
+    stmt = select(friendships).where(
+        tuple_(friendships.c.user_low, friendships.c.user_high).in_(keys)
     )
     return list((await conn.execute(stmt)).mappings())

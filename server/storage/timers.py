@@ -120,15 +120,17 @@ async def next_due_at(conn: AsyncConnection) -> int | None:
     return None if value is None else int(value)
 
 
-async def list_due_timer_ids(conn: AsyncConnection, now: int, limit: int = 500) -> list[str]:
-    """Return ids of running timers that reached their allocation and were not announced."""
+async def list_due_timers(
+    conn: AsyncConnection, now: int, limit: int = 500
+) -> list[tuple[str, str]]:
+    """Return ``(id, owner_id)`` of running timers that reached their allocation, unannounced."""
     stmt = (
-        select(timers.c.id)
+        select(timers.c.id, timers.c.owner_id)
         .where(timers.c.status == "RUNNING", timers.c.due_fired.is_(False), timers.c.due_at <= now)
         .order_by(timers.c.due_at)
         .limit(limit)
     )
-    return [row.id for row in await conn.execute(stmt)]
+    return [(row.id, row.owner_id) for row in await conn.execute(stmt)]
 
 
 async def claim_due(conn: AsyncConnection, timer_id: str, now: int) -> RowMapping | None:

@@ -10,14 +10,16 @@ carries that list and why the other's subscription ends, and each party's
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema.commands.friends import MAX_PENDING_SENT
 from schema.errors import ErrorCode
-from server.domain.context import Actor, Mutation, Services, mutate
+from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.friends.logic import (
     DELETED,
     block_changes,
@@ -40,8 +42,10 @@ from server.storage.friendships import blocks, peer_of
 Row = Mapping[Any, Any]
 Profiles = Mapping[str, RowMapping]
 Lost = Mapping[str, Sequence[tuple[str, str]]]
+Find = Callable[[AsyncConnection], Awaitable[str | None]]
 
 
+@retrying
 async def do_request_by_code(services: Services, actor: Actor, code: str) -> dict[str, Any]:
     """Ask the user with this friend code; their own pending request to the caller is accepted.
 
@@ -53,7 +57,8 @@ async def do_request_by_code(services: Services, actor: Actor, code: str) -> dic
     it clears as requests are answered or cancelled, not with time.
     """
     me = actor.user_id
-    async with mutate(services, actor) as m:
+    peers = await _ahead(services, partial(store.user_id_by_friend_code, code=code.upper()))
+    async with mutate(services, actor, owners=peers) as m:
         peer = await store.user_id_by_friend_code(m.conn, code.upper())
         if peer == me:
             raise validation_error("that is your own friend code", field="friend_code")
@@ -77,6 +82,7 @@ async def do_request_by_code(services: Services, actor: Actor, code: str) -> dic
         return m.done({"requested": True, "friendship": friendship_view(row, me, profiles[peer])})
 
 
+@retrying
 async def do_request_by_email(services: Services, actor: Actor, email: str) -> dict[str, Any]:
     """Ask the user with this email, if any; the answer is ``{"requested": true}`` whatever happens.
 
@@ -93,16 +99,19 @@ async def do_request_by_email(services: Services, actor: Actor, email: str) -> d
     visible cap's refusal cannot reveal them.
     """
     me = actor.user_id
-    async with mutate(services, actor) as m:
+    peers = await _ahead(services, partial(store.user_id_by_email, email=email))
+    async with mutate(services, actor, owners=peers) as m:
         peer = await store.user_id_by_email(m.conn, email)
         if peer is not None and peer != me:
             await _ask_quietly(m, peer)
         return m.done({"requested": True})
 
 
+@retrying
 async def do_accept(services: Services, actor: Actor, ident: str) -> dict[str, Any]:
     """Accept a pending request addressed to the caller."""
-    async with mutate(services, actor) as m:
+    peers = await _ahead(services, _party_of(actor.user_id, ident))
+    async with mutate(services, actor, owners=peers) as m:
         row = await _party_row(m, ident)
         _require_role(row, "addressee_id", m.actor.user_id, "only its addressee accepts a request")
         _require_status(row, "pending")
@@ -110,33 +119,40 @@ async def do_accept(services: Services, actor: Actor, ident: str) -> dict[str, A
         return m.done(_view(await _accept(m, row, profiles), m.actor.user_id, profiles))
 
 
+@retrying
 async def do_reject(services: Services, actor: Actor, ident: str) -> dict[str, Any]:
     """Reject a pending request addressed to the caller; the row goes."""
-    async with mutate(services, actor) as m:
+    peers = await _ahead(services, _party_of(actor.user_id, ident))
+    async with mutate(services, actor, owners=peers) as m:
         row = await _party_row(m, ident)
         _require_role(row, "addressee_id", m.actor.user_id, "only its addressee rejects a request")
         _require_status(row, "pending")
         return m.done(await _delete(m, row))
 
 
+@retrying
 async def do_cancel(services: Services, actor: Actor, ident: str) -> dict[str, Any]:
     """Withdraw the caller's pending request; the row goes."""
-    async with mutate(services, actor) as m:
+    peers = await _ahead(services, _party_of(actor.user_id, ident))
+    async with mutate(services, actor, owners=peers) as m:
         row = await _party_row(m, ident)
         _require_role(row, "requester_id", m.actor.user_id, "only its requester cancels a request")
         _require_status(row, "pending")
         return m.done(await _delete(m, row))
 
 
+@retrying
 async def do_remove(services: Services, actor: Actor, ident: str) -> dict[str, Any]:
     """End a friendship: each party loses sight of the other and leaves their allow-lists."""
-    async with mutate(services, actor) as m:
+    peers = await _ahead(services, _party_of(actor.user_id, ident))
+    async with mutate(services, actor, owners=peers) as m:
         row = await _party_row(m, ident)
         _require_status(row, "accepted")
         lost = await _losses(m, row, STRANGER)
         return m.done(await _delete(m, row, ends="friend_removed", lost=lost))
 
 
+@retrying
 async def do_block(services: Services, actor: Actor, user_id: str) -> dict[str, Any]:
     """Block a user, whatever the pair was; a block by the other side stays the first.
 
@@ -145,7 +161,7 @@ async def do_block(services: Services, actor: Actor, user_id: str) -> dict[str, 
     me = actor.user_id
     if user_id == me:
         raise validation_error("you cannot block yourself", field="user_id")
-    async with mutate(services, actor) as m:
+    async with mutate(services, actor, owners=[user_id]) as m:
         row = await _lock_pair(m, me, user_id)
         profiles = await store.get_profiles(m.conn, (me, user_id))
         if user_id not in profiles:
@@ -163,6 +179,7 @@ async def do_block(services: Services, actor: Actor, user_id: str) -> dict[str, 
         return m.done(_view(after, me, profiles))
 
 
+@retrying
 async def do_unblock(services: Services, actor: Actor, user_id: str) -> dict[str, Any]:
     """Lift the caller's own block; the row stays blocked while the other still blocks.
 
@@ -173,7 +190,7 @@ async def do_unblock(services: Services, actor: Actor, user_id: str) -> dict[str
     me = actor.user_id
     if user_id == me:
         raise validation_error("you cannot unblock yourself", field="user_id")
-    async with mutate(services, actor) as m:
+    async with mutate(services, actor, owners=[user_id]) as m:
         row = await store.get_pair(m.conn, me, user_id, for_update=True)
         if row is None or hidden_from(row, me):
             raise ApiError(
@@ -197,7 +214,7 @@ async def do_unblock(services: Services, actor: Actor, user_id: str) -> dict[str
 
 async def _ask_quietly(m: Mutation, peer: str) -> None:
     me = m.actor.user_id
-    await store.lock_users(m.conn, (me, peer))
+    await m.lock_owners([peer])
     if await store.get_pair(m.conn, me, peer, for_update=True) is not None:
         return
     if await store.count_sent(m.conn, me, via_email=True) >= MAX_PENDING_SENT:
@@ -208,13 +225,33 @@ async def _ask_quietly(m: Mutation, peer: str) -> None:
 
 async def _lock_pair(m: Mutation, me: str, peer: str) -> RowMapping | None:
     """Lock both users and the pair's row; a request hidden from ``me`` is withdrawn first."""
-    await store.lock_users(m.conn, (me, peer))
+    await m.lock_owners([peer])
     row = await store.get_pair(m.conn, me, peer, for_update=True)
     if row is None or not hidden_from(row, me):
         return row
     await store.delete_friendship(m.conn, row["id"])
     _publish(m, row, None, await store.get_profiles(m.conn, (me, peer)), STRANGER)
     return None
+
+
+async def _ahead(services: Services, find: Find) -> list[str]:
+    """Find, before the transaction, the other user whose lock it must hold from its start.
+
+    A friendship's parties never change, and a user found by code or email is
+    looked up again inside; should that answer differ, its lock is taken late
+    (``Mutation.lock_owners``), which is safe, only not deadlock-free.
+    """
+    async with services.db.read() as conn:
+        peer = await find(conn)
+    return [] if peer is None else [peer]
+
+
+def _party_of(me: str, ident: str) -> Find:
+    async def find(conn: AsyncConnection) -> str | None:
+        row = await store.get_friendship(conn, me, ident)
+        return None if row is None else peer_of(row, me)
+
+    return find
 
 
 async def _party_row(m: Mutation, ident: str) -> RowMapping:

@@ -7,7 +7,7 @@ from typing import Any
 
 from schema.commands.schedules import ScheduleCreateData, ScheduleDeleteData, ScheduleUpdateData
 from server.domain import deadlines
-from server.domain.context import Actor, Services, mutate
+from server.domain.context import Actor, Services, mutate, retrying
 from server.domain.editing import load_owned
 from server.domain.paging import parse_instant
 from server.domain.schedules import occurrence
@@ -30,6 +30,7 @@ from server.storage.tables import schedules
 INSTANTS = {"start_time": "start_at", "end_time": "end_at", "recurrence_end": "recurrence_end"}
 
 
+@retrying
 async def do_create_schedule(
     services: Services, actor: Actor, data: ScheduleCreateData
 ) -> dict[str, Any]:
@@ -41,6 +42,7 @@ async def do_create_schedule(
         return m.done(schedule_view(await insert_series(m, fields)))
 
 
+@retrying
 async def do_update_schedule(
     services: Services, actor: Actor, data: ScheduleUpdateData
 ) -> dict[str, Any]:
@@ -67,6 +69,7 @@ async def do_update_schedule(
         return m.done({"schedule": view, "previous": None, "dropped_overrides": instants(dropped)})
 
 
+@retrying
 async def do_delete_schedule(
     services: Services, actor: Actor, data: ScheduleDeleteData
 ) -> dict[str, Any]:

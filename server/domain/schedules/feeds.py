@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import RowMapping
 
 from server.clock import iso_ms, iso_or_none
-from server.domain.context import Actor, Mutation, Services, mutate
+from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.editing import load_owned
 from server.domain.schedules.ical import FeedOverride, FeedSchedule, render_feed
 from server.errors import validation_error
@@ -52,6 +52,7 @@ def feed_view(
     return view
 
 
+@retrying
 async def do_create_feed(services: Services, actor: Actor) -> dict[str, Any]:
     """Create a feed and answer its token, which is never shown again."""
     async with mutate(services, actor) as m:
@@ -76,6 +77,7 @@ async def do_create_feed(services: Services, actor: Actor) -> dict[str, Any]:
     return feed_view(row, token, services.settings.public_url)
 
 
+@retrying
 async def do_rotate_feed(services: Services, actor: Actor, feed_id: str) -> dict[str, Any]:
     """Give a live feed a new token; the old URL answers 404 from now on."""
     async with mutate(services, actor) as m:
@@ -87,6 +89,7 @@ async def do_rotate_feed(services: Services, actor: Actor, feed_id: str) -> dict
     return feed_view(updated, token, services.settings.public_url)
 
 
+@retrying
 async def do_revoke_feed(services: Services, actor: Actor, feed_id: str) -> dict[str, Any]:
     """Revoke a feed for good."""
     async with mutate(services, actor) as m:

@@ -18,7 +18,7 @@ from schema.commands.tags import (
 )
 from schema.errors import ErrorCode
 from server.domain import deadlines
-from server.domain.context import Actor, Mutation, Services, mutate
+from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.editing import load_owned, write_row
 from server.domain.taggable import do_untag
 from server.domain.tags.logic import (
@@ -38,6 +38,7 @@ from server.storage.tables import tag_groups, tags, todos
 from server.storage.tag_links import delete_tag_links, drop_tags, linked_resources
 
 
+@retrying
 async def do_create_group(
     services: Services, actor: Actor, data: TagGroupCreateData
 ) -> dict[str, Any]:
@@ -59,6 +60,7 @@ async def do_create_group(
         return m.done(view)
 
 
+@retrying
 async def do_update_group(
     services: Services, actor: Actor, data: TagGroupUpdateData
 ) -> dict[str, Any]:
@@ -77,6 +79,7 @@ async def do_update_group(
         return m.done(view)
 
 
+@retrying
 async def do_delete_group(
     services: Services, actor: Actor, group_id: str, if_version: int | None
 ) -> dict[str, Any]:
@@ -119,6 +122,7 @@ async def do_delete_group(
         return m.done(reply)
 
 
+@retrying
 async def do_create_tag(services: Services, actor: Actor, data: TagCreateData) -> dict[str, Any]:
     """Create a tag in one of the caller's groups; its name is new to the group."""
     async with mutate(services, actor) as m:
@@ -132,6 +136,7 @@ async def do_create_tag(services: Services, actor: Actor, data: TagCreateData) -
         return m.done(view)
 
 
+@retrying
 async def do_update_tag(services: Services, actor: Actor, data: TagUpdateData) -> dict[str, Any]:
     """Change a tag; moving it to another group drops it from the old group's goal ratios."""
     changes = data.changes("id", "if_version")
@@ -155,6 +160,7 @@ async def do_update_tag(services: Services, actor: Actor, data: TagUpdateData) -
         return m.done(view)
 
 
+@retrying
 async def do_delete_tag(
     services: Services, actor: Actor, tag_id: str, if_version: int | None
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import orjson
 
 from schema.commands.timers import TimerStartData, TimerUpdateData
 from schema.errors import ErrorCode
-from server.domain.context import SYSTEM, Actor, Mutation, Services, mutate
+from server.domain.context import SYSTEM, Actor, Mutation, Services, mutate, retrying
 from server.domain.timers import logic
 from server.domain.timers.links import require_links, with_inherited
 from server.domain.visibility.fanout import deletion
@@ -31,6 +31,7 @@ TRANSITIONS: dict[str, tuple[Transition, str]] = {
 }
 
 
+@retrying
 async def do_start_timer(services: Services, actor: Actor, data: TimerStartData) -> dict[str, Any]:
     """Create a RUNNING timer (pausing the others when SINGLE_RUNNING_TIMER is on)."""
     async with mutate(services, actor) as m:
@@ -57,6 +58,7 @@ async def do_start_timer(services: Services, actor: Actor, data: TimerStartData)
     return view
 
 
+@retrying
 async def do_transition(
     services: Services, actor: Actor, timer_id: str, action: str, if_version: int | None
 ) -> dict[str, Any]:
@@ -74,6 +76,7 @@ async def do_transition(
     return view
 
 
+@retrying
 async def do_update_timer(
     services: Services, actor: Actor, data: TimerUpdateData
 ) -> dict[str, Any]:
@@ -102,6 +105,7 @@ async def do_update_timer(
     return view
 
 
+@retrying
 async def do_delete_timer(
     services: Services, actor: Actor, timer_id: str, if_version: int | None
 ) -> dict[str, Any]:
@@ -115,9 +119,13 @@ async def do_delete_timer(
     return {"id": timer_id}
 
 
-async def do_fire_due(services: Services, timer_id: str) -> bool:
-    """Emit timer.due for a timer that reached its allocation; False when another instance did."""
-    async with mutate(services, SYSTEM) as m:
+@retrying
+async def do_fire_due(services: Services, timer_id: str, owner_id: str) -> bool:
+    """Emit timer.due for a timer that reached its allocation; False when another instance did.
+
+    The server acts for the owner: it holds the owner's lock like their own devices.
+    """
+    async with mutate(services, SYSTEM, owners=[owner_id]) as m:
         row = await store.claim_due(m.conn, timer_id, m.now)
         if row is None:
             return False

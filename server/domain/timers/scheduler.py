@@ -54,8 +54,8 @@ class DueScheduler:
     async def fire_due(self) -> int | None:
         """Announce every timer due now; return the next due instant, if any."""
         async with self.services.db.read() as conn:
-            ids = await store.list_due_timer_ids(conn, now_ms())
-        for timer_id in ids:
-            await do_fire_due(self.services, timer_id)
+            due = await store.list_due_timers(conn, now_ms())
+        for timer_id, owner_id in due:
+            await do_fire_due(self.services, timer_id, owner_id)
         async with self.services.db.read() as conn:
             return await store.next_due_at(conn)

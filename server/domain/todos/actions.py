@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from schema.commands.todos import TodoCreateData, TodoUpdateData
 from server.domain import deadlines
-from server.domain.context import Actor, Mutation, Services, mutate
+from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.editing import load_owned, require_owned, write_row
 from server.domain.paging import parse_instant
 from server.domain.taggable import require_own_tags
@@ -25,6 +25,7 @@ from server.storage.tables import tag_groups, todos
 from server.storage.tag_links import delete_tag_links, insert_tag_links, set_tag_links
 
 
+@retrying
 async def do_create_todo(services: Services, actor: Actor, data: TodoCreateData) -> dict[str, Any]:
     """Create a todo in one of the caller's groups, as a root or under a todo of that group."""
     async with mutate(services, actor) as m:
@@ -52,6 +53,7 @@ async def do_create_todo(services: Services, actor: Actor, data: TodoCreateData)
         return m.done(view)
 
 
+@retrying
 async def do_update_todo(services: Services, actor: Actor, data: TodoUpdateData) -> dict[str, Any]:
     """Change a todo; a new parent or group is checked against the tree's rules."""
     changes = data.changes("id", "if_version")
@@ -77,6 +79,7 @@ async def do_update_todo(services: Services, actor: Actor, data: TodoUpdateData)
         return m.done(view)
 
 
+@retrying
 async def do_delete_todo(
     services: Services, actor: Actor, todo_id: str, if_version: int | None
 ) -> dict[str, Any]:

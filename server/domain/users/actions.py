@@ -7,7 +7,7 @@ from typing import Any
 
 from schema.errors import ErrorCode
 from server.auth.claims import Identity
-from server.domain.context import Actor, Services, mutate
+from server.domain.context import Actor, Services, mutate, retrying
 from server.domain.users.views import user_view
 from server.errors import ApiError, not_found
 from server.realtime.topics import user_topic
@@ -41,6 +41,7 @@ def claim_changes(row: Mapping[Any, Any], profile: dict[str, Any]) -> dict[str, 
     return changes
 
 
+@retrying
 async def do_sign_in(services: Services, identity: Identity) -> dict[str, Any]:
     """Create the user, or refresh what the token changes (telling their devices)."""
     profile = profile_from_identity(identity)
@@ -61,6 +62,7 @@ async def do_sign_in(services: Services, identity: Identity) -> dict[str, Any]:
     return user_view(row, private=True)
 
 
+@retrying
 async def do_update_user(
     services: Services, actor: Actor, changes: dict[str, Any], if_version: int | None
 ) -> dict[str, Any]:

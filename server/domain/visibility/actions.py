@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema.commands.visibility import ResourceRef, VisibilitySetData
-from server.domain.context import Actor, Mutation, Services, mutate
+from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.editing import load_owned, require_owned, write_row
 from server.domain.taggable import TAGGABLE
 from server.domain.visibility.access import viewer_of
@@ -26,11 +26,12 @@ from server.domain.visibility.policy import (
 )
 from server.errors import validation_error
 from server.realtime.topics import user_topic
-from server.storage.friendships import lock_pairs, peer_of
+from server.storage.friendships import get_pairs, peer_of
 
 RULE_KEYS = ("allowed_user_ids", "allowed_emails", "allowed_domains")
 
 
+@retrying
 async def do_set_visibility(
     services: Services, actor: Actor, data: VisibilitySetData
 ) -> dict[str, Any]:
@@ -127,8 +128,9 @@ async def _shared_rows(
 async def _require_friends(conn: AsyncConnection, owner_id: str, user_ids: list[str]) -> None:
     if not user_ids:
         return
-    # Locked, so a friendship ending meanwhile waits and then strips the new list.
-    rows = await lock_pairs(conn, owner_id, user_ids)
+    # The owner's lock is held: a friendship's end (which holds both parties' locks)
+    # waits for this commit and then strips the new list, or ran before this read.
+    rows = await get_pairs(conn, owner_id, user_ids)
     friends = {peer_of(row, owner_id) for row in rows if row["status"] == "accepted"}
     strangers = [user_id for user_id in user_ids if user_id not in friends]
     if strangers:
