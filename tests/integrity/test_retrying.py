@@ -43,7 +43,7 @@ async def test_a_deadlock_is_broken_and_the_command_runs_again(client, device, c
         await conn.execute(head)
         cid = await ana.send("tag_group.create", {"name": "second"})
         async with asyncio.timeout(5):
-            while await _waiting_locks(watcher) == 0:
+            while await _waiting_locks(watcher) == 0:  # noqa: ASYNC110 - polls the database
                 await asyncio.sleep(0.01)
         lock = text("SELECT pg_advisory_xact_lock(:key)")
         await conn.execute(lock, {"key": lock_key("owner", "ana")})
