@@ -15,7 +15,15 @@ from pydantic import (
     model_validator,
 )
 
-CommandId = int | Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# The integers every client language holds exactly (JavaScript's safe range).
+MAX_SAFE_INT = 2**53 - 1
+# Versions are stored as 32-bit integers.
+MAX_VERSION = 2**31 - 1
+
+CommandId = (
+    Annotated[int, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]
+    | Annotated[str, StringConstraints(min_length=1, max_length=64)]
+)
 # Any spelling of a UUID is accepted and stored in its canonical lower-case form.
 Uuid = Annotated[
     str,
@@ -27,7 +35,9 @@ Uuid = Annotated[
 Title = Annotated[str, StringConstraints(max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Topic = Annotated[str, StringConstraints(min_length=3, max_length=300)]
-Version = Annotated[int, Field(ge=1)]
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+# A topic cursor: the seq of the last event a client has (0: none yet).
+Seq = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
 
 
 def _has_offset(value: str) -> str:

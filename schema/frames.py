@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from schema.base import CommandId, Strict
+from schema.base import CommandId, Seq, Strict
 from schema.errors import ErrorBody
 from schema.resources import User
 
@@ -49,9 +49,7 @@ class Auth(Strict):
     token: Annotated[str, Field(min_length=1, max_length=16_384)] | None = None
     guest: GuestAuth | None = None
     epoch: str | None = None
-    resume: Annotated[dict[str, Annotated[int, Field(ge=0)]], Field(max_length=200)] = Field(
-        default_factory=dict
-    )
+    resume: Annotated[dict[str, Seq], Field(max_length=200)] = Field(default_factory=dict)
 
 
 class TopicCursor(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schema import export
 from schema.commands import ALL_COMMANDS
 from schema.events import DERIVED_EVENTS, EVENTS
+from schema.frames import CLIENT_FRAMES
 from server.app import build_registry
 
 COMMAND_NAME = re.compile(r"^[a-z_]+(\.[a-z_]+)?$")
@@ -129,3 +130,37 @@ def _refs(node: object) -> list[str]:
     if isinstance(node, list):
         return [ref for value in node for ref in _refs(value)]
     return []
+
+
+def _unbounded_numbers(
+    node: object, path: str, defs: dict[str, object], seen: set[str]
+) -> list[str]:
+    """Return the paths of integers and numbers in a JSON schema without a minimum and a maximum."""
+    if isinstance(node, list):
+        return [p for item in node for p in _unbounded_numbers(item, path, defs, seen)]
+    if not isinstance(node, dict):
+        return []
+    if "$ref" in node:
+        name = str(node["$ref"]).rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        return _unbounded_numbers(defs[name], path, defs, seen | {name})
+    found = []
+    if node.get("type") in ("integer", "number"):
+        low = "minimum" in node or "exclusiveMinimum" in node
+        high = "maximum" in node or "exclusiveMaximum" in node
+        if not (low and high):
+            found.append(path)
+    for key, sub in node.items():
+        if key in ("properties", "$defs"):
+            for name, child in sub.items():
+                found += _unbounded_numbers(child, f"{path}.{name}", defs, seen)
+        elif key in ("anyOf", "oneOf", "allOf", "items", "additionalProperties"):
+            found += _unbounded_numbers(sub, path, defs, seen)
+    return found
+
+
+@pytest.mark.parametrize("model", [*ALL_COMMANDS, *CLIENT_FRAMES], ids=lambda m: m.__name__)
+def test_every_number_a_client_sends_has_a_range(model):
+    schema = model.model_json_schema()
+    assert _unbounded_numbers(schema, model.__name__, schema.get("$defs", {}), set()) == []

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from schema.base import Command, Empty, Strict, Topic, empty
+from schema.base import Command, Empty, Seq, Strict, Topic, empty
 
 
 class PingResult(BaseModel):
@@ -47,7 +47,7 @@ class SubscribeData(Strict):
     """A topic, and optionally the last seq the client processed on it."""
 
     topic: Topic
-    since: Annotated[int, Field(ge=0)] | None = None
+    since: Seq | None = None
     epoch: str | None = None
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import StringConstraints, field_validator
 
-from schema.base import Command, Empty, PartialUpdate, empty
+from schema.base import Command, Empty, PartialUpdate, Version, empty
 from schema.resources import User
 from schema.zones import check_zone
 
@@ -26,7 +26,7 @@ class UserUpdateData(PartialUpdate):
 
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     timezone: str | None = None
-    if_version: Annotated[int, Field(ge=1)] | None = None
+    if_version: Version | None = None
 
     @field_validator("timezone")
     @classmethod

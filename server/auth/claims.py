@@ -26,6 +26,8 @@ from joserfc.jwt import ClaimsOption, JWTClaimsRegistry
 from server.auth.errors import AuthError
 
 MAX_SUB_LENGTH = 255
+# The last instant RFC 3339 can write (9999-12-31T23:59:59Z): a later expiry is no date.
+MAX_EXPIRY_S = 253_402_300_799
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def _expiry(claims: dict[str, Any]) -> float:
         expires_at = float(exp)
     except OverflowError as error:
         raise AuthError("token has no valid expiry") from error
-    if not math.isfinite(expires_at):
+    if not math.isfinite(expires_at) or expires_at > MAX_EXPIRY_S:
         raise AuthError("token has no valid expiry")
     return expires_at
 

@@ -13,6 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from server.auth.claims import (
+    MAX_EXPIRY_S,
     MAX_SUB_LENGTH,
     Identity,
     check_registered_claims,
@@ -52,8 +53,8 @@ class EmbeddedIssuer:
         now: float | None = None,
     ) -> str:
         """Return a signed token for ``sub`` valid for ``ttl_s`` seconds."""
-        _check_mint_args(sub, ttl_s)
         issued_at = int(time.time() if now is None else now)
+        _check_mint_args(sub, ttl_s, issued_at)
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -83,12 +84,14 @@ class EmbeddedIssuer:
         return identity_from_claims(claims, self.issuer)
 
 
-def _check_mint_args(sub: str, ttl_s: int) -> None:
+def _check_mint_args(sub: str, ttl_s: int, issued_at: int) -> None:
     """Refuse arguments that would mint a token verify() rejects."""
     if not sub or len(sub) > MAX_SUB_LENGTH:
         raise ValueError(f"sub must be 1 to {MAX_SUB_LENGTH} characters")
     if ttl_s <= 0:
         raise ValueError("ttl_s must be positive")
+    if issued_at + ttl_s > MAX_EXPIRY_S:
+        raise ValueError("ttl_s would expire the token after 9999-12-31T23:59:59Z")
 
 
 def load_or_create_secret(data_dir: Path, configured: str | None) -> bytes:

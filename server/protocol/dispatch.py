@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from schema.base import Command
+from schema.base import MAX_SAFE_INT, Command
 from schema.errors import ErrorCode
 from server.domain.context import OpAlreadyAppliedError
 from server.domain.registry import Registered
@@ -42,7 +42,9 @@ def read_id(frame: dict[str, Any]) -> Any:
     cid = frame.get("id")
     if isinstance(cid, bool):
         return None
-    if isinstance(cid, int) or (isinstance(cid, str) and 0 < len(cid) <= 64):
+    if isinstance(cid, int) and -MAX_SAFE_INT <= cid <= MAX_SAFE_INT:
+        return cid
+    if isinstance(cid, str) and 0 < len(cid) <= 64:
         return cid
     return None
 
@@ -62,7 +64,9 @@ def lookup(conn: Connection, frame: dict[str, Any]) -> Registered:
     """Find the frame's command, or raise the matching error."""
     if read_id(frame) is None:
         raise ApiError(
-            ErrorCode.BAD_FRAME, "every command needs an id: an integer or a string of 1-64 chars"
+            ErrorCode.BAD_FRAME,
+            "every command needs an id: an integer of at most 2**53-1 in size"
+            " or a string of 1-64 chars",
         )
     name = frame.get("type")
     if not isinstance(name, str):
@@ -78,7 +82,8 @@ def lookup(conn: Connection, frame: dict[str, Any]) -> Registered:
 def validate(registered: Registered, frame: dict[str, Any]) -> Command:
     """Validate the frame against the command's model."""
     try:
-        return registered.model.model_validate(frame)
+        # Strict: JSON's own types are the contract ("10" is not an integer, 1 not a boolean).
+        return registered.model.model_validate(frame, strict=True)
     except ValidationError as exc:
         raise ApiError(
             ErrorCode.VALIDATION_ERROR,

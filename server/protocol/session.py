@@ -131,7 +131,7 @@ def read_auth(msg: Any) -> Auth:
     if not isinstance(frame, dict) or frame.get("type") != "auth":
         raise ApiError(ErrorCode.UNAUTHORIZED, "the first frame must be auth")
     try:
-        return Auth.model_validate(frame)
+        return Auth.model_validate(frame, strict=True)
     except ValidationError as exc:
         raise ApiError(
             ErrorCode.VALIDATION_ERROR,
