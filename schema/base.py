@@ -68,10 +68,12 @@ class Command(Strict):
     """A client command frame: id, type, optional op_id, data.
 
     Subclasses fix ``type`` with a Literal and ``data`` with their payload model;
-    ``mutating`` says whether the command may carry an op_id and changes state.
+    ``mutating`` says whether the command may carry an op_id and changes state;
+    ``guest`` whether a meeting guest's connection may send it.
     """
 
     mutating: ClassVar[bool] = False
+    guest: ClassVar[bool] = False
     result: ClassVar[type[BaseModel] | None] = None
 
     id: CommandId

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from schema.meetings import (
+    Availability,
+    Meeting,
+    MeetingChanged,
+    MeetingDeleted,
+    Participant,
+    ParticipantRemoved,
+)
 from schema.resources import (
     CalendarFeed,
     Deleted,
@@ -45,6 +53,13 @@ EVENTS: dict[str, type[BaseModel]] = {
     "friendship.created": Friendship,
     "friendship.updated": Friendship,
     "friendship.deleted": Deleted,
+    "meeting.created": Meeting,
+    "meeting.updated": MeetingChanged,
+    "meeting.deleted": MeetingDeleted,
+    "meeting_participant.created": Participant,
+    "meeting_participant.updated": Participant,
+    "meeting_participant.deleted": ParticipantRemoved,
+    "meeting_availability.updated": Availability,
 }
 
 # Frames the fan-out derives from a logged event for a subscriber of another
@@ -53,5 +68,6 @@ DERIVED_EVENTS: dict[str, type[BaseModel]] = {
     "timer.removed": Deleted,
     "todo.removed": Deleted,
     "schedule.removed": Deleted,
+    "meeting.removed": Deleted,
     "subscription.ended": SubscriptionEnded,
 }

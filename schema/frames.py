@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from schema.base import CommandId, Seq, Strict
 from schema.errors import ErrorBody
+from schema.meetings import Participant
 from schema.resources import User
 
 
@@ -35,10 +36,10 @@ class Hello(BaseModel):
 
 
 class GuestAuth(Strict):
-    """A meeting guest's credentials."""
+    """A meeting guest's credentials: the poll's link, and its participant token once joined."""
 
     meeting: Annotated[str, Field(min_length=1, max_length=200)]
-    participant_token: Annotated[str, Field(min_length=1, max_length=200)]
+    participant_token: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 class Auth(Strict):
@@ -58,11 +59,22 @@ class TopicCursor(BaseModel):
     seq: int
 
 
+class GuestReady(BaseModel):
+    """A guest connection's poll, and its participant (null until it joins)."""
+
+    meeting_id: str
+    participant: Participant | None
+
+
 class Ready(BaseModel):
-    """Authentication succeeded; replay is done; live events follow."""
+    """Authentication succeeded; replay is done; live events follow.
+
+    A guest gets ``user`` null, ``guest`` set and ``expires_at`` null (no token).
+    """
 
     type: Literal["ready"]
-    user: User
+    user: User | None
+    guest: GuestReady | None = None
     connection: str
     epoch: str
     topics: dict[str, TopicCursor]
@@ -70,7 +82,7 @@ class Ready(BaseModel):
     reset: list[str]
     denied: list[str]
     server_time: str
-    expires_at: str
+    expires_at: str | None
 
 
 class ResultOk(BaseModel):

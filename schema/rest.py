@@ -6,10 +6,12 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from schema.base import Instant, Strict
+from schema.base import Instant, Strict, Uuid
+from schema.commands.meetings import MAX_REQUIRED
 from schema.commands.schedules import ScheduleListData
 from schema.commands.timers import TimerListData
 from schema.commands.todos import TodoListData
+from schema.meetings import Tier
 from schema.zones import Zone
 
 REST_MAX_PAGE = 5000
@@ -53,3 +55,15 @@ class BootstrapQuery(Strict):
         if (self.schedules_start is None) != (self.schedules_end is None):
             raise ValueError("give both schedules_start and schedules_end, or neither")
         return self
+
+
+class MeetingResultQuery(Strict):
+    """Query parameters of GET /v1/meetings/<id>/result: as ``meeting.result``, ``required``
+    comma-separated."""
+
+    duration_minutes: Annotated[int, Field(ge=5, le=1440)] | None = None
+    min_people: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    required: Annotated[list[Uuid], Field(max_length=MAX_REQUIRED)] = Field(default_factory=list)
+    tier: Tier = "if_need_be"
+
+    _ids = field_validator("required", mode="before")(_split)

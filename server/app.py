@@ -17,6 +17,7 @@ from server.auth.verify import TokenVerifier
 from server.domain.context import Services
 from server.domain.friends import commands as friend_commands
 from server.domain.maintenance import run_pruner
+from server.domain.meetings import commands as meeting_commands
 from server.domain.registry import CommandRegistry
 from server.domain.schedules import commands as schedule_commands
 from server.domain.tags import commands as tag_commands
@@ -38,6 +39,12 @@ from server.realtime.redis import RedisBackend
 from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
+from server.rest.meetings import (
+    GUEST_HEADER,
+    handle_meeting,
+    handle_meeting_csv,
+    handle_meeting_result,
+)
 from server.rest.middleware import request_context
 from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
 from server.settings import Settings
@@ -59,6 +66,7 @@ def build_registry() -> CommandRegistry:
     schedule_commands.register(registry)
     friend_commands.register(registry)
     visibility_commands.register(registry)
+    meeting_commands.register(registry)
     return registry
 
 
@@ -151,7 +159,7 @@ def add_routes(app: web.Application) -> None:
             origin: aiohttp_cors.ResourceOptions(
                 allow_credentials=settings.cors_allow_credentials,
                 expose_headers=("X-Request-ID",),
-                allow_headers=("Authorization", "Content-Type", "X-Request-ID"),
+                allow_headers=("Authorization", "Content-Type", "X-Request-ID", GUEST_HEADER),
                 allow_methods=("GET",),
             )
             for origin in settings.cors_origins
@@ -169,6 +177,9 @@ def add_routes(app: web.Application) -> None:
         ("/v1/schedules", handle_schedules),
         ("/v1/friends", handle_friends),
         ("/v1/calendar/{token}.ics", handle_calendar),
+        ("/v1/meetings/{id}", handle_meeting),
+        ("/v1/meetings/{id}/result", handle_meeting_result),
+        ("/v1/meetings/{id}/availability.csv", handle_meeting_csv),
     ):
         cors.add(app.router.add_get(path, handler))
 

@@ -18,6 +18,7 @@ class PingResult(BaseModel):
 class Ping(Command):
     """Ask for the server's time (and prove the connection is alive)."""
 
+    guest = True
     result = PingResult
     type: Literal["ping"]
     data: Empty = empty()
@@ -63,6 +64,7 @@ class SubscribeResult(BaseModel):
 class Subscribe(Command):
     """Subscribe to another topic (replaying from ``since`` first)."""
 
+    guest = True
     result = SubscribeResult
     type: Literal["subscribe"]
     data: SubscribeData
@@ -83,6 +85,7 @@ class UnsubscribeResult(BaseModel):
 class Unsubscribe(Command):
     """Stop receiving a topic (the own user topic cannot be left)."""
 
+    guest = True
     result = UnsubscribeResult
     type: Literal["unsubscribe"]
     data: UnsubscribeData

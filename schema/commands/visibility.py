@@ -13,7 +13,7 @@ from schema.resources import VisibilityLevel
 MAX_ALLOWED_USERS = 500
 MAX_ALLOWED_EMAILS = 200
 
-ShareableType = Literal["timer", "todo", "schedule"]
+ShareableType = Literal["timer", "todo", "schedule", "meeting"]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.domain.context import Services
-from server.realtime.topics import topic_owner
+from server.domain.context import Services, Who
+from server.domain.meetings.access import open_meeting
+from server.errors import ApiError
+from server.realtime.topics import topic_meeting, topic_owner
 from server.storage.events import event_time
 from server.storage.friendships import get_pair
 
@@ -18,17 +20,21 @@ class Admission:
     reset: bool = False
 
 
-async def admit(
-    services: Services, user_id: str, topic: str, since: int | None
-) -> Admission | None:
-    """Let ``user_id`` subscribe to ``topic`` from ``since``, or refuse (None).
+async def admit(services: Services, who: Who, topic: str, since: int | None) -> Admission | None:
+    """Let ``who`` subscribe to ``topic`` from ``since``, or refuse (None).
 
     A user's own topic is always open. Another user's topic is open to their
-    friends (blocked pairs and strangers are refused; meeting topics open with
-    meetings). A friend's cursor from before the friendship began is not
-    replayed: what happened then was never theirs to see, so the topic starts
-    at its head and is reported reset.
+    friends (blocked pairs and strangers are refused); a guest has none. A
+    friend's cursor from before the friendship began is not replayed: what
+    happened then was never theirs to see, so the topic starts at its head and
+    is reported reset. A poll's topic is open to whoever may open the poll.
     """
+    meeting_id = topic_meeting(topic)
+    if meeting_id is not None:
+        return await _admit_meeting(services, who, meeting_id, since)
+    if who.guest is not None:
+        return None
+    user_id = who.user_id
     owner = topic_owner(topic)
     if owner == user_id:
         return Admission(since)
@@ -43,4 +49,15 @@ async def admit(
         at = await event_time(conn, topic, since)
     if at is None or at < pair["accepted_at"]:
         return Admission(None, reset=True)
+    return Admission(since)
+
+
+async def _admit_meeting(
+    services: Services, who: Who, meeting_id: str, since: int | None
+) -> Admission | None:
+    async with services.db.read() as conn:
+        try:
+            await open_meeting(conn, who, meeting_id)
+        except ApiError:
+            return None
     return Admission(since)

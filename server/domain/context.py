@@ -16,11 +16,12 @@ from schema.errors import ErrorCode
 from schema.events import EVENTS
 from server.clock import now_ms
 from server.domain.visibility.fanout import audience_of
+from server.domain.visibility.policy import Viewer
 from server.errors import ApiError
 from server.settings import Settings
 from server.storage.db import Database, Tx, lost_race
 from server.storage.events import NewEvent, append_batch
-from server.storage.locks import lock_key, lock_keys
+from server.storage.locks import lock_keys, lock_set
 from server.storage.ops import claim_op, store_op_reply
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,44 @@ class Actor:
 SYSTEM = Actor(user_id="")
 
 
+@dataclass
+class GuestScope:
+    """A meeting guest's connection: its one poll, and its participant once it has one.
+
+    A guest acts as ``guest:<participant id>`` (its op_ids and events' ``actor``);
+    before joining, as ``watcher:<connection id>``, so no two guests share op_ids.
+    """
+
+    meeting_id: str
+    connection_id: str
+    participant_id: str | None = None
+
+    def joined(self, participant_id: str | None) -> GuestScope:
+        """Return this scope acting as ``participant_id`` (None: back to watching)."""
+        return GuestScope(self.meeting_id, self.connection_id, participant_id)
+
+    @property
+    def actor_id(self) -> str:
+        """Return the id this guest acts under."""
+        if self.participant_id is None:
+            return f"watcher:{self.connection_id}"
+        return f"guest:{self.participant_id}"
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who reads or opens something: a signed-in user (with their viewer) or a meeting guest."""
+
+    user_id: str
+    viewer: Viewer
+    guest: GuestScope | None = None
+
+    @classmethod
+    def of(cls, caller: Caller) -> Who:
+        """Take who calls from a connection (or any Caller)."""
+        return cls(caller.user_id, caller.viewer, caller.guest)
+
+
 class OpAlreadyAppliedError(Exception):
     """The op_id was applied by an earlier (possibly concurrent) command."""
 
@@ -88,9 +127,13 @@ class Mutation:
         writes for up front (``mutate(owners=...)``): a lock taken later, out of
         order, can deadlock, which the database breaks and ``retrying`` retries.
         """
-        keys = {lock_key("owner", owner) for owner in owners if owner} - self._held
-        await lock_keys(self.conn, keys)
-        self._held |= keys
+        await self.hold(lock_set("owner", owners))
+
+    async def hold(self, keys: set[int]) -> None:
+        """Take the locks of ``keys`` not yet held, smallest key first."""
+        fresh = keys - self._held
+        await lock_keys(self.conn, fresh)
+        self._held |= fresh
 
     def emit(
         self, topic: str, name: str, data: Any, *, audience: dict[str, Any] | None = None
@@ -129,16 +172,23 @@ class Mutation:
 
 @contextlib.asynccontextmanager
 async def mutate(
-    services: Services, actor: Actor, *, owners: Iterable[str] = ()
+    services: Services,
+    actor: Actor,
+    *,
+    owners: Iterable[str] = (),
+    meetings: Iterable[str] = (),
 ) -> AsyncIterator[Mutation]:
-    """Open a mutation holding the actor's and ``owners``' locks; claim the op_id, if any.
+    """Open a mutation holding the locks of the actor, ``owners`` and ``meetings``.
 
-    With an op_id, the reply is stored before commit, so a repeat gets it back.
+    The locks are taken in one order before anything is read; with an op_id, it
+    is claimed next and the reply stored before commit, so a repeat gets it back.
     """
     async with services.db.transaction() as tx:
         now = now_ms()
         mutation = Mutation(tx, services, actor, now)
-        await mutation.lock_owners([actor.user_id, *owners])
+        await mutation.hold(
+            lock_set("owner", [actor.user_id, *owners]) | lock_set("meeting", meetings)
+        )
         if actor.op_id and not await claim_op(
             tx.conn, actor.user_id, actor.op_id, actor.command, now
         ):
@@ -193,6 +243,11 @@ class Caller(Protocol):
 
     services: Services
     user_id: str
+    viewer: Viewer
+    guest: GuestScope | None
+
+    def become_guest(self, scope: GuestScope) -> None:
+        """Act as a meeting guest of one poll."""
 
     def actor(self, command: Command) -> Actor:
         """Return the actor for ``command`` (the user and the command's op_id)."""

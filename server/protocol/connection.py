@@ -15,7 +15,7 @@ from aiohttp import web
 
 from schema.base import Command
 from server.clock import iso_ms
-from server.domain.context import Actor
+from server.domain.context import Actor, GuestScope
 from server.domain.timers.logic import tick_entry
 from server.domain.visibility.fanout import EventFrames, Out, route
 from server.domain.visibility.policy import Viewer
@@ -53,6 +53,7 @@ class Connection:
         self.address = address
         self.user_id = ""
         self.viewer = Viewer("")  # set at authentication
+        self.guest: GuestScope | None = None
         self._leaving: set[asyncio.Task[None]] = set()
         self.expires_at = float("inf")  # set at authentication
         self.cursors: dict[str, int] = {}
@@ -68,6 +69,12 @@ class Connection:
         self._close_task: asyncio.Task[None] | None = None
         self.last_ping = self.last_seen
         self.expiry_warned = False
+
+    def become_guest(self, scope: GuestScope) -> None:
+        """Act as a meeting guest of one poll (see ``GuestScope``)."""
+        self.guest = scope
+        self.user_id = scope.actor_id
+        self.viewer = Viewer(scope.actor_id)
 
     def actor(self, command: Command) -> Actor:
         """Return the actor of a command sent on this connection."""

@@ -16,6 +16,7 @@ from schema.errors import ErrorCode
 from server.auth.errors import AuthError
 from server.clock import iso_ms, now_ms
 from server.domain.access import admit
+from server.domain.context import Who
 from server.domain.registry import CommandRegistry
 from server.domain.timers.reads import active_timer_views
 from server.domain.visibility.ticks import visible_running_timers
@@ -49,7 +50,7 @@ async def handle_subscribe(conn: Connection, cmd: Subscribe) -> Any:
     if topic in conn.cursors:
         # Already streaming: replaying again would deliver events twice.
         return {"topic": topic, "seq": conn.cursors[topic], "replayed": 0, "reset": False}
-    admission = await admit(conn.services, conn.user_id, topic, cmd.data.since)
+    admission = await admit(conn.services, Who.of(conn), topic, cmd.data.since)
     if admission is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"topic {topic} does not exist", {"topic": topic})
     result = await conn.join(topic, admission.since, cmd.data.epoch, reset=admission.reset)

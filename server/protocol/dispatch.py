@@ -76,6 +76,12 @@ def lookup(conn: Connection, frame: dict[str, Any]) -> Registered:
     registered = conn.state.registry.get(name)
     if registered is None:
         raise ApiError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {name!r}", {"type": name})
+    if conn.guest is not None and not registered.model.guest:
+        raise ApiError(
+            ErrorCode.FORBIDDEN,
+            f"a meeting guest may not use {name}; only its poll's commands",
+            {"type": name},
+        )
     return registered
 
 

@@ -12,17 +12,19 @@ from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
 from schema.errors import ErrorCode
-from schema.frames import Auth
+from schema.frames import Auth, GuestAuth
 from server.auth.errors import AuthError
 from server.clock import iso_ms, now_ms
 from server.domain.access import admit
+from server.domain.context import Who
+from server.domain.meetings.guests import admit_guest
 from server.domain.users.actions import do_sign_in
 from server.domain.visibility.policy import Viewer
 from server.errors import ApiError, validation_details
 from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
 from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
 from server.protocol.limits import WindowCounter, client_address
-from server.realtime.topics import is_valid_topic, user_topic
+from server.realtime.topics import is_valid_topic, meeting_topic, user_topic
 from server.state import STATE, AppState
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,8 @@ async def authenticate(conn: Connection) -> bool:
         return False
     try:
         auth = read_auth(msg)
+        if auth.guest is not None:
+            return await authenticate_guest(conn, auth, auth.guest)
         identity = await verify_auth(conn, auth)
     except ApiError as error:
         return await refuse(conn, error)
@@ -116,7 +120,16 @@ async def authenticate(conn: Connection) -> bool:
     conn.user_id = identity.sub
     user = await do_sign_in(conn.services, identity)
     conn.viewer = Viewer.of(identity.sub, user.get("email"), user.get("email_verified"))
-    await send_ready(conn, auth, user)
+    await send_ready(conn, auth, {"user": user})
+    return True
+
+
+async def authenticate_guest(conn: Connection, auth: Auth, guest: GuestAuth) -> bool:
+    """Admit a meeting guest to its one poll (see server/domain/meetings/guests.py)."""
+    scope, participant = await admit_guest(conn.services, guest, conn.id)
+    conn.become_guest(scope)
+    ready = {"user": None, "guest": {"meeting_id": scope.meeting_id, "participant": participant}}
+    await send_ready(conn, auth, ready)
     return True
 
 
@@ -141,9 +154,7 @@ def read_auth(msg: Any) -> Auth:
 
 
 async def verify_auth(conn: Connection, auth: Auth) -> Any:
-    """Verify the auth frame's credentials into an identity."""
-    if auth.guest is not None:
-        raise ApiError(ErrorCode.UNAUTHORIZED, "unknown meeting share token")
+    """Verify the auth frame's token into an identity."""
     if auth.token is None:
         raise ApiError(ErrorCode.UNAUTHORIZED, "auth needs a token")
     try:
@@ -152,14 +163,18 @@ async def verify_auth(conn: Connection, auth: Auth) -> Any:
         raise ApiError(ErrorCode.UNAUTHORIZED, str(exc)) from None
 
 
-async def send_ready(conn: Connection, auth: Auth, user: dict[str, Any]) -> None:
-    """Join the own topic and the resumed ones (replaying first), then send ready."""
-    own = user_topic(conn.user_id)
+async def send_ready(conn: Connection, auth: Auth, who: dict[str, Any]) -> None:
+    """Join the home topic and the resumed ones (replaying first), then send ready.
+
+    ``who`` is ``{"user": ...}``, or for a guest ``{"user": None, "guest": ...}``;
+    a user's home is their own topic, a guest's its poll's.
+    """
+    own = user_topic(conn.user_id) if conn.guest is None else meeting_topic(conn.guest.meeting_id)
     wanted = {own: None, **auth.resume}
     topics, reset, denied, replayed = {}, [], [], 0
     for topic, since in wanted.items():
         valid = is_valid_topic(topic)
-        admission = await admit(conn.services, conn.user_id, topic, since) if valid else None
+        admission = await admit(conn.services, Who.of(conn), topic, since) if valid else None
         if admission is None:
             denied.append(topic)
             continue
@@ -171,7 +186,7 @@ async def send_ready(conn: Connection, auth: Auth, user: dict[str, Any]) -> None
     conn.send_json(
         {
             "type": "ready",
-            "user": user,
+            **who,
             "connection": conn.id,
             "epoch": conn.services.epoch,
             "topics": topics,
@@ -179,7 +194,7 @@ async def send_ready(conn: Connection, auth: Auth, user: dict[str, Any]) -> None
             "reset": reset,
             "denied": denied,
             "server_time": iso_ms(now_ms()),
-            "expires_at": iso_ms(int(conn.expires_at * 1000)),
+            "expires_at": None if conn.guest else iso_ms(int(conn.expires_at * 1000)),
         }
     )
 

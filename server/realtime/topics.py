@@ -11,6 +11,16 @@ def user_topic(user_id: str) -> str:
     return f"{USER_PREFIX}{user_id}"
 
 
+def meeting_topic(meeting_id: str) -> str:
+    """Name the topic that carries a poll's participants and cells."""
+    return f"{MEETING_PREFIX}{meeting_id}"
+
+
+def topic_meeting(topic: str) -> str | None:
+    """Return the meeting id of a ``meeting:<id>`` topic, else None."""
+    return topic[len(MEETING_PREFIX) :] if topic.startswith(MEETING_PREFIX) else None
+
+
 def topic_owner(topic: str) -> str | None:
     """Return the user id of a ``user:<id>`` topic, else None."""
     return topic[len(USER_PREFIX) :] if topic.startswith(USER_PREFIX) else None

@@ -22,6 +22,11 @@ def lock_key(scope: str, ident: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def lock_set(scope: str, idents: Iterable[str]) -> set[int]:
+    """Return the keys of ``idents`` in ``scope`` (empty ids name nobody)."""
+    return {lock_key(scope, ident) for ident in idents if ident}
+
+
 async def lock_keys(conn: AsyncConnection, keys: Iterable[int]) -> None:
     """Take the keys' locks for the rest of the transaction, smallest key first.
 

@@ -288,3 +288,48 @@ friendships = Table(
     UniqueConstraint("user_low", "user_high"),
     Index(None, "user_high"),
 )
+
+# A meeting poll. Its grid lives in the poll's zone; share_token is the link
+# (kept as is: the owner reads it back), unique so a link names one poll.
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("start_date", String(10), nullable=False),
+    Column("end_date", String(10), nullable=False),
+    Column("available_days", String(20), nullable=False),
+    Column("start_time", String(5), nullable=False),
+    Column("end_time", String(5), nullable=False),
+    Column("time_slot_minutes", Integer, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("share_token", String(64), nullable=False, unique=True),
+    Column("visibility", String(16), nullable=False, default="private", server_default="private"),
+    Column("visibility_rules", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index(None, "owner_id", "created_at"),
+)
+
+# Someone in a poll: a user (user_id, once per poll) or a guest (token_hash, the
+# SHA-256 of the token shown once at join). A participant's cells are two JSON
+# lists of cell starts (UTC ms): read whole with the row, replaced whole.
+meeting_participants = Table(
+    "meeting_participants",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("meeting_id", String(36), ForeignKey("meetings.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", String(255), ForeignKey("users.id", ondelete="CASCADE")),
+    Column("token_hash", String(64), unique=True),
+    Column("display_name", String(100), nullable=False),
+    Column("available", Text, nullable=False, default="[]"),
+    Column("if_need_be", Text, nullable=False, default="[]"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("meeting_id", "user_id"),
+    Index(None, "user_id"),
+)

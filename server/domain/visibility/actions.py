@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from schema.commands.visibility import ResourceRef, VisibilitySetData
 from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.editing import load_owned, require_owned, write_row
-from server.domain.taggable import TAGGABLE
+from server.domain.meetings.views import meeting_view
+from server.domain.taggable import TAGGABLE, Taggable
 from server.domain.visibility.access import viewer_of
 from server.domain.visibility.fanout import visibility_change
 from server.domain.visibility.policy import (
@@ -27,8 +28,17 @@ from server.domain.visibility.policy import (
 from server.errors import validation_error
 from server.realtime.topics import user_topic
 from server.storage.friendships import get_pairs, peer_of
+from server.storage.tables import meetings
 
 RULE_KEYS = ("allowed_user_ids", "allowed_emails", "allowed_domains")
+
+# What a visibility applies to: what carries tags, and meeting polls.
+SHAREABLE: dict[str, Taggable] = {
+    **TAGGABLE,
+    "meeting": Taggable(
+        meetings, "meeting.updated", lambda row, _now: meeting_view(row, owner=True)
+    ),
+}
 
 
 @retrying
@@ -37,7 +47,7 @@ async def do_set_visibility(
 ) -> dict[str, Any]:
     """Change who sees one of the actor's resources, emitting the resource's update."""
     async with mutate(services, actor) as m:
-        spec = TAGGABLE[data.resource_type]
+        spec = SHAREABLE[data.resource_type]
         _require_series(data)
         row = await load_owned(m, spec.table, data.resource_type, data.resource_id, data.if_version)
         await _require_friends(m.conn, actor.user_id, data.allowed_user_ids or [])
@@ -58,7 +68,7 @@ async def get_visibility(services: Services, owner_id: str, ref: ResourceRef) ->
     _require_series(ref)
     async with services.db.read() as conn:
         row = await require_owned(
-            conn, TAGGABLE[ref.resource_type].table, ref.resource_type, owner_id, ref.resource_id
+            conn, SHAREABLE[ref.resource_type].table, ref.resource_type, owner_id, ref.resource_id
         )
     return record(ref.resource_type, row)
 
@@ -105,7 +115,7 @@ async def do_strip_peer(m: Mutation, owner_id: str, peer_id: str) -> int:
         }
         if not kept:
             changes = {"visibility": PRIVATE, "visibility_rules": None}
-        spec = TAGGABLE[kind]
+        spec = SHAREABLE[kind]
         updated = await write_row(m, spec.table, row, changes)
         view = spec.view(updated, m.now)
         audience = visibility_change(before, view["visibility"])
@@ -118,7 +128,7 @@ async def _shared_rows(
     conn: AsyncConnection, owner_id: str, levels: tuple[str, ...] = REACHABLE[FRIEND]
 ) -> list[tuple[str, RowMapping]]:
     rows = []
-    for kind, spec in TAGGABLE.items():
+    for kind, spec in SHAREABLE.items():
         table = spec.table
         stmt = select(table).where(table.c.owner_id == owner_id, table.c.visibility.in_(levels))
         rows += [(kind, row) for row in (await conn.execute(stmt)).mappings()]

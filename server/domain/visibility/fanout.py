@@ -172,6 +172,9 @@ class EventFrames:
         data = self.event["data"]
         if isinstance(data, dict) and "visibility" in data:
             data = {**data, "visibility": shared_view(data["visibility"])}
+            # A poll's link is its owner's to share.
+            if "share_token" in data:
+                data["share_token"] = None
         return self._build(self.event["name"], data)
 
     def _once(self, key: Any, build: Any) -> Out:

@@ -1,0 +1,1 @@
+"""Meeting polls: the poll, participants (users and guests), cells, results and access."""
