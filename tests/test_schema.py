@@ -13,7 +13,7 @@ from schema.events import DERIVED_EVENTS, EVENTS
 from schema.frames import CLIENT_FRAMES
 from server.app import build_registry
 
-COMMAND_NAME = re.compile(r"^[a-z_]+(\.[a-z_]+)?$")
+COMMAND_NAME = re.compile(r"^[a-z_]+(\.[a-z_]+){0,2}$")
 EVENT_NAME = re.compile(r"^[a-z_]+\.[a-z_]+$")
 EVENT_VERBS = frozenset({"created", "updated", "deleted", "removed", "due"})
 COMMAND_NAMES = sorted(cmd.command_name() for cmd in ALL_COMMANDS)

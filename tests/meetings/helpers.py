@@ -57,3 +57,14 @@ async def refused_guest(
     await dev.ws.send_json({"type": "auth", "guest": credentials})
     error = await dev.receive()
     return error["error"], await dev.wait_close()
+
+
+async def event_named(dev: Device, name: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Wait for the first event called ``name`` the device got (or gets); return it."""
+    seen = 0
+    while True:
+        for event in dev.events[seen:]:
+            if event["name"] == name:
+                return event
+        seen = len(dev.events)
+        await dev.pump(timeout)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.dbstate import refused
-from tests.meetings.helpers import POLL, guest, poll, refused_guest
+from tests.meetings.helpers import POLL, event_named, guest, poll, refused_guest
 from tests.visibility.fanout_helpers import befriend
 from tests.wsclient import Device, new_op
 
@@ -58,8 +58,12 @@ async def test_a_bad_poll_is_refused_naming_the_field(client, device, change, fi
 async def test_join_as_a_user_twice_is_one_participant(device):
     ana, ben = await device("ana"), await device("ben")
     meeting = await poll(ana)
-    first = await ben.ok("meeting.join", {"share_token": meeting["share_token"], "display_name": "Ben"})
-    again = await ben.ok("meeting.join", {"share_token": meeting["share_token"], "display_name": "B"})
+    first = await ben.ok(
+        "meeting.join", {"share_token": meeting["share_token"], "display_name": "Ben"}
+    )
+    again = await ben.ok(
+        "meeting.join", {"share_token": meeting["share_token"], "display_name": "B"}
+    )
     assert first["participant"] == again["participant"]
     assert (first["rejoined"], again["rejoined"]) == (False, True)
     assert first["participant_token"] is None
@@ -75,7 +79,9 @@ async def test_a_guest_joins_with_no_account_and_comes_back_with_its_token(clien
     assert watcher.ready["user"] is None
     assert watcher.ready["guest"] == {"meeting_id": meeting["id"], "participant": None}
     assert f"meeting:{meeting['id']}" in watcher.ready["topics"]
-    joined = await watcher.ok("meeting.join", {"share_token": meeting["share_token"], "display_name": "Gus"})
+    joined = await watcher.ok(
+        "meeting.join", {"share_token": meeting["share_token"], "display_name": "Gus"}
+    )
     token = joined["participant_token"]
     assert len(token) >= 43
     assert joined["participant"]["user_id"] is None
@@ -97,12 +103,16 @@ async def test_a_guest_may_use_only_its_polls_commands(client, device):
     assert (await gus.error("timer.start", {"allocated_ms": 1000}))["code"] == "forbidden"
     assert (await gus.error("user.me"))["code"] == "forbidden"
     assert (await gus.error("meeting.get", {"id": other["id"]}))["code"] == "forbidden"
-    joined = await ana.ok("meeting.join", {"share_token": other["share_token"], "display_name": "A"})
+    joined = await ana.ok(
+        "meeting.join", {"share_token": other["share_token"], "display_name": "A"}
+    )
     pid = joined["participant"]["id"]
     rename = {"participant_id": pid, "display_name": "x"}
     assert (await gus.error("meeting.participant.update", rename))["code"] == "forbidden"
     assert (await gus.error("subscribe", {"topic": "user:ana"}))["code"] == "not_found"
-    assert (await gus.error("subscribe", {"topic": f"meeting:{other['id']}"}))["code"] == "not_found"
+    assert (await gus.error("subscribe", {"topic": f"meeting:{other['id']}"}))[
+        "code"
+    ] == "not_found"
     other_link = {"share_token": other["share_token"], "display_name": "G"}
     assert (await gus.error("meeting.join", other_link))["code"] == "forbidden"
 
@@ -166,8 +176,13 @@ async def test_a_participant_keeps_the_poll_when_it_turns_private(client, device
     meeting = await poll(ana)
     await ben.ok("meeting.join", {"share_token": meeting["share_token"], "display_name": "Ben"})
     gus = await guest(client, meeting["share_token"])
-    joined = await gus.ok("meeting.join", {"share_token": meeting["share_token"], "display_name": "G"})
-    await ana.ok("visibility.set", {"resource_type": "meeting", "resource_id": meeting["id"], "level": "private"})
+    joined = await gus.ok(
+        "meeting.join", {"share_token": meeting["share_token"], "display_name": "G"}
+    )
+    await ana.ok(
+        "visibility.set",
+        {"resource_type": "meeting", "resource_id": meeting["id"], "level": "private"},
+    )
     await ben.ok("meeting.get", {"id": meeting["id"]})
     back = await guest(client, meeting["share_token"], joined["participant_token"])
     await back.ok("meeting.get", {"id": meeting["id"]})
@@ -179,7 +194,9 @@ async def test_a_new_link_stops_the_old_one_at_once(client, device):
     ana, ben = await device("ana"), await device("ben")
     meeting = await poll(ana)
     gus = await guest(client, meeting["share_token"])
-    joined = await gus.ok("meeting.join", {"share_token": meeting["share_token"], "display_name": "G"})
+    joined = await gus.ok(
+        "meeting.join", {"share_token": meeting["share_token"], "display_name": "G"}
+    )
     rotated = await ana.ok("meeting.share.rotate", {"id": meeting["id"]})
     assert rotated["share_token"] != meeting["share_token"]
     old = {"share_token": meeting["share_token"], "display_name": "Ben"}
@@ -190,8 +207,7 @@ async def test_a_new_link_stops_the_old_one_at_once(client, device):
     await guest(client, meeting["share_token"], joined["participant_token"])
     await ben.ok("meeting.join", {**old, "share_token": rotated["share_token"]})
     # Pages on the poll's topic learn of the change, never the link itself.
-    updated = [e for e in await gus.wait_events(2) if e["name"] == "meeting.updated"]
-    assert updated[0]["data"]["share_token"] is None
+    assert (await event_named(gus, "meeting.updated"))["data"]["share_token"] is None
 
 
 async def test_deleting_a_poll_with_participants_tells_every_open_page(client, device):
@@ -204,9 +220,7 @@ async def test_deleting_a_poll_with_participants_tells_every_open_page(client, d
     gone = await ana.ok("meeting.delete", {"id": meeting["id"]}, op_id=new_op())
     assert gone == {"id": meeting["id"], "participants": 2}
     for page in (ben, gus):
-        events = await page.wait_events(1)
-        assert events[-1]["name"] == "meeting.deleted"
-        assert events[-1]["data"] == gone
+        assert (await event_named(page, "meeting.deleted"))["data"] == gone
     assert (await ben.error("meeting.get", {"id": meeting["id"]}))["code"] == "not_found"
     assert (await ana.error("meeting.delete", {"id": MISSING}))["code"] == "not_found"
 

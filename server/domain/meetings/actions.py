@@ -15,10 +15,11 @@ from schema.errors import ErrorCode
 from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.editing import write_row
 from server.domain.meetings.grid import GRID_FIELDS, grid_of
-from server.domain.meetings.views import cells_of, meeting_view, stored_days
+from server.domain.meetings.views import availability_view, cells_of, meeting_view, stored_days
 from server.domain.visibility.fanout import deletion
 from server.errors import ApiError, not_found
 from server.realtime.topics import meeting_topic, user_topic
+from server.slots import Grid, keep_cells
 from server.storage import meetings as store
 from server.storage.tables import meeting_participants, meetings
 
@@ -59,12 +60,9 @@ async def do_update_meeting(
     changes = data.changes("id", "if_version")
     async with mutate(services, actor, meetings=[data.id]) as m:
         row = await load_own_meeting(m, data.id, data.if_version)
-        merged = {**row, **changes, "available_days": changes.get("available_days", None)}
-        if merged["available_days"] is None:
-            merged["available_days"] = [int(d) for d in row["available_days"].split(",")]
         dropped = 0
         if GRID_FIELDS & set(changes):
-            dropped = await _fit_cells(m, row["id"], grid_of(merged).starts)
+            dropped = await _fit_cells(m, row["id"], grid_of({**row, **changes}))
         if "available_days" in changes:
             changes["available_days"] = stored_days(changes["available_days"])
         updated = await write_row(m, meetings, row, changes) if changes or dropped else row
@@ -111,23 +109,27 @@ async def load_own_meeting(m: Mutation, meeting_id: str, if_version: int | None)
     return row
 
 
-def _announce(m: Mutation, row: Mapping[str, Any], name: str, **extra: Any) -> None:
+def _announce(m: Mutation, row: Mapping[Any, Any], name: str, **extra: Any) -> None:
     """Tell the owner's devices (with the link) and the poll's open pages (without it)."""
     m.emit(user_topic(row["owner_id"]), name, {**meeting_view(row, owner=True), **extra})
     m.emit(meeting_topic(row["id"]), name, {**meeting_view(row, owner=False), **extra})
 
 
-async def _fit_cells(m: Mutation, meeting_id: str, starts: frozenset[int]) -> int:
-    """Keep every participant's cells that the new grid still has; return how many went."""
+async def _fit_cells(m: Mutation, meeting_id: str, grid: Grid) -> int:
+    """Keep every participant's cells that the new grid still has; return how many went.
+
+    Each changed participant's cells are announced, so open pages keep exact counts.
+    """
     dropped = 0
     for row in await store.list_participants(m.conn, meeting_id):
         changes = {}
         for tier in ("available", "if_need_be"):
-            cells = cells_of(row, tier)
-            kept = [cell for cell in cells if cell in starts]
-            if len(kept) != len(cells):
-                changes[tier] = orjson.dumps(kept).decode()
-                dropped += len(cells) - len(kept)
+            kept = keep_cells(grid, cells_of(row, tier))
+            if kept.dropped:
+                changes[tier] = orjson.dumps(list(kept.cells)).decode()
+                dropped += kept.dropped
         if changes:
-            await write_row(m, meeting_participants, row, changes)
+            updated = await write_row(m, meeting_participants, row, changes)
+            topic = meeting_topic(meeting_id)
+            m.emit(topic, "meeting_availability.updated", availability_view(updated))
     return dropped

@@ -24,7 +24,7 @@ GRID_FIELDS = frozenset(
 )
 
 
-def grid_of(fields: Mapping[str, Any]) -> Grid:
+def grid_of(fields: Mapping[Any, Any]) -> Grid:
     """Return the grid of a poll's fields (a row or a payload); a bad one is validation_error."""
     days = fields["available_days"]
     if isinstance(days, str):

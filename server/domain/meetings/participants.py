@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -35,7 +36,8 @@ async def do_join(services: Services, actor: Actor, who: Who, data: JoinData) ->
     meeting_id = await _meeting_of_link(services, data.share_token)
     async with mutate(services, actor, meetings=[meeting_id]) as m:
         opened = await open_link(m.conn, who, data.share_token)
-        row, token = opened.participant, None
+        row: Mapping[Any, Any] | None = opened.participant
+        token = None
         if row is None:
             token = secrets.token_urlsafe(TOKEN_BYTES) if who.guest is not None else None
             row = await _insert(m, opened, who, data.display_name, token)
