@@ -60,12 +60,24 @@ class ParticipantDetail(Participant):
     if_need_be: list[str]
 
 
+class ViewerDay(BaseModel):
+    """A date in the viewer's zone and the starts of the cells that begin on it."""
+
+    date: str
+    cells: list[str]
+
+
 class MeetingDetail(BaseModel):
-    """A poll with everyone's cells; ``you`` is the caller's participant id, if any."""
+    """A poll with everyone's cells; ``you`` is the caller's participant id, if any.
+
+    With ``tz``, ``days`` groups the grid's cells by the viewer's local date
+    (a poll day may split over two of them); without, ``days`` is null.
+    """
 
     meeting: Meeting
     participants: list[ParticipantDetail]
     you: str | None
+    days: list[ViewerDay] | None
 
 
 class MeetingList(BaseModel):

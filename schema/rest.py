@@ -67,3 +67,9 @@ class MeetingResultQuery(Strict):
     tier: Tier = "if_need_be"
 
     _ids = field_validator("required", mode="before")(_split)
+
+
+class MeetingQuery(Strict):
+    """Query parameters of GET /v1/meetings/<id>: the viewer's zone, to group cells by day."""
+
+    tz: Zone | None = None

@@ -113,6 +113,13 @@ class MeetingUpdateData(PartialUpdate):
     timezone: Zone | None = None
 
 
+class MeetingGetData(Strict):
+    """A poll, and optionally the zone to group its cells by the viewer's days in."""
+
+    id: Uuid
+    tz: Zone | None = None
+
+
 class MeetingListData(Strict):
     """Paging for meeting.list: the caller's polls and those they joined."""
 
@@ -209,7 +216,7 @@ class MeetingGet(Command):
     result = MeetingDetail
 
     type: Literal["meeting.get"]
-    data: IdData
+    data: MeetingGetData
 
 
 class MeetingListCommand(Command):

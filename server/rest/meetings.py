@@ -9,7 +9,7 @@ from aiohttp import web
 
 from schema.commands.meetings import ResultData
 from schema.errors import ErrorCode
-from schema.rest import MeetingResultQuery
+from schema.rest import MeetingQuery, MeetingResultQuery
 from server.clock import iso_ms
 from server.domain.context import GuestScope, Services, Who
 from server.domain.meetings.access import open_meeting
@@ -35,7 +35,9 @@ async def handle_meeting(request: web.Request) -> web.Response:
     """Return a poll with its participants and their cells."""
     services = request.app[STATE].services
     who = await _who(request, services)
-    return json_response(await get_meeting_detail(services, who, request.match_info["id"]))
+    query = parse_query(MeetingQuery, request)
+    meeting_id = request.match_info["id"]
+    return json_response(await get_meeting_detail(services, who, meeting_id, query.tz))
 
 
 async def handle_meeting_result(request: web.Request) -> web.Response:

@@ -9,8 +9,18 @@ import orjson
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from server.domain.meetings.grid import grid_of
 from server.state import STATE
-from server.storage.tables import events, friendships, schedules, tags, todos, users
+from server.storage.tables import (
+    events,
+    friendships,
+    meeting_participants,
+    meetings,
+    schedules,
+    tags,
+    todos,
+    users,
+)
 from tests.wsclient import Device
 
 Command = tuple[str, dict[str, Any]]
@@ -90,12 +100,30 @@ async def friendship_violations(client: TestClient[Any, Any]) -> list[str]:
         if row["status"] == "accepted"
     }
     found = []
-    for table in (todos, schedules):
+    for table in (todos, schedules, meetings):
         for row in await read_rows(client, table):
             rules = orjson.loads(row["visibility_rules"]) if row["visibility_rules"] else {}
             for peer in rules.get("allowed_user_ids", []):
                 if frozenset((row["owner_id"], peer)) not in friends:
                     found.append(f"{table.name} {row['id']} selects non-friend {peer}")
+    return found
+
+
+async def meeting_violations(client: TestClient[Any, Any]) -> list[str]:
+    """Return stored cells that are not cells of their poll's grid, and users who joined twice."""
+    polls = {row["id"]: grid_of(row) for row in await read_rows(client, meetings)}
+    found, seen = [], set()
+    for row in await read_rows(client, meeting_participants):
+        starts = set(polls[row["meeting_id"]].starts)
+        for tier in ("available", "if_need_be"):
+            stray = [c for c in orjson.loads(row[tier]) if c not in starts]
+            if stray:
+                found.append(f"participant {row['id']} has {len(stray)} {tier} cells off the grid")
+        if row["user_id"] is not None:
+            key = (row["meeting_id"], row["user_id"])
+            if key in seen:
+                found.append(f"user {row['user_id']} joined {row['meeting_id']} twice")
+            seen.add(key)
     return found
 
 
@@ -136,6 +164,7 @@ async def all_violations(client: TestClient[Any, Any], owner: str) -> list[str]:
         *await tag_violations(client),
         *await deadline_violations(client),
         *await friendship_violations(client),
+        *await meeting_violations(client),
         *await event_violations(client, owner),
     ]
 

@@ -223,3 +223,54 @@ async def test_rest_reads_for_users_and_guests(client, device, token):
     other = await poll(ana, title="Other")
     resp = await client.get(f"/v1/meetings/{other['id']}", headers=as_guest)
     assert resp.status == 403
+
+
+async def test_a_poll_across_dst_keeps_wall_times_and_viewers_see_their_own_days(device):
+    ana = await device("ana")
+    # New York changes to summer time on Sunday 2026-03-08: 09:00 is 14:00Z, then 13:00Z.
+    meeting = await poll(
+        ana,
+        start_date="2026-03-07",
+        end_date="2026-03-09",
+        available_days=list(range(7)),
+        start_time="09:00",
+        end_time="12:00",
+        time_slot_minutes=60,
+        timezone="America/New_York",
+    )
+    utc = {
+        "sat": ["2026-03-07T14:00:00.000Z", "2026-03-07T15:00:00.000Z", "2026-03-07T16:00:00.000Z"],
+        "sun": ["2026-03-08T13:00:00.000Z", "2026-03-08T14:00:00.000Z", "2026-03-08T15:00:00.000Z"],
+        "mon": ["2026-03-09T13:00:00.000Z", "2026-03-09T14:00:00.000Z", "2026-03-09T15:00:00.000Z"],
+    }
+    result = await ana.ok("meeting.result", {"id": meeting["id"]})
+    assert [c["start"] for c in result["cells"]] == utc["sat"] + utc["sun"] + utc["mon"]
+    detail = await ana.ok("meeting.get", {"id": meeting["id"], "tz": "Asia/Tokyo"})
+    assert detail["days"] == [
+        {"date": "2026-03-07", "cells": utc["sat"][:1]},
+        {"date": "2026-03-08", "cells": utc["sat"][1:] + utc["sun"][:2]},
+        {"date": "2026-03-09", "cells": utc["sun"][2:] + utc["mon"][:2]},
+        {"date": "2026-03-10", "cells": utc["mon"][2:]},
+    ]
+    assert (await ana.ok("meeting.get", {"id": meeting["id"]}))["days"] is None
+
+
+async def test_a_poll_across_the_october_change_in_europe(device):
+    ana = await device("ana")
+    meeting = await poll(
+        ana,
+        start_date="2026-10-24",
+        end_date="2026-10-26",
+        available_days=list(range(7)),
+        start_time="09:00",
+        end_time="10:00",
+        time_slot_minutes=60,
+    )
+    pid = await joined(ana, meeting, "Ana")
+    # A range across the whole weekend covers the 09:00 cell of each day, in CEST then CET.
+    ranges = [
+        {"start": "2026-10-24T09:00:00+02:00", "end": "2026-10-24T10:00:00+02:00"},
+        {"start": "2026-10-25T09:00:00+01:00", "end": "2026-10-25T10:00:00+01:00"},
+    ]
+    painted = await paint(ana, pid, ranges=ranges)
+    assert painted["available"] == ["2026-10-24T07:00:00.000Z", "2026-10-25T08:00:00.000Z"]

@@ -49,7 +49,8 @@ async def handle_rotate(caller: Caller, cmd: MeetingShareRotate) -> Any:
 
 async def handle_get(caller: Caller, cmd: MeetingGet) -> Any:
     """Read a poll with everyone's cells."""
-    return await reads.get_meeting_detail(caller.services, Who.of(caller), cmd.data.id)
+    data = cmd.data
+    return await reads.get_meeting_detail(caller.services, Who.of(caller), data.id, data.tz)
 
 
 async def handle_list(caller: Caller, cmd: MeetingListCommand) -> Any:

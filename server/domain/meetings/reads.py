@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from schema.commands.meetings import MeetingListData
+from server.clock import iso_ms
 from server.domain.context import Services, Who
+from server.domain.meetings.grid import grid_of
 from server.domain.meetings.access import open_meeting
 from server.domain.meetings.views import detail_view, meeting_view
 from server.domain.paging import decode_cursor, encode_cursor
+from server.slots import viewer_days
 from server.storage import meetings as store
 
 
-async def get_meeting_detail(services: Services, who: Who, meeting_id: str) -> dict[str, Any]:
-    """Return a poll the caller may open, with its participants and their cells."""
+async def get_meeting_detail(
+    services: Services, who: Who, meeting_id: str, tz: str | None = None
+) -> dict[str, Any]:
+    """Return a poll the caller may open, with its participants and their cells.
+
+    With ``tz``, the grid's cells grouped by the viewer's local dates too.
+    """
     async with services.db.read() as conn:
         opened = await open_meeting(conn, who, meeting_id)
         rows = await store.list_participants(conn, meeting_id)
@@ -22,7 +30,15 @@ async def get_meeting_detail(services: Services, who: Who, meeting_id: str) -> d
         "meeting": meeting_view(opened.row, owner=opened.owner),
         "participants": [detail_view(row) for row in rows],
         "you": you,
+        "days": None if tz is None else _days(opened.row, tz),
     }
+
+
+def _days(row: Any, tz: str) -> list[dict[str, Any]]:
+    return [
+        {"date": day.day.isoformat(), "cells": [iso_ms(cell.start) for cell in day.cells]}
+        for day in viewer_days(grid_of(row), tz)
+    ]
 
 
 async def list_meetings(services: Services, user_id: str, data: MeetingListData) -> dict[str, Any]:
