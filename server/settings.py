@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from server.auth.oidc import ASYMMETRIC_ALGORITHMS
+from server.auth.algorithms import ASYMMETRIC_ALGORITHMS
 
 Csv = Annotated[list[str], NoDecode]
 
