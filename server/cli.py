@@ -131,10 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     if settings is None:
         return 2
-    import logging
+    from server.logs import configure_logging
 
-    logging.basicConfig(
-        level="DEBUG" if settings.debug else settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings)
     return COMMANDS[args.command](settings, args)

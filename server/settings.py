@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     debug: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["plain", "json"] = "plain"
     host: str = "127.0.0.1"
     port: int = Field(default=2614, ge=1, le=65535)
     data_dir: Path = Path("data")
@@ -98,6 +99,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator(
         "auth_signing_secret", "oidc_issuer", "oidc_audience", "redis_url", "database_url"

@@ -224,7 +224,8 @@ class Connection:
         if self.closing:
             return
         self.closing = True
-        log.info("closing connection %s (user %s): %d %s", self.id, self.user_id, code, reason)
+        ids = {"connection_id": self.id, "user_id": self.user_id}  # not the caller's context
+        log.info("closing connection %s (user %s): %d %s", *ids.values(), code, reason, extra=ids)
         self._close_task = asyncio.create_task(self.close(code, reason), name=f"close:{self.id}")
 
     async def close(self, code: int, reason: str) -> None:
