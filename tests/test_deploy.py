@@ -48,6 +48,7 @@ DOC_GROUPS = [
     "Timers",
     "Shutdown",
     "Calendar feeds",
+    "Metrics",
 ]
 
 

@@ -1,4 +1,4 @@
-"""What every command leaves behind: one log line (at DEBUG) and, later, its metrics."""
+"""What every command leaves behind: its metrics, and one log line at DEBUG."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ Dispatch = Callable[["Connection", str], Awaitable[tuple[bytes, "ErrorCode | Non
 
 
 def observed(dispatch: Dispatch) -> Dispatch:
-    """Time each call of ``dispatch`` and log its command, outcome and duration."""
+    """Count and time each call of ``dispatch``, and log its command, outcome and duration."""
 
     @functools.wraps(dispatch)
     async def observe(conn: Connection, text: str) -> tuple[bytes, ErrorCode | None]:
@@ -33,8 +33,10 @@ def observed(dispatch: Dispatch) -> Dispatch:
         finally:
             COMMAND.reset(token)
         outcome = "ok" if code is None else code.value
+        seconds = time.perf_counter() - started
+        conn.state.metrics.command_done(command, outcome, seconds)
         if log.isEnabledFor(logging.DEBUG):
-            log_command(command, outcome, time.perf_counter() - started)
+            log_command(command, outcome, seconds)
         return reply, code
 
     return observe
