@@ -26,6 +26,7 @@ from server.domain.todos import commands as todo_commands
 from server.domain.users import commands as user_commands
 from server.domain.visibility import commands as visibility_commands
 from server.domain.visibility.fanout import load_relations
+from server.metrics import Metrics
 from server.protocol import core_commands
 from server.protocol.keepalive import run_keepalive
 from server.protocol.limits import ConnectLimiter, parse_networks
@@ -38,6 +39,7 @@ from server.realtime.redis import RedisBackend
 from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
+from server.rest.metrics import METRICS_PATH, handle_metrics, start_metrics_site
 from server.rest.middleware import request_context
 from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
 from server.settings import Settings
@@ -93,13 +95,16 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     db = Database(create_engine(settings.effective_database_url, settings.db_pool_size))
     http = aiohttp.ClientSession()
+    metrics = Metrics()
     hub = Hub(
         build_backend(settings),
         db,
         resume_max_events=settings.resume_max_events,
         load_context=load_relations,
+        metrics=metrics,
     )
     tasks: list[asyncio.Task[None]] = []
+    metrics_site: web.AppRunner | None = None
     try:
         async with db.transaction() as tx:
             epoch = await get_or_create_epoch(tx.conn)
@@ -116,8 +121,11 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             scheduler=scheduler,
             connect_limiter=ConnectLimiter(settings.ws_connect_per_min, settings.ws_connect_burst),
             trusted_networks=parse_networks(settings.trusted_proxy_ips),
+            metrics=metrics,
         )
+        metrics.watch(app[STATE])
         await hub.start()
+        metrics_site = await start_metrics_site(app)
         tasks = _start(
             {
                 "due-scheduler": scheduler.run(),
@@ -128,6 +136,8 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
         )
         yield
     finally:
+        if metrics_site is not None:
+            await metrics_site.cleanup()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -171,6 +181,8 @@ def add_routes(app: web.Application) -> None:
         ("/v1/calendar/{token}.ics", handle_calendar),
     ):
         cors.add(app.router.add_get(path, handler))
+    if settings.metrics_token:
+        app.router.add_get(METRICS_PATH, handle_metrics)
 
 
 def create_app(settings: Settings | None = None) -> web.Application:

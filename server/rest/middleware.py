@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 
 from schema.errors import HTTP_STATUS, ErrorCode
 from server.errors import ApiError
+from server.logs import REQUEST_ID as REQUEST_ID_VAR
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _ID_PATTERN.match(incoming) else secrets.token_hex(8)
     request[REQUEST_ID] = request_id
+    REQUEST_ID_VAR.set(request_id)  # log lines of this request (and its WebSocket) carry it
     try:
         response = await handler(request)
     except ApiError as error:
