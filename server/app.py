@@ -69,6 +69,7 @@ def build_backend(settings: Settings) -> FanoutBackend:
             settings.redis_url,
             settings.redis_prefix,
             timeout_s=settings.redis_timeout_s,
+            health_check_s=settings.redis_health_check_s,
             queue_max_frames=settings.redis_publish_queue_max_frames,
             queue_max_bytes=settings.redis_publish_queue_max_bytes,
         )

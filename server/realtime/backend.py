@@ -38,3 +38,6 @@ class FanoutBackend(Protocol):
 
     def healthy(self) -> bool:
         """Tell whether the upstream link is currently up."""
+
+    def problem(self) -> str | None:
+        """Say why the upstream link is not up, or None while it is."""

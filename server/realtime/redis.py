@@ -14,6 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from server.realtime.backend import MessageHandler, ReconnectHandler
+from server.realtime.liveness import Liveness
 from server.realtime.outbox import Outbox
 from server.realtime.redis_publisher import (
     LINK_ERRORS,
@@ -35,8 +36,12 @@ _HANDSHAKE_TIMEOUT_S = 10.0
 Request = Literal["subscribe", "unsubscribe"]
 
 
+class RedisHungError(TimeoutError):
+    """Redis accepted the connection but stopped answering it."""
+
+
 class RedisBackend:
-    """Fan messages out through Redis pub/sub, surviving Redis restarts and network cuts."""
+    """Fan messages out through Redis pub/sub, surviving Redis restarts, hangs and network cuts."""
 
     def __init__(
         self,
@@ -45,17 +50,19 @@ class RedisBackend:
         *,
         retry_max_s: float = 2.0,
         timeout_s: float = 2.0,
+        health_check_s: float = 1.0,
         queue_max_frames: int = 10_000,
         queue_max_bytes: int = 16 << 20,
     ) -> None:
         if not prefix or any(c.isspace() for c in prefix):
             raise ValueError("prefix must be non-empty and contain no whitespace")
-        if min(retry_max_s, timeout_s) <= 0:
-            raise ValueError("retry_max_s and timeout_s must be positive")
+        if min(retry_max_s, timeout_s, health_check_s) <= 0:
+            raise ValueError("retry_max_s, timeout_s and health_check_s must be positive")
         self._url = url
         self._prefix = prefix
         self._retry_max_s = retry_max_s
         self._timeout_s = timeout_s
+        self._health_check_s = health_check_s
         self.publisher = RedisPublisher(
             Outbox(queue_max_frames, queue_max_bytes),
             self._channel,
@@ -70,6 +77,7 @@ class RedisBackend:
         self._task: asyncio.Task[None] | None = None
         self._first_attempt: asyncio.Event | None = None
         self._up = False
+        self._problem = "not connected yet"
         self._topics: set[str] = set()
         self._waiters: dict[tuple[Request, str], deque[asyncio.Future[None]]] = {}
         self._reading: asyncio.Timeout | None = None
@@ -132,6 +140,10 @@ class RedisBackend:
     def healthy(self) -> bool:
         """Tell whether the link to Redis is currently up."""
         return self._up
+
+    def problem(self) -> str | None:
+        """Say why the link to Redis is not up, or None while it is."""
+        return None if self._up else self._problem
 
     def _connect(self, retry: Retry) -> Redis:
         """Create a client; it connects lazily, so Redis may well be down now."""
@@ -207,6 +219,7 @@ class RedisBackend:
         """Mark the link down, release subscribe waiters and interrupt the reader."""
         if self._up:
             logger.warning("Redis fan-out link lost: %s: %s", type(reason).__name__, reason)
+            self._problem = _describe(reason, self._timeout_s)
         self._up = False
         self._release_waiters()
         reading, self._reading = self._reading, None
@@ -253,6 +266,7 @@ class RedisBackend:
 
     def _log_attempt_failure(self, exc: Exception, failed: int) -> None:
         """Log a failed connection attempt, loudly only for the first of an outage."""
+        self._problem = _describe(exc, self._timeout_s)
         if not isinstance(exc, LINK_ERRORS):
             logger.error("Redis fan-out connection attempt failed", exc_info=exc)
         elif failed == 0:
@@ -325,19 +339,33 @@ class RedisBackend:
         await self._close_pubsub()
 
     async def _read(self) -> None:
-        """Read and dispatch pubsub messages until the link is marked lost."""
+        """Read and dispatch pubsub messages until the link is marked lost or hangs."""
         pubsub = self._pubsub
         if pubsub is None:
             return
+        clock = asyncio.get_running_loop().time
+        live = Liveness(self._health_check_s, self._timeout_s, clock())
         try:
             # A failed publish reschedules this deadline to interrupt the blocked read.
             async with asyncio.timeout(None) as self._reading:
                 while self._up:
-                    message = await pubsub.get_message(timeout=None)
-                    if message is not None:
-                        self._dispatch(message)
+                    message = await pubsub.get_message(timeout=live.wait(clock()))
+                    await self._heed(pubsub, live, message, clock())
         finally:
             self._reading = None
+
+    async def _heed(
+        self, pubsub: PubSub, live: Liveness, message: dict[str, Any] | None, now: float
+    ) -> None:
+        """Dispatch a message; else PING a quiet link, or give up on a hung one."""
+        if message is not None:
+            live.hear(now)
+            self._dispatch(message)
+        elif live.hung(now):
+            raise RedisHungError(f"no reply to PING within {self._timeout_s:g} s")
+        elif live.ping_due(now):
+            live.ping(now)
+            await pubsub.ping()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         """Deliver a published message or resolve a subscription confirmation."""
@@ -357,6 +385,17 @@ class RedisBackend:
             self._on_message(topic, data)
         except Exception:
             logger.exception("The fan-out message handler failed for topic %s", topic)
+
+
+def _describe(exc: BaseException, timeout_s: float) -> str:
+    """Say why the link is down, for an unauthenticated readiness answer: no addresses."""
+    if isinstance(exc, RedisHungError):
+        return str(exc)
+    if isinstance(exc, TimeoutError | redis.exceptions.TimeoutError):
+        return f"no reply within {timeout_s:g} s"
+    if isinstance(exc, LINK_ERRORS):
+        return f"unreachable ({type(exc).__name__})"
+    return f"failed ({type(exc).__name__})"
 
 
 def _decode(channel: bytes) -> str:

@@ -330,6 +330,17 @@ def completes_without_suspending(coro: Coroutine[Any, Any, None]) -> bool:
     return False
 
 
+async def pubsub_links(admin: Redis, name: str) -> list[int]:
+    """List the ids of the pub/sub connections that carry client ``name``."""
+    return [c["id"] for c in await admin.client_list(_type="pubsub") if c["name"] == name]
+
+
+async def last_command_is(admin: Redis, name: str, command: str) -> bool:
+    """Tell whether client ``name``'s pub/sub connection last ran ``command``."""
+    clients = await admin.client_list(_type="pubsub")
+    return any(c["name"] == name and c["cmd"] == command for c in clients)
+
+
 StartRedis = Callable[..., Awaitable[tuple[RedisBackend, Inbox]]]
 
 
@@ -561,6 +572,44 @@ class TestRedisOutages:
         proxy.flowing.set()
         await wait_for(lambda: seen.of(TOPIC) == messages, "every message, in order")
         assert backend.publisher.outbox.dropped_total == 0
+
+    async def test_hung_redis_is_noticed_and_the_link_comes_back(
+        self, redis_url: str, admin: Redis, prefix: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(
+            proxied(redis_url, proxy.port), timeout_s=0.3, health_check_s=0.1, retry_max_s=0.2
+        )
+        await backend.subscribe(TOPIC)
+        assert backend.problem() is None
+
+        proxy.flowing.clear()  # connected, but nothing answers: a SIGSTOPped Redis
+        await wait_for(lambda: not backend.healthy(), "the reader to notice the hang")
+        assert backend.problem() == "no reply to PING within 0.3 s"
+        assert inbox.reconnects == 0
+
+        proxy.flowing.set()
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect and its catch-up")
+        assert backend.healthy()
+        assert backend.problem() is None
+        await admin.publish(redis_channel(prefix, TOPIC), b"after the hang")
+        await wait_for(lambda: inbox.of(TOPIC) == [b"after the hang"], "a message")
+
+    async def test_quiet_link_that_answers_pings_stays_up(
+        self, redis_url: str, admin: Redis, prefix: str, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(redis_url, timeout_s=0.2, health_check_s=0.05)
+        await backend.subscribe(TOPIC)
+        [link] = await pubsub_links(admin, backend.client_name)
+
+        await wait_for(
+            lambda: last_command_is(admin, backend.client_name, "ping"), "a PING on the quiet link"
+        )
+        await asyncio.sleep(1)  # five timeouts of silence but for the answered PINGs
+        assert await pubsub_links(admin, backend.client_name) == [link]
+        assert backend.healthy()
+        assert inbox.reconnects == 0
+        await admin.publish(redis_channel(prefix, TOPIC), b"still subscribed")
+        await wait_for(lambda: inbox.of(TOPIC) == [b"still subscribed"], "a message")
 
     async def test_start_while_redis_is_away_connects_later(
         self, redis_url: str, proxy: Proxy, start_redis: StartRedis
