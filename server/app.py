@@ -67,7 +67,14 @@ def build_registry() -> CommandRegistry:
 def build_backend(settings: Settings) -> FanoutBackend:
     """Choose Redis pub/sub when REDIS_URL is set, else the in-process twin."""
     if settings.redis_url:
-        return RedisBackend(settings.redis_url, settings.redis_prefix)
+        return RedisBackend(
+            settings.redis_url,
+            settings.redis_prefix,
+            timeout_s=settings.redis_timeout_s,
+            health_check_s=settings.redis_health_check_s,
+            queue_max_frames=settings.redis_publish_queue_max_frames,
+            queue_max_bytes=settings.redis_publish_queue_max_bytes,
+        )
     return InProcessBackend()
 
 

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
     redis_prefix: str = Field(default="ht", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    redis_timeout_s: float = Field(default=2.0, gt=0)
+    redis_health_check_s: float = Field(default=1.0, gt=0)
+    redis_publish_queue_max_frames: int = Field(default=10_000, ge=1)
+    redis_publish_queue_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
 
     auth_signing_secret: str | None = None
     auth_issuer: str = "hipster-timer"

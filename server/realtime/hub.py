@@ -120,7 +120,7 @@ class Hub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def publish(self, topic: str, frame: bytes) -> None:
-        """Publish a committed event's frame to every instance."""
+        """Hand a committed event's frame to the backend, which returns without waiting on I/O."""
         self.metrics.events_published += 1
         await self.backend.publish(topic, frame)
 
