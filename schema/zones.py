@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
+from pydantic.json_schema import JsonDict
 
 
 def check_zone(name: str) -> str:
@@ -19,5 +20,11 @@ def check_zone(name: str) -> str:
     return name
 
 
+# What a schema can say of a zone name; the bundled zone data decides the rest.
+ZONE_SCHEMA: JsonDict = {
+    "minLength": 1,
+    "maxLength": 64,
+    "examples": ["Europe/Paris", "America/New_York"],
+}
 # An IANA zone name, checked against the bundled zone data.
-Zone = Annotated[str, AfterValidator(check_zone)]
+Zone = Annotated[str, Field(json_schema_extra=ZONE_SCHEMA), AfterValidator(check_zone)]
