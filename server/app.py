@@ -38,7 +38,7 @@ from server.realtime.redis import RedisBackend
 from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
-from server.rest.middleware import request_context
+from server.rest.middleware import http_layer_args, request_context
 from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
 from server.settings import Settings
 from server.state import SETTINGS, STATE, AppState
@@ -175,7 +175,11 @@ def add_routes(app: web.Application) -> None:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """Build the aiohttp application."""
-    app = web.Application(middlewares=[request_context], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[request_context],
+        client_max_size=64 * 1024,
+        handler_args=http_layer_args(),
+    )
     app[SETTINGS] = settings or Settings()
     app.cleanup_ctx.append(app_context)
     app.on_shutdown.append(shutdown_connections)
