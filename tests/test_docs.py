@@ -13,7 +13,10 @@ Conventions the reference follows (and this test enforces):
   that frame's model (a command's data, a result's data, an event's data);
 - ``## Error codes`` has a table row ``| `<code>` | <HTTP status> | ...`` per
   ErrorCode; ``## Close codes`` a row ``| <code> | ...`` per close code the
-  server uses.
+  server uses;
+- ``## REST`` has a heading ``### <METHOD> <path>`` per route of the REST route
+  table (``server/rest/routes.py``), path as in the OpenAPI document, and no
+  heading for a route that does not exist.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from schema.frames import (
     Tick,
 )
 from server.app import build_registry
+from server.rest.routes import ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "protocol.md"
@@ -51,6 +55,7 @@ PROTOCOL_SOURCES = sorted((ROOT / "server" / "protocol").glob("*.py"))
 DECLARED_EVENTS = {**EVENTS, **DERIVED_EVENTS}
 
 NAMED_HEADING = re.compile(r"^### `([^`]+)`[ \t]*$", re.MULTILINE)
+ROUTE_HEADING = re.compile(r"^### ([A-Z]+ /\S*)[ \t]*$", re.MULTILINE)
 JSON_BLOCK = re.compile(r"^```json[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 CLOSE_CONSTANT = re.compile(
     r"^CLOSE_[A-Z0-9_]+\s*(?::\s*int\s*)?=\s*(\d+)\s*(?:#.*)?$", re.MULTILINE
@@ -224,3 +229,10 @@ def test_close_codes_table_lists_every_code_the_server_uses():
     rows = table_first_cells(section("Close codes"))
     missing = sorted(codes - set(rows))
     assert not missing, f"the close codes table lacks {missing}"
+
+
+def test_rest_section_names_every_route_and_no_other():
+    documented = set(ROUTE_HEADING.findall(section("REST")))
+    routes = {f"{route.method} {route.openapi_path()}" for route in ROUTES}
+    assert routes - documented == set(), "docs/protocol.md lacks `### METHOD /path` for these"
+    assert documented - routes == set(), "docs/protocol.md documents routes that do not exist"
