@@ -35,7 +35,10 @@ Mode = Literal["validation", "serialization"]
 
 @dataclass(frozen=True, kw_only=True)
 class RouteDoc:
-    """A REST route as a client sees it; ``body`` is its JSON answer, else ``media_type``."""
+    """A REST route as a client sees it; ``body`` is its JSON answer, else ``media_type``.
+
+    ``headers`` names the headers every successful answer carries, with their meaning.
+    """
 
     method: str
     path: str
@@ -49,6 +52,7 @@ class RouteDoc:
     request: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     media_type: str = JSON
+    headers: Mapping[str, str] = field(default_factory=dict)
     errors: tuple[ErrorCode, ...] = ()
     error_bodies: Mapping[ErrorCode, type[BaseModel]] = field(default_factory=dict)
 
@@ -233,9 +237,12 @@ def _success(route: RouteDoc, names: dict[type[BaseModel], str]) -> dict[str, An
         schema = {"type": "string"}
     else:
         schema = {"type": "string", "contentMediaType": route.media_type}
+    headers: dict[str, Any] = {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}}
+    for name, meaning in route.headers.items():
+        headers[name] = {"description": meaning, "required": True, "schema": {"type": "string"}}
     return {
         "description": _summary(route.body, route.summary),
-        "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+        "headers": headers,
         "content": {route.media_type: {"schema": schema}},
     }
 

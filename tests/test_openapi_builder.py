@@ -158,6 +158,17 @@ def test_other_media_types_are_strings():
     assert content["/c.json"] == {"application/json": {"schema": {"type": "object"}}}
 
 
+def test_declared_headers_are_required_on_success():
+    operation = doc(get(headers={"ETag": "the content's hash"}))["paths"]["/things"]["get"]
+    headers = operation["responses"]["200"]["headers"]
+    assert headers["ETag"] == {
+        "description": "the content's hash",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    assert headers["X-Request-ID"] == {"$ref": "#/components/headers/RequestId"}
+
+
 def test_public_routes_have_no_security_and_no_401():
     operation = doc(get(bearer=False))["paths"]["/things"]["get"]
     assert operation["security"] == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import MutableMapping
 from typing import Any
 
 from aiohttp import web
@@ -89,15 +88,11 @@ class HttpLayerLog(logging.LoggerAdapter):
     are logged at INFO without the traceback; every other exception stays an ERROR.
     """
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
-        """Pass records through unchanged."""
-        return msg, kwargs
-
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         """Log a client's malformed request at INFO, anything else as an exception."""
         exc = kwargs.get("exc_info")
         if isinstance(exc, HttpProcessingError):
-            self.info("%s: %s", str(msg) % args, exc.message)
+            self.info(f"{msg}: %s", *args, exc.message)
             return
         super().exception(msg, *args, **kwargs)
 

@@ -187,6 +187,7 @@ ROUTES: tuple[Route, ...] = (
         bearer=False,
         path_params=CalendarFeedPath,
         media_type="text/calendar",
+        headers={"Cache-Control": "`private, max-age=300`"},
         errors=(ErrorCode.NOT_FOUND,),
         handler=handle_calendar,
     ),
@@ -197,6 +198,7 @@ ROUTES: tuple[Route, ...] = (
         summary="This OpenAPI 3.1 document.",
         tag="reference",
         bearer=False,
+        headers={"Cache-Control": "`no-cache`: revalidate, the document changes with the server"},
         handler=handle_openapi,
     ),
     Route(
@@ -208,6 +210,10 @@ ROUTES: tuple[Route, ...] = (
         tag="reference",
         bearer=False,
         media_type="text/html",
+        headers={
+            "Content-Security-Policy": "allows the page's own inline script and style only",
+            "Cache-Control": "`no-cache`",
+        },
         handler=handle_docs,
     ),
 )
