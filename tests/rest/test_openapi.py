@@ -179,24 +179,31 @@ async def test_non_json_answers_carry_their_documented_media_type(client, token)
         assert list(operation["responses"]["200"]["content"]) == [response.content_type]
 
 
+UUID_PATTERN_END = "{12}$"
+
+
+def longest_value(name: str, schema: dict[str, Any]) -> str:
+    """Return the longest text a query parameter's schema allows."""
+    if schema.get("type") == "array":
+        items = [longest_value(name, schema["items"]) for _ in range(schema["maxItems"])]
+        return ",".join(items)
+    if schema.get("type") in ("integer", "number"):
+        return str(schema["maximum"])
+    if "enum" in schema:
+        return max((str(v) for v in schema["enum"]), key=len)
+    if schema.get("pattern", "").endswith(UUID_PATTERN_END):
+        return str(uuid.uuid4())
+    assert "maxLength" in schema, f"bound the query parameter {name} (maxLength)"
+    return "\U0001d4e3" * schema["maxLength"]  # 4 bytes in UTF-8, 12 escaped
+
+
 def longest_query(operation: dict[str, Any]) -> str:
     """Build the longest query the document allows: every parameter at its maximum."""
     parts = []
     for parameter in operation["parameters"]:
         if "$ref" in parameter or parameter["in"] != "query":
             continue
-        schema = parameter["schema"]
-        if schema.get("type") == "array":
-            values = [str(uuid.uuid4()) for _ in range(schema["maxItems"])]
-            assert schema["items"].get("pattern", "").endswith("{12}$"), parameter["name"]
-            value = ",".join(values)
-        elif schema.get("type") == "integer":
-            value = str(schema["maximum"])
-        elif "enum" in schema:
-            value = max(schema["enum"], key=len)
-        else:
-            assert "maxLength" in schema, f"bound the query parameter {parameter['name']}"
-            value = "\U0001d4e3" * schema["maxLength"]  # 4 bytes in UTF-8, 12 escaped
+        value = longest_value(parameter["name"], parameter["schema"])
         parts.append(f"{parameter['name']}={quote(value)}")
     return "&".join(parts)
 
