@@ -6,7 +6,8 @@ import functools
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
+from pydantic.json_schema import JsonDict
 
 # Names the zone database ships that are not zones: the host's own clock ("localtime",
 # which differs between machines) and two artefacts.
@@ -30,5 +31,11 @@ def check_zone(name: str) -> str:
     return name
 
 
+# What a schema can say of a zone name; the bundled zone data decides the rest.
+ZONE_SCHEMA: JsonDict = {
+    "minLength": 1,
+    "maxLength": 64,
+    "examples": ["Europe/Paris", "America/New_York"],
+}
 # An IANA zone name, checked against the bundled zone data.
-Zone = Annotated[str, AfterValidator(check_zone)]
+Zone = Annotated[str, Field(json_schema_extra=ZONE_SCHEMA), AfterValidator(check_zone)]

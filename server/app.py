@@ -36,12 +36,10 @@ from server.realtime.backend import FanoutBackend
 from server.realtime.hub import Hub
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import RedisBackend
-from server.rest.calendar import handle_calendar, handle_schedules
-from server.rest.friends import handle_friends
-from server.rest.health import handle_health, handle_live, handle_ready
+from server.rest.docs import DOCUMENTS, load_documents
 from server.rest.metrics import METRICS_PATH, handle_metrics, start_metrics_site
-from server.rest.middleware import request_context
-from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
+from server.rest.middleware import http_layer_args, request_context
+from server.rest.routes import add_rest_routes, rest_methods
 from server.settings import Settings
 from server.state import SETTINGS, STATE, AppState
 from server.storage.db import Database, create_engine
@@ -169,33 +167,27 @@ def add_routes(app: web.Application) -> None:
                 allow_credentials=settings.cors_allow_credentials,
                 expose_headers=("X-Request-ID",),
                 allow_headers=("Authorization", "Content-Type", "X-Request-ID"),
-                allow_methods=("GET",),
+                allow_methods=rest_methods(),
             )
             for origin in settings.cors_origins
         },
     )
+    # The WebSocket is described by the AsyncAPI document, REST by the route table.
     app.router.add_get("/v1/ws", handle_ws)
-    for path, handler in (
-        ("/health", handle_health),
-        ("/v1/health/live", handle_live),
-        ("/v1/health/ready", handle_ready),
-        ("/v1/bootstrap", handle_bootstrap),
-        ("/v1/timers", handle_timers),
-        ("/v1/tags/groups", handle_tag_groups),
-        ("/v1/todos", handle_todos),
-        ("/v1/schedules", handle_schedules),
-        ("/v1/friends", handle_friends),
-        ("/v1/calendar/{token}.ics", handle_calendar),
-    ):
-        cors.add(app.router.add_get(path, handler))
+    add_rest_routes(app, cors)
     if settings.metrics_token:
         app.router.add_get(METRICS_PATH, handle_metrics)
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """Build the aiohttp application."""
-    app = web.Application(middlewares=[request_context], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[request_context],
+        client_max_size=64 * 1024,
+        handler_args=http_layer_args(),
+    )
     app[SETTINGS] = settings or Settings()
+    app[DOCUMENTS] = load_documents()
     app.cleanup_ctx.append(app_context)
     app.on_shutdown.append(shutdown_connections)
     add_routes(app)

@@ -13,7 +13,10 @@ Conventions the reference follows (and this test enforces):
   that frame's model (a command's data, a result's data, an event's data);
 - ``## Error codes`` has a table row ``| `<code>` | <HTTP status> | ...`` per
   ErrorCode; ``## Close codes`` a row ``| <code> | ...`` per close code the
-  server uses.
+  server uses;
+- ``## REST`` has a heading ``### <METHOD> <path>`` per route of the REST route
+  table (``server/rest/routes.py``), path as in the OpenAPI document, and no
+  heading for a route that does not exist.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from schema.frames import (
 )
 from server.app import build_registry
 from server.cli import DEFAULT_TTL_S, MAX_TTL_S, build_parser
+from server.rest.routes import ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "protocol.md"
@@ -53,6 +57,7 @@ PROTOCOL_SOURCES = sorted((ROOT / "server" / "protocol").glob("*.py"))
 DECLARED_EVENTS = {**EVENTS, **DERIVED_EVENTS}
 
 NAMED_HEADING = re.compile(r"^### `([^`]+)`[ \t]*$", re.MULTILINE)
+ROUTE_HEADING = re.compile(r"^### ([A-Z]+ /\S*)[ \t]*$", re.MULTILINE)
 JSON_BLOCK = re.compile(r"^```json[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 CLOSE_CONSTANT = re.compile(
     r"^CLOSE_[A-Z0-9_]+\s*(?::\s*int\s*)?=\s*(\d+)\s*(?:#.*)?$", re.MULTILINE
@@ -295,3 +300,10 @@ def test_operations_documents_every_cli_command_and_option():
         assert lines, f"docs/operations.md has no row for `hipster-timer {command}`"
         missing = {word for word in words if not any(word in row for row in lines)}
         assert not missing, f"`hipster-timer {command}` rows lack {sorted(missing)}"
+
+
+def test_rest_section_names_every_route_and_no_other():
+    documented = set(ROUTE_HEADING.findall(section("REST")))
+    routes = {f"{route.method} {route.openapi_path()}" for route in ROUTES}
+    assert routes - documented == set(), "docs/protocol.md lacks `### METHOD /path` for these"
+    assert documented - routes == set(), "docs/protocol.md documents routes that do not exist"
