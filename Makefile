@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 2614
 DATA_DIR ?= ./data
 
-.PHONY: run test lint schema bench clean
+.PHONY: run test coverage lint schema bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.dev-deps
 	$(BIN)/python -m pytest
 
+## Run the test suite under coverage.py (settings in setup.cfg) and print the report.
+coverage: $(VENV)/.dev-deps
+	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage report
+
 ## Lint, format check, types, and the generated schema's freshness.
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
@@ -43,4 +48,4 @@ bench: $(VENV)/.dev-deps
 	$(BIN)/python bench/ws_fanout.py --mode both
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

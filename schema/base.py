@@ -14,6 +14,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 # The integers every client language holds exactly (JavaScript's safe range).
 MAX_SAFE_INT = 2**53 - 1
@@ -50,8 +51,15 @@ def _has_offset(value: str) -> str:
     return value
 
 
+# An RFC 3339 date-time: the one format the wire names for an instant with an offset.
+INSTANT_FORMAT: JsonDict = {"format": "date-time"}
 # An RFC 3339 instant with an offset ("2026-03-08T09:00:00-05:00"), kept as given.
-Instant = Annotated[str, StringConstraints(max_length=40), AfterValidator(_has_offset)]
+Instant = Annotated[
+    str,
+    StringConstraints(max_length=40),
+    Field(json_schema_extra=INSTANT_FORMAT),
+    AfterValidator(_has_offset),
+]
 
 
 class Strict(BaseModel):

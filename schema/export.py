@@ -1,4 +1,4 @@
-"""Export the wire models as JSON Schema and AsyncAPI documents into ``schema/generated/``.
+"""Export the wire models as JSON Schema, AsyncAPI and OpenAPI documents into ``schema/generated/``.
 
 Run ``python -m schema.export`` after changing anything in ``schema/``; CI runs
 ``python -m schema.export --check``, which fails while the committed files are stale.
@@ -19,6 +19,10 @@ hold every model under its class name, plus named entries that point at them:
 ``asyncapi.json`` is an AsyncAPI 3.0 document of the one channel ``/v1/ws``, written
 from a client's point of view: ``send`` is what a client sends, ``receive`` what it
 receives. Its schemas are self-contained under ``components.schemas``.
+
+``openapi.json`` is the OpenAPI 3.1 document of the REST routes, built by
+``schema/openapi.py`` from the route table (``server/rest/routes.py``, which holds each
+route's handler beside its description) and served at ``GET /v1/openapi.json``.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ ALL_EVENTS = {**EVENTS, **DERIVED_EVENTS}
 GENERATED_DIR = Path(__file__).resolve().parent / "generated"
 PROTOCOL_FILE = "protocol.schema.json"
 ASYNCAPI_FILE = "asyncapi.json"
+OPENAPI_FILE = "openapi.json"
 CHANNEL_ADDRESS = "/v1/ws"
 PROTOCOL_VERSION = 1
 
@@ -292,9 +297,22 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
+def rest_openapi() -> dict[str, Any]:
+    """Build the OpenAPI document of the server's REST route table."""
+    # The one import of server/ from schema/: the route table binds each description to
+    # its handler, so it lives with the handlers; this runs at export time only.
+    from server.rest.routes import openapi_document
+
+    return openapi_document()
+
+
 def render() -> dict[str, str]:
     """Return every generated file's name and text."""
-    return {PROTOCOL_FILE: _dump(protocol_schema()), ASYNCAPI_FILE: _dump(asyncapi())}
+    return {
+        PROTOCOL_FILE: _dump(protocol_schema()),
+        ASYNCAPI_FILE: _dump(asyncapi()),
+        OPENAPI_FILE: _dump(rest_openapi()),
+    }
 
 
 def stale_files(directory: Path | None = None) -> list[str]:

@@ -1,17 +1,19 @@
-"""REST query models (bulk reads allow larger pages than commands)."""
+"""REST query and response models (bulk reads allow larger pages than commands)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from schema.base import Instant, Strict, Uuid
 from schema.commands.meetings import MAX_REQUIRED
 from schema.commands.schedules import ScheduleListData
 from schema.commands.timers import TimerListData
 from schema.commands.todos import TodoListData
+from schema.errors import ErrorBody
 from schema.meetings import Tier
+from schema.resources import Friendship, Schedule, TagGroup, Timer, TodoListItem, User
 from schema.zones import Zone
 
 REST_MAX_PAGE = 5000
@@ -57,6 +59,63 @@ class BootstrapQuery(Strict):
         return self
 
 
+class CalendarFeedPath(Strict):
+    """Path parameters of GET /v1/calendar/{token}.ics."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class Health(BaseModel):
+    """The answer of GET /health and GET /v1/health/live."""
+
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    """The answer of GET /v1/health/ready when every check passes."""
+
+    status: Literal["ok"]
+    checks: dict[str, Literal["ok"]]
+
+
+class NotReady(BaseModel):
+    """The 503 answer of GET /v1/health/ready: what fails, and the error object."""
+
+    status: Literal["unavailable"]
+    checks: dict[str, str]
+    error: ErrorBody
+
+
+class FriendRequests(BaseModel):
+    """The pending friend requests the user received and sent, oldest first."""
+
+    received: list[Friendship]
+    sent: list[Friendship]
+
+
+class TopicCursor(BaseModel):
+    """Where a topic's stream stands: the seq of its last event (0: none yet)."""
+
+    seq: int
+
+
+class Bootstrap(BaseModel):
+    """The answer of GET /v1/bootstrap; ``schedules`` and its cursor only with a window."""
+
+    user: User
+    timers: list[Timer]
+    tag_groups: list[TagGroup]
+    todos: list[TodoListItem]
+    todos_next_cursor: str | None
+    schedules: list[Schedule] = Field(default_factory=list)
+    schedules_next_cursor: str | None = None
+    friends: list[Friendship]
+    friend_requests: FriendRequests
+    epoch: str
+    topics: dict[str, TopicCursor]
+    server_time: str
+
+
 class MeetingResultQuery(Strict):
     """Query parameters of GET /v1/meetings/<id>/result: as ``meeting.result``, ``required``
     comma-separated."""
@@ -73,3 +132,9 @@ class MeetingQuery(Strict):
     """Query parameters of GET /v1/meetings/<id>: the viewer's zone, to group cells by day."""
 
     tz: Zone | None = None
+
+
+class MeetingPath(Strict):
+    """Path parameters of GET /v1/meetings/{id} and its sub-resources."""
+
+    id: Uuid

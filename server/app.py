@@ -27,6 +27,7 @@ from server.domain.todos import commands as todo_commands
 from server.domain.users import commands as user_commands
 from server.domain.visibility import commands as visibility_commands
 from server.domain.visibility.fanout import load_relations
+from server.metrics import Metrics
 from server.protocol import core_commands
 from server.protocol.keepalive import run_keepalive
 from server.protocol.limits import ConnectLimiter, parse_networks
@@ -36,17 +37,11 @@ from server.realtime.backend import FanoutBackend
 from server.realtime.hub import Hub
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import RedisBackend
-from server.rest.calendar import handle_calendar, handle_schedules
-from server.rest.friends import handle_friends
-from server.rest.health import handle_health, handle_live, handle_ready
-from server.rest.meetings import (
-    GUEST_HEADER,
-    handle_meeting,
-    handle_meeting_csv,
-    handle_meeting_result,
-)
-from server.rest.middleware import request_context
-from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
+from server.rest.docs import DOCUMENTS, load_documents
+from server.rest.meetings import GUEST_HEADER
+from server.rest.metrics import METRICS_PATH, handle_metrics, start_metrics_site
+from server.rest.middleware import http_layer_args, request_context
+from server.rest.routes import add_rest_routes, rest_methods
 from server.settings import Settings
 from server.state import SETTINGS, STATE, AppState
 from server.storage.db import Database, create_engine
@@ -73,7 +68,14 @@ def build_registry() -> CommandRegistry:
 def build_backend(settings: Settings) -> FanoutBackend:
     """Choose Redis pub/sub when REDIS_URL is set, else the in-process twin."""
     if settings.redis_url:
-        return RedisBackend(settings.redis_url, settings.redis_prefix)
+        return RedisBackend(
+            settings.redis_url,
+            settings.redis_prefix,
+            timeout_s=settings.redis_timeout_s,
+            health_check_s=settings.redis_health_check_s,
+            queue_max_frames=settings.redis_publish_queue_max_frames,
+            queue_max_bytes=settings.redis_publish_queue_max_bytes,
+        )
     return InProcessBackend()
 
 
@@ -101,13 +103,16 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     db = Database(create_engine(settings.effective_database_url, settings.db_pool_size))
     http = aiohttp.ClientSession()
+    metrics = Metrics()
     hub = Hub(
         build_backend(settings),
         db,
         resume_max_events=settings.resume_max_events,
         load_context=load_relations,
+        metrics=metrics,
     )
     tasks: list[asyncio.Task[None]] = []
+    metrics_site: web.AppRunner | None = None
     try:
         async with db.transaction() as tx:
             epoch = await get_or_create_epoch(tx.conn)
@@ -124,8 +129,11 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             scheduler=scheduler,
             connect_limiter=ConnectLimiter(settings.ws_connect_per_min, settings.ws_connect_burst),
             trusted_networks=parse_networks(settings.trusted_proxy_ips),
+            metrics=metrics,
         )
+        metrics.watch(app[STATE])
         await hub.start()
+        metrics_site = await start_metrics_site(app)
         tasks = _start(
             {
                 "due-scheduler": scheduler.run(),
@@ -136,6 +144,8 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
         )
         yield
     finally:
+        if metrics_site is not None:
+            await metrics_site.cleanup()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -160,34 +170,27 @@ def add_routes(app: web.Application) -> None:
                 allow_credentials=settings.cors_allow_credentials,
                 expose_headers=("X-Request-ID",),
                 allow_headers=("Authorization", "Content-Type", "X-Request-ID", GUEST_HEADER),
-                allow_methods=("GET",),
+                allow_methods=rest_methods(),
             )
             for origin in settings.cors_origins
         },
     )
+    # The WebSocket is described by the AsyncAPI document, REST by the route table.
     app.router.add_get("/v1/ws", handle_ws)
-    for path, handler in (
-        ("/health", handle_health),
-        ("/v1/health/live", handle_live),
-        ("/v1/health/ready", handle_ready),
-        ("/v1/bootstrap", handle_bootstrap),
-        ("/v1/timers", handle_timers),
-        ("/v1/tags/groups", handle_tag_groups),
-        ("/v1/todos", handle_todos),
-        ("/v1/schedules", handle_schedules),
-        ("/v1/friends", handle_friends),
-        ("/v1/calendar/{token}.ics", handle_calendar),
-        ("/v1/meetings/{id}", handle_meeting),
-        ("/v1/meetings/{id}/result", handle_meeting_result),
-        ("/v1/meetings/{id}/availability.csv", handle_meeting_csv),
-    ):
-        cors.add(app.router.add_get(path, handler))
+    add_rest_routes(app, cors)
+    if settings.metrics_token:
+        app.router.add_get(METRICS_PATH, handle_metrics)
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """Build the aiohttp application."""
-    app = web.Application(middlewares=[request_context], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[request_context],
+        client_max_size=64 * 1024,
+        handler_args=http_layer_args(),
+    )
     app[SETTINGS] = settings or Settings()
+    app[DOCUMENTS] = load_documents()
     app.cleanup_ctx.append(app_context)
     app.on_shutdown.append(shutdown_connections)
     add_routes(app)

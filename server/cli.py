@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-from pydantic import ValidationError
+# Heavy modules (aiohttp, the app, SQLAlchemy, Alembic, pydantic) are imported inside
+# the command that needs them: `--help` and `token create` then answer in a fraction
+# of the second the whole server takes to import (docs/operations.md has the figures).
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
-from server.app import create_app
-from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
-from server.clock import now_ms
-from server.domain.users.actions import profile_from_identity
-from server.settings import Settings
-from server.storage import migrate
-from server.storage.db import Database, create_engine
-from server.storage.users import insert_user
+    from server.settings import Settings
 
 MAX_TTL_S = 365 * 24 * 3600
+DEFAULT_TTL_S = 24 * 3600
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,21 +31,30 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="tokens of the embedded issuer")
     token.add_argument("action", choices=["create"])
     token.add_argument("--user", required=True, help="the user id (token subject)")
-    token.add_argument("--email", help="a verified email for the user")
+    token.add_argument("--email", help="an email for the user, marked verified")
     token.add_argument("--name", help="the display name")
-    token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
+    token.add_argument(
+        "--ttl", type=int, default=DEFAULT_TTL_S, help="lifetime in seconds (default: 86400)"
+    )
     return parser
 
 
-def run_serve(settings: Settings, host: str | None, port: int | None) -> int:
+def run_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Migrate the embedded database, then serve until SIGTERM or SIGINT."""
+    import logging
+
+    from aiohttp import web
+
+    from server.app import create_app
+    from server.storage import migrate
+
     if settings.database_url is None or settings.effective_database_url.startswith("sqlite"):
         migrate.upgrade(settings.effective_database_url)
     use_uvloop()
     web.run_app(
         create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
         shutdown_timeout=settings.shutdown_grace_s,
         access_log=None,
         print=lambda message: logging.getLogger("server").info(message),
@@ -59,6 +64,8 @@ def run_serve(settings: Settings, host: str | None, port: int | None) -> int:
 
 def use_uvloop() -> None:
     """Serve on uvloop where it is installed: its C event loop halves per-frame overhead."""
+    import asyncio
+
     try:
         import uvloop
     except ImportError:  # pragma: no cover - Windows has no uvloop
@@ -66,39 +73,34 @@ def use_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def run_db(settings: Settings, action: str) -> int:
+def run_db(settings: Settings, args: argparse.Namespace) -> int:
     """Apply migrations or print the current revision."""
+    from server.storage import migrate
+
     url = settings.effective_database_url
-    if action == "upgrade":
+    if args.action == "upgrade":
         migrate.upgrade(url)
-        print(migrate.current(url) or "no revision")
-    else:
-        print(migrate.current(url) or "no revision")
+    print(migrate.current(url) or "no revision")
     return 0
 
 
 def run_token(settings: Settings, args: argparse.Namespace) -> int:
-    """Mint a token of the embedded issuer and create (or refresh) its user."""
+    """Print a token of the embedded issuer; the user is created at its first sign-in."""
+    from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
+
     if not 0 < args.ttl <= MAX_TTL_S:
         raise SystemExit(f"--ttl must be between 1 and {MAX_TTL_S} seconds")
     secret = load_or_create_secret(settings.data_dir, settings.auth_signing_secret)
     issuer = EmbeddedIssuer(secret, settings.auth_issuer, settings.auth_audience)
-    token = issuer.mint(args.user, email=args.email, name=args.name, ttl_s=args.ttl)
-    if settings.database_url is None:
-        migrate.upgrade(settings.effective_database_url)
-    asyncio.run(_create_user(settings, issuer, token))
-    print(token)
+    print(issuer.mint(args.user, email=args.email, name=args.name, ttl_s=args.ttl))
     return 0
 
 
-async def _create_user(settings: Settings, issuer: EmbeddedIssuer, token: str) -> None:
-    identity = issuer.verify(token)
-    db = Database(create_engine(settings.effective_database_url))
-    try:
-        async with db.transaction() as tx:
-            await insert_user(tx.conn, profile_from_identity(identity), now_ms())
-    finally:
-        await db.close()
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "serve": run_serve,
+    "db": run_db,
+    "token": run_token,
+}
 
 
 def describe_errors(exc: ValidationError) -> str:
@@ -110,20 +112,26 @@ def describe_errors(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def load_settings() -> Settings | None:
+    """Read the settings, or report what is wrong with them and return None."""
+    from pydantic import ValidationError
+
+    from server.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(f"invalid configuration:\n{describe_errors(exc)}", file=sys.stderr)
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line."""
     args = build_parser().parse_args(argv)
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"invalid configuration:\n{describe_errors(exc)}", file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return 2
-    logging.basicConfig(
-        level="DEBUG" if settings.debug else settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if args.command == "serve":
-        return run_serve(settings, args.host, args.port)
-    if args.command == "db":
-        return run_db(settings, args.action)
-    return run_token(settings, args)
+    from server.logs import configure_logging
+
+    configure_logging(settings)
+    return COMMANDS[args.command](settings, args)

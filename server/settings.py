@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from server.auth.oidc import ASYMMETRIC_ALGORITHMS
+from server.auth.algorithms import ASYMMETRIC_ALGORITHMS
 
 Csv = Annotated[list[str], NoDecode]
 
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     debug: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["plain", "json"] = "plain"
     host: str = "127.0.0.1"
     port: int = Field(default=2614, ge=1, le=65535)
     data_dir: Path = Path("data")
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
     redis_prefix: str = Field(default="ht", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    redis_timeout_s: float = Field(default=2.0, gt=0)
+    redis_health_check_s: float = Field(default=1.0, gt=0)
+    redis_publish_queue_max_frames: int = Field(default=10_000, ge=1)
+    redis_publish_queue_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
 
     auth_signing_secret: str | None = None
     auth_issuer: str = "hipster-timer"
@@ -88,6 +93,10 @@ class Settings(BaseSettings):
     calendar_refresh_minutes: int = Field(default=60, ge=5, le=1440)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str | None = None
+
     _csv = field_validator("oidc_algorithms", "cors_origins", "trusted_proxy_ips", mode="before")(
         _split_csv
     )
@@ -99,8 +108,18 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator(
-        "auth_signing_secret", "oidc_issuer", "oidc_audience", "redis_url", "database_url"
+        "auth_signing_secret",
+        "oidc_issuer",
+        "oidc_audience",
+        "redis_url",
+        "database_url",
+        "metrics_token",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -111,6 +130,13 @@ class Settings(BaseSettings):
     def _positive(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):
             raise ValueError("retention must be at least 1 second")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < 32:
+            raise ValueError("METRICS_TOKEN must be at least 32 bytes (it guards /metrics)")
         return value
 
     @field_validator("oidc_algorithms")

@@ -11,6 +11,7 @@ from server.auth.verify import TokenVerifier
 from server.domain.context import Services
 from server.domain.registry import CommandRegistry
 from server.domain.timers.scheduler import DueScheduler
+from server.metrics import Metrics
 from server.protocol.limits import ConnectLimiter, IpNetwork
 from server.protocol.ticks import Ticker
 from server.realtime.hub import Hub
@@ -33,6 +34,7 @@ class AppState:
     scheduler: DueScheduler
     connect_limiter: ConnectLimiter
     trusted_networks: list[IpNetwork]
+    metrics: Metrics
     connections: set[Connection] = field(default_factory=set)
     shutting_down: bool = False
 

@@ -31,6 +31,7 @@ SECRET_REF = "${AUTH_SIGNING_SECRET:?set AUTH_SIGNING_SECRET (32+ bytes)}"
 SERVER_ENV = {
     "ENVIRONMENT": "production",
     "LOG_LEVEL": "${LOG_LEVEL:-INFO}",
+    "LOG_FORMAT": "${LOG_FORMAT:-json}",
     "DATABASE_URL": "postgresql://hipster:hipster@postgres:5432/hipster",
     "REDIS_URL": "redis://redis:6379/0",
     "AUTH_SIGNING_SECRET": SECRET_REF,
@@ -47,6 +48,7 @@ DOC_GROUPS = [
     "Timers",
     "Shutdown",
     "Calendar feeds",
+    "Metrics",
 ]
 
 

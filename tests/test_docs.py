@@ -13,11 +13,15 @@ Conventions the reference follows (and this test enforces):
   that frame's model (a command's data, a result's data, an event's data);
 - ``## Error codes`` has a table row ``| `<code>` | <HTTP status> | ...`` per
   ErrorCode; ``## Close codes`` a row ``| <code> | ...`` per close code the
-  server uses.
+  server uses;
+- ``## REST`` has a heading ``### <METHOD> <path>`` per route of the REST route
+  table (``server/rest/routes.py``), path as in the OpenAPI document, and no
+  heading for a route that does not exist.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from functools import cache
@@ -42,6 +46,8 @@ from schema.frames import (
     Tick,
 )
 from server.app import build_registry
+from server.cli import DEFAULT_TTL_S, MAX_TTL_S, build_parser
+from server.rest.routes import ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "protocol.md"
@@ -51,6 +57,7 @@ PROTOCOL_SOURCES = sorted((ROOT / "server" / "protocol").glob("*.py"))
 DECLARED_EVENTS = {**EVENTS, **DERIVED_EVENTS}
 
 NAMED_HEADING = re.compile(r"^### `([^`]+)`[ \t]*$", re.MULTILINE)
+ROUTE_HEADING = re.compile(r"^### ([A-Z]+ /\S*)[ \t]*$", re.MULTILINE)
 JSON_BLOCK = re.compile(r"^```json[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 CLOSE_CONSTANT = re.compile(
     r"^CLOSE_[A-Z0-9_]+\s*(?::\s*int\s*)?=\s*(\d+)\s*(?:#.*)?$", re.MULTILINE
@@ -224,3 +231,79 @@ def test_close_codes_table_lists_every_code_the_server_uses():
     rows = table_first_cells(section("Close codes"))
     missing = sorted(codes - set(rows))
     assert not missing, f"the close codes table lacks {missing}"
+
+
+# --- tokens (protocol.md) and the command line (operations.md) ---------------------------
+
+OPERATIONS = ROOT / "docs" / "operations.md"
+CLAIMS_SOURCE = ROOT / "server" / "auth" / "claims.py"
+CLAIM_READ = re.compile(r"""claims(?:\.get\(|, )"([a-z_]+)"|"([a-z]+)": \{"essential\"""")
+
+
+def subsection(text: str, title: str) -> str:
+    """Return the text under the level-3 heading ``title``, up to the next heading."""
+    match = re.search(rf"^### {re.escape(title)}[ \t]*$", text, re.MULTILINE)
+    assert match, f"no `### {title}` section"
+    rest = text[match.end() :]
+    end = re.search(r"^#{2,3} ", rest, re.MULTILINE)
+    return rest[: end.start()] if end else rest
+
+
+def test_claims_table_names_every_claim_the_server_reads():
+    read = {a or b for a, b in CLAIM_READ.findall(CLAIMS_SOURCE.read_text(encoding="utf-8"))}
+    assert {"sub", "exp", "email", "email_verified", "iss", "aud"} <= read
+    rows = table_first_cells(subsection(doc_text(), "Tokens and claims"))
+    assert read - set(rows) == set()
+
+
+def test_token_example_has_the_claims_the_embedded_issuer_mints():
+    from server.auth.embedded import EmbeddedIssuer
+
+    token = EmbeddedIssuer(b"k" * 32).mint("alice", email="alice@example.com", name="Alice")
+    part = token.split(".")[1]
+    minted = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    (example,) = json_blocks(subsection(doc_text(), "Tokens and claims"))
+    assert set(example) == set(minted)
+    assert example["exp"] - example["iat"] == DEFAULT_TTL_S
+
+
+def test_token_lifetime_is_documented_as_the_cli_sets_it():
+    for text in (subsection(doc_text(), "Tokens and claims"), OPERATIONS.read_text("utf-8")):
+        assert f"{DEFAULT_TTL_S} seconds" in text or f"`{DEFAULT_TTL_S}`" in text
+        assert str(MAX_TTL_S) in text
+
+
+def cli_options() -> dict[str, set[str]]:
+    """Map each command of the CLI to its option strings and choices."""
+    found = {}
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, parser in subparsers.choices.items():
+        words = set()
+        for action in parser._actions:
+            words |= {o for o in action.option_strings if o not in ("-h", "--help")}
+            words |= {str(choice) for choice in action.choices or ()}
+        found[name] = words
+    return found
+
+
+def test_operations_documents_every_cli_command_and_option():
+    text = OPERATIONS.read_text("utf-8")
+    start = text.index("\n## Command line\n")
+    end = text.find("\n## ", start + 1)
+    rows = [
+        line
+        for line in text[start : end if end > 0 else None].splitlines()
+        if line.startswith("| `hipster-timer")
+    ]
+    for command, words in cli_options().items():
+        lines = [row for row in rows if row.startswith(f"| `hipster-timer {command}")]
+        assert lines, f"docs/operations.md has no row for `hipster-timer {command}`"
+        missing = {word for word in words if not any(word in row for row in lines)}
+        assert not missing, f"`hipster-timer {command}` rows lack {sorted(missing)}"
+
+
+def test_rest_section_names_every_route_and_no_other():
+    documented = set(ROUTE_HEADING.findall(section("REST")))
+    routes = {f"{route.method} {route.openapi_path()}" for route in ROUTES}
+    assert routes - documented == set(), "docs/protocol.md lacks `### METHOD /path` for these"
+    assert documented - routes == set(), "docs/protocol.md documents routes that do not exist"

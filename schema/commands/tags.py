@@ -41,7 +41,11 @@ def _distinct(ids: list[str]) -> list[str]:
 
 
 # The tags of a timer, todo or schedule: distinct ids, in the order the client gave.
-TagIds = Annotated[list[Uuid], Field(max_length=MAX_TAGS), AfterValidator(_distinct)]
+TagIds = Annotated[
+    list[Uuid],
+    Field(max_length=MAX_TAGS, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_distinct),
+]
 
 Color = Annotated[
     str,

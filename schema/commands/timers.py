@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from schema.base import (
+    INSTANT_FORMAT,
     Command,
     Description,
     IdData,
@@ -56,8 +57,10 @@ class TimerListData(Strict):
 
     status: TimerStatus | None = None
     type: Literal["independent", "schedule", "todo"] | None = None
-    start: str | None = Field(default=None, alias="from", max_length=40)
-    to: str | None = Field(default=None, max_length=40)
+    start: str | None = Field(
+        default=None, alias="from", max_length=40, json_schema_extra=INSTANT_FORMAT
+    )
+    to: str | None = Field(default=None, max_length=40, json_schema_extra=INSTANT_FORMAT)
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     cursor: Annotated[str, Field(max_length=200)] | None = None
     # Another user's timers, as far as they let the caller see; absent: the caller's.

@@ -14,6 +14,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key
 from joserfc.jws import extract_compact
 
+from server.auth.algorithms import ASYMMETRIC_ALGORITHMS, DEFAULT_ALGORITHMS
 from server.auth.claims import (
     Identity,
     check_registered_claims,
@@ -22,22 +23,6 @@ from server.auth.claims import (
 )
 from server.auth.errors import AuthError
 
-#: Every algorithm this verifier can be configured for, mapped to the JWK "kty" it needs.
-ASYMMETRIC_ALGORITHMS: dict[str, str] = {
-    "RS256": "RSA",
-    "RS384": "RSA",
-    "RS512": "RSA",
-    "PS256": "RSA",
-    "PS384": "RSA",
-    "PS512": "RSA",
-    "ES256": "EC",
-    "ES384": "EC",
-    "ES512": "EC",
-    "EdDSA": "OKP",
-    "Ed25519": "OKP",
-    "Ed448": "OKP",
-}
-DEFAULT_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256", "EdDSA", "PS256")
 HTTP_TIMEOUT_S = 5.0
 MAX_DOCUMENT_BYTES = 512 * 1024
 MIN_RSA_BITS = 2048

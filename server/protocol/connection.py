@@ -117,6 +117,7 @@ class Connection:
         if delivery.shared is None:
             delivery.shared = EventFrames(delivery.frame, delivery.event)
         routed = route(self.viewer, delivery.context, delivery.shared)
+        self.state.metrics.events_delivered += len(routed.frames)
         for out in routed.frames:
             self._track_tick(out)
             self.send_wire(out.wire)
@@ -172,6 +173,7 @@ class Connection:
             since = None
         self.cursors[topic] = since or 0
         result = await self.state.hub.join(self, topic, since)
+        self.state.metrics.joined(result.replayed, result.reset or foreign)
         if topic not in self.cursors:  # the replay ended the subscription
             return result
         self.cursors[topic] = max(self.cursors[topic], result.seq)
@@ -231,12 +233,15 @@ class Connection:
         if self.closing:
             return
         self.closing = True
-        log.info("closing connection %s (user %s): %d %s", self.id, self.user_id, code, reason)
+        ids = {"connection_id": self.id, "user_id": self.user_id}  # not the caller's context
+        log.info("closing connection %s (user %s): %d %s", *ids.values(), code, reason, extra=ids)
         self._close_task = asyncio.create_task(self.close(code, reason), name=f"close:{self.id}")
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket, giving up on a client that does not take the close frame."""
         self.closing = True
+        if not self.ws.closed:  # the client closed first, or an earlier close() ran
+            self.state.metrics.closed(code)
         with contextlib.suppress(TimeoutError, ConnectionError):
             await asyncio.wait_for(
                 self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT_S

@@ -13,7 +13,9 @@ from schema.errors import ErrorCode
 from server.domain.context import OpAlreadyAppliedError
 from server.domain.registry import Registered
 from server.errors import ApiError, validation_details
+from server.logs import COMMAND
 from server.protocol.connection import Connection
+from server.protocol.observe import observed
 from server.storage.ops import get_op_reply
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,7 @@ async def run_command(conn: Connection, registered: Registered, cmd: Command) ->
     return result_frame(cmd.id, data)
 
 
+@observed
 async def dispatch(conn: Connection, text: str) -> tuple[bytes, ErrorCode | None]:
     """Answer one text frame; return the reply and the error code, if any."""
     cid = None
@@ -139,6 +142,7 @@ async def dispatch(conn: Connection, text: str) -> tuple[bytes, ErrorCode | None
         if not conn.bucket.take():
             raise ApiError(ErrorCode.RATE_LIMITED, "too many commands; slow down")
         registered = lookup(conn, frame)
+        COMMAND.set(frame["type"])
         cmd = validate(registered, frame)
         return await run_command(conn, registered, cmd), None
     except ApiError as error:

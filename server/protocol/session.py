@@ -21,6 +21,7 @@ from server.domain.meetings.guests import admit_guest
 from server.domain.users.actions import do_sign_in
 from server.domain.visibility.policy import Viewer
 from server.errors import ApiError, validation_details
+from server.logs import bind_connection, bind_user
 from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
 from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
 from server.protocol.limits import WindowCounter, client_address
@@ -51,6 +52,7 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     assert request.transport is not None
     conn = Connection(state, ws, request.transport, secrets.token_hex(8), address)
+    bind_connection(conn.id)
     state.connections.add(conn)
     try:
         await run_session(conn)
@@ -118,6 +120,7 @@ async def authenticate(conn: Connection) -> bool:
         return await refuse(conn, error)
     conn.set_expiry(identity.expires_at)
     conn.user_id = identity.sub
+    bind_user(identity.sub)
     user = await do_sign_in(conn.services, identity)
     conn.viewer = Viewer.of(identity.sub, user.get("email"), user.get("email_verified"))
     await send_ready(conn, auth, {"user": user})

@@ -16,7 +16,9 @@ class FanoutBackend(Protocol):
     """Publish bytes to a topic; deliver every subscribed topic's messages to one handler.
 
     Delivery is at-most-once and in publish order per publisher; the event log in
-    the database is the truth, so a lost message only delays delivery.
+    the database is the truth, so a lost message only delays delivery. That is why
+    ``publish`` may drop a message rather than make its caller (a command's reply,
+    after commit) wait for the network.
     """
 
     async def start(self, on_message: MessageHandler, on_reconnect: ReconnectHandler) -> None:
@@ -26,7 +28,7 @@ class FanoutBackend(Protocol):
         """Stop delivering, close connections and await every background task."""
 
     async def publish(self, topic: str, message: bytes) -> None:
-        """Send ``message`` to every instance subscribed to ``topic``."""
+        """Send ``message`` to every instance subscribed to ``topic``, without waiting on I/O."""
 
     async def subscribe(self, topic: str) -> None:
         """Start receiving ``topic``; returns once the subscription is active upstream."""
@@ -36,3 +38,6 @@ class FanoutBackend(Protocol):
 
     def healthy(self) -> bool:
         """Tell whether the upstream link is currently up."""
+
+    def problem(self) -> str | None:
+        """Say why the upstream link is not up, or None while it is."""

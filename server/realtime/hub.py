@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.metrics import Metrics
 from server.realtime.backend import FanoutBackend
 from server.storage.db import Database
 from server.storage.events import first_retained_seq, get_heads, read_events
@@ -97,8 +98,10 @@ class Hub:
         *,
         resume_max_events: int,
         load_context: ContextLoader = no_context,
+        metrics: Metrics | None = None,
     ) -> None:
         self.backend = backend
+        self.metrics = metrics or Metrics()
         self.db = db
         self.resume_max_events = resume_max_events
         self.load_context = load_context
@@ -117,7 +120,8 @@ class Hub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def publish(self, topic: str, frame: bytes) -> None:
-        """Publish a committed event's frame to every instance."""
+        """Hand a committed event's frame to the backend, which returns without waiting on I/O."""
+        self.metrics.events_published += 1
         await self.backend.publish(topic, frame)
 
     def topics(self) -> list[str]:
@@ -282,6 +286,7 @@ class Hub:
             state.context.observe(event)
         if not state.subscribers:
             return
+        self.metrics.observe_lag(event)
         delivery = Delivery(state.name, seq, frame, event, state.context)
         for sub in list(state.subscribers):
             sub.deliver(delivery)

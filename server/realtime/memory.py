@@ -37,3 +37,7 @@ class InProcessBackend:
     def healthy(self) -> bool:
         """Report the in-process link as always up."""
         return True
+
+    def problem(self) -> str | None:
+        """Report nothing wrong: there is no upstream link."""
+        return None

@@ -14,31 +14,34 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from server.realtime.backend import MessageHandler, ReconnectHandler
+from server.realtime.liveness import Liveness
+from server.realtime.outbox import Outbox
+from server.realtime.redis_publisher import (
+    LINK_ERRORS,
+    PUBLISHER_TASK_NAME,
+    RedisPublisher,
+    cancel_task,
+)
 from server.realtime.topics import redis_channel, redis_channel_topic
 
 logger = logging.getLogger("server.realtime.redis")
 
 TASK_NAME = "redis-fanout-reader"
-
-# Errors that mean "the link to Redis is gone"; the builtin ConnectionError and
-# TimeoutError (asyncio's included) are OSError subclasses.
-LINK_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-)
+__all__ = ["LINK_ERRORS", "PUBLISHER_TASK_NAME", "TASK_NAME", "RedisBackend"]
 
 _BACKOFF_START_S = 0.05
-_SOCKET_TIMEOUT_S = 5.0
 # Bounds the (re)subscribe handshake, which reads one confirmation per topic.
 _HANDSHAKE_TIMEOUT_S = 10.0
-_STOP_RECHECK_S = 0.1
 
 Request = Literal["subscribe", "unsubscribe"]
 
 
+class RedisHungError(TimeoutError):
+    """Redis accepted the connection but stopped answering it."""
+
+
 class RedisBackend:
-    """Fan messages out through Redis pub/sub, surviving Redis restarts and network cuts."""
+    """Fan messages out through Redis pub/sub, surviving Redis restarts, hangs and network cuts."""
 
     def __init__(
         self,
@@ -46,29 +49,36 @@ class RedisBackend:
         prefix: str = "ht",
         *,
         retry_max_s: float = 2.0,
-        pending_max: int = 10_000,
+        timeout_s: float = 2.0,
+        health_check_s: float = 1.0,
+        queue_max_frames: int = 10_000,
+        queue_max_bytes: int = 16 << 20,
     ) -> None:
         if not prefix or any(c.isspace() for c in prefix):
             raise ValueError("prefix must be non-empty and contain no whitespace")
-        if retry_max_s <= 0:
-            raise ValueError("retry_max_s must be positive")
-        if pending_max < 1:
-            raise ValueError("pending_max must be at least 1")
+        if min(retry_max_s, timeout_s, health_check_s) <= 0:
+            raise ValueError("retry_max_s, timeout_s and health_check_s must be positive")
         self._url = url
         self._prefix = prefix
         self._retry_max_s = retry_max_s
-        self._pending_max = pending_max
+        self._timeout_s = timeout_s
+        self._health_check_s = health_check_s
+        self.publisher = RedisPublisher(
+            Outbox(queue_max_frames, queue_max_bytes),
+            self._channel,
+            link_up=self.healthy,
+            on_failure=self._lose_link,
+        )
         self._on_message: MessageHandler | None = None
         self._on_reconnect: ReconnectHandler | None = None
-        self._publisher: Redis | None = None
+        self._publish_client: Redis | None = None
         self._subscriber: Redis | None = None
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
         self._first_attempt: asyncio.Event | None = None
         self._up = False
+        self._problem = "not connected yet"
         self._topics: set[str] = set()
-        self._pending: deque[tuple[str, bytes]] = deque()
-        self._dropped = 0
         self._waiters: dict[tuple[Request, str], deque[asyncio.Future[None]]] = {}
         self._reading: asyncio.Timeout | None = None
 
@@ -86,10 +96,13 @@ class RedisBackend:
         # One immediate retry lets a publish survive a pooled connection that Redis
         # closed while idle; the pool cannot spot those while RESP3 maintenance
         # notifications are on. Timeouts are not retried: that PUBLISH may have run.
-        self._publisher = self._connect(Retry(NoBackoff(), 1, (redis.exceptions.ConnectionError,)))
+        self._publish_client = self._connect(
+            Retry(NoBackoff(), 1, (redis.exceptions.ConnectionError,))
+        )
         # The supervisor owns resubscribing: redis-py reconnecting a pubsub on its
         # own would hide the outage, and with it the messages the hub must catch up.
         self._subscriber = self._connect(Retry(NoBackoff(), 0))
+        self.publisher.start(self._publish_client)
         self._first_attempt = asyncio.Event()
         self._task = asyncio.create_task(self._supervise(), name=TASK_NAME)
         await self._first_attempt.wait()
@@ -98,36 +111,21 @@ class RedisBackend:
         """Cancel and await the supervisor, close the pubsub and client, drop all state."""
         task, self._task = self._task, None
         self._up = False
-        # Python 3.11's asyncio.wait_for, which redis-py sends every command through,
-        # can swallow a cancellation: repeat it until the task is really gone.
-        while task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait([task], timeout=_STOP_RECHECK_S)
+        await cancel_task(task)
+        await self.publisher.stop()
         self._attempted()  # A start() still waiting must not wait forever.
         self._release_waiters()
         await self._close_pubsub()
-        for client in (self._publisher, self._subscriber):
+        for client in (self._publish_client, self._subscriber):
             if client is not None:
                 await client.aclose()
-        self._publisher = self._subscriber = None
-        if self._pending:
-            logger.warning("Discarding %d unsent publishes on stop", len(self._pending))
-        self._pending.clear()
-        self._dropped = 0
+        self._publish_client = self._subscriber = None
         self._topics.clear()
         self._on_message = self._on_reconnect = None
 
     async def publish(self, topic: str, message: bytes) -> None:
-        """PUBLISH ``message``; while the link is down, queue it for the reconnect flush."""
-        client = self._publisher
-        if not self._up or client is None:
-            self._queue(topic, message)
-            return
-        try:
-            await client.publish(self._channel(topic), message)
-        except LINK_ERRORS as exc:
-            self._queue(topic, message)
-            self._lose_link(exc)
+        """Queue ``message`` for the publisher task; never waits for Redis."""
+        self.publisher.put(topic, message)
 
     async def subscribe(self, topic: str) -> None:
         """Record ``topic`` and, while the link is up, wait until Redis confirmed it."""
@@ -143,14 +141,18 @@ class RedisBackend:
         """Tell whether the link to Redis is currently up."""
         return self._up
 
+    def problem(self) -> str | None:
+        """Say why the link to Redis is not up, or None while it is."""
+        return None if self._up else self._problem
+
     def _connect(self, retry: Retry) -> Redis:
         """Create a client; it connects lazily, so Redis may well be down now."""
         return Redis.from_url(
             self._url,
             decode_responses=False,
             client_name=self.client_name,
-            socket_timeout=_SOCKET_TIMEOUT_S,
-            socket_connect_timeout=_SOCKET_TIMEOUT_S,
+            socket_timeout=self._timeout_s,
+            socket_connect_timeout=self._timeout_s,
             retry=retry,
         )
 
@@ -213,33 +215,11 @@ class RedisBackend:
                     waiter.set_result(None)
         self._waiters.clear()
 
-    def _queue(self, topic: str, message: bytes) -> None:
-        """Keep ``message`` for the reconnect flush, dropping the oldest beyond the bound."""
-        if len(self._pending) >= self._pending_max:
-            self._pending.popleft()
-            self._count_dropped()
-        self._pending.append((topic, message))
-
-    def _requeue_oldest(self, item: tuple[str, bytes]) -> None:
-        """Put back a message whose flush failed, at the head it came from."""
-        if len(self._pending) >= self._pending_max:
-            self._count_dropped()
-        else:
-            self._pending.appendleft(item)
-
-    def _count_dropped(self) -> None:
-        """Count a dropped publish, warning on the first one of an outage."""
-        if self._dropped == 0:
-            logger.warning(
-                "Redis publish queue is full (%d messages); dropping the oldest",
-                self._pending_max,
-            )
-        self._dropped += 1
-
     def _lose_link(self, reason: BaseException) -> None:
         """Mark the link down, release subscribe waiters and interrupt the reader."""
         if self._up:
             logger.warning("Redis fan-out link lost: %s: %s", type(reason).__name__, reason)
+            self._problem = _describe(reason, self._timeout_s)
         self._up = False
         self._release_waiters()
         reading, self._reading = self._reading, None
@@ -276,16 +256,17 @@ class RedisBackend:
         try:
             pubsub = await self._open_pubsub()
             await self._subscribe_all(pubsub)
-            await self._flush()
         except Exception as exc:
             self._log_attempt_failure(exc, failed)
             await self._close_pubsub()
             return False
         self._up = True
+        self.publisher.wake()  # What was queued meanwhile goes out after the subscriptions.
         return True
 
     def _log_attempt_failure(self, exc: Exception, failed: int) -> None:
         """Log a failed connection attempt, loudly only for the first of an outage."""
+        self._problem = _describe(exc, self._timeout_s)
         if not isinstance(exc, LINK_ERRORS):
             logger.error("Redis fan-out connection attempt failed", exc_info=exc)
         elif failed == 0:
@@ -336,21 +317,6 @@ class RedisBackend:
             if message["type"] == "subscribe":
                 waiting.discard(_decode(message["channel"]))
 
-    async def _flush(self) -> None:
-        """Publish, oldest first, every message queued while the link was down."""
-        if self._publisher is None:
-            raise RuntimeError("RedisBackend is not started")
-        while self._pending:
-            item = self._pending.popleft()
-            try:
-                await self._publisher.publish(self._channel(item[0]), item[1])
-            except BaseException:
-                self._requeue_oldest(item)
-                raise
-        if self._dropped:
-            logger.warning("Dropped %d publishes while Redis was unreachable", self._dropped)
-            self._dropped = 0
-
     async def _announce_reconnect(self, failed: int) -> None:
         """Log the reconnect and let the hub catch up on what the outage may have lost."""
         logger.info("Redis fan-out link re-established after %d failed attempt(s)", failed)
@@ -373,19 +339,33 @@ class RedisBackend:
         await self._close_pubsub()
 
     async def _read(self) -> None:
-        """Read and dispatch pubsub messages until the link is marked lost."""
+        """Read and dispatch pubsub messages until the link is marked lost or hangs."""
         pubsub = self._pubsub
         if pubsub is None:
             return
+        clock = asyncio.get_running_loop().time
+        live = Liveness(self._health_check_s, self._timeout_s, clock())
         try:
             # A failed publish reschedules this deadline to interrupt the blocked read.
             async with asyncio.timeout(None) as self._reading:
                 while self._up:
-                    message = await pubsub.get_message(timeout=None)
-                    if message is not None:
-                        self._dispatch(message)
+                    message = await pubsub.get_message(timeout=live.wait(clock()))
+                    await self._heed(pubsub, live, message, clock())
         finally:
             self._reading = None
+
+    async def _heed(
+        self, pubsub: PubSub, live: Liveness, message: dict[str, Any] | None, now: float
+    ) -> None:
+        """Dispatch a message; else PING a quiet link, or give up on a hung one."""
+        if message is not None:
+            live.hear(now)
+            self._dispatch(message)
+        elif live.hung(now):
+            raise RedisHungError(f"no reply to PING within {self._timeout_s:g} s")
+        elif live.ping_due(now):
+            live.ping(now)
+            await pubsub.ping()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         """Deliver a published message or resolve a subscription confirmation."""
@@ -405,6 +385,17 @@ class RedisBackend:
             self._on_message(topic, data)
         except Exception:
             logger.exception("The fan-out message handler failed for topic %s", topic)
+
+
+def _describe(exc: BaseException, timeout_s: float) -> str:
+    """Say why the link is down, for an unauthenticated readiness answer: no addresses."""
+    if isinstance(exc, RedisHungError):
+        return str(exc)
+    if isinstance(exc, TimeoutError | redis.exceptions.TimeoutError):
+        return f"no reply within {timeout_s:g} s"
+    if isinstance(exc, LINK_ERRORS):
+        return f"unreachable ({type(exc).__name__})"
+    return f"failed ({type(exc).__name__})"
 
 
 def _decode(channel: bytes) -> str:

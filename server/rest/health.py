@@ -23,34 +23,48 @@ async def handle_live(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _database_ok(request: web.Request) -> bool:
+async def _database_problem(request: web.Request) -> str | None:
+    """Run ``SELECT 1``; say what went wrong, or None when it answered."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_S), request.app[STATE].services.db.read() as conn:
             await conn.execute(text("SELECT 1"))
-    except Exception:
-        return False
-    return True
+    except TimeoutError:
+        return f"no reply within {READY_TIMEOUT_S:g} s"
+    except Exception as exc:
+        return f"failed ({type(exc).__name__})"
+    return None
+
+
+async def _problems(request: web.Request) -> dict[str, str | None]:
+    """Check each dependency: None when it is fine, else why not."""
+    state = request.app[STATE]
+    problems = {"database": await _database_problem(request)}
+    if state.settings.redis_url:
+        problems["redis"] = state.hub.backend.problem()
+    if state.shutting_down:
+        problems["server"] = "shutting down"
+    return problems
 
 
 async def handle_ready(request: web.Request) -> web.Response:
-    """Check the database and (when configured) Redis; 503 names what fails."""
-    state = request.app[STATE]
-    checks = {"database": "ok" if await _database_ok(request) else "failing"}
-    if state.settings.redis_url:
-        checks["redis"] = "ok" if state.hub.backend.healthy() else "failing"
-    if state.shutting_down:
+    """Check the database and (when configured) Redis; 503 names what fails and why."""
+    problems = await _problems(request)
+    checks = {name: "ok" if why is None else "failing" for name, why in problems.items()}
+    if "server" in checks:
         checks["server"] = "shutting down"
-    failing = sorted(name for name, value in checks.items() if value != "ok")
-    if failing:
-        body = {
-            "status": "unavailable",
-            "checks": checks,
-            "error": {
-                "code": "unavailable",
-                "message": f"failing: {', '.join(failing)}",
-                "details": {"failing": failing},
-                "request_id": request[REQUEST_ID],
-            },
-        }
-        return web.json_response(body, status=503)
-    return web.json_response({"status": "ok", "checks": checks})
+    reasons = {name: why for name, why in sorted(problems.items()) if why is not None}
+    if not reasons:
+        return web.json_response({"status": "ok", "checks": checks})
+    failing = list(reasons)
+    summary = "; ".join(f"{name}: {why}" for name, why in reasons.items())
+    body = {
+        "status": "unavailable",
+        "checks": checks,
+        "error": {
+            "code": "unavailable",
+            "message": f"failing: {summary}",
+            "details": {"failing": failing, "reasons": reasons},
+            "request_id": request[REQUEST_ID],
+        },
+    }
+    return web.json_response(body, status=503)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from schema.commands.meetings import ResultData
 from schema.errors import ErrorCode
-from schema.rest import MeetingQuery, MeetingResultQuery
+from schema.rest import MeetingPath, MeetingQuery, MeetingResultQuery
 from server.clock import iso_ms
 from server.domain.context import GuestScope, Services, Who
 from server.domain.meetings.access import open_meeting
@@ -22,7 +22,7 @@ from server.domain.visibility.access import viewer_of
 from server.domain.visibility.policy import Viewer
 from server.errors import ApiError
 from server.rest.auth import require_user
-from server.rest.reads import json_response, parse_query
+from server.rest.reads import json_response, parse_model, parse_query
 from server.state import STATE
 from server.storage import meetings as store
 
@@ -36,8 +36,7 @@ async def handle_meeting(request: web.Request) -> web.Response:
     services = request.app[STATE].services
     who = await _who(request, services)
     query = parse_query(MeetingQuery, request)
-    meeting_id = request.match_info["id"]
-    return json_response(await get_meeting_detail(services, who, meeting_id, query.tz))
+    return json_response(await get_meeting_detail(services, who, _meeting_id(request), query.tz))
 
 
 async def handle_meeting_result(request: web.Request) -> web.Response:
@@ -45,7 +44,7 @@ async def handle_meeting_result(request: web.Request) -> web.Response:
     services = request.app[STATE].services
     who = await _who(request, services)
     query = parse_query(MeetingResultQuery, request)
-    data = ResultData(id=request.match_info["id"], **query.model_dump())
+    data = ResultData(id=_meeting_id(request), **query.model_dump())
     return json_response(await meeting_result(services, who, data))
 
 
@@ -54,7 +53,7 @@ async def handle_meeting_csv(request: web.Request) -> web.Response:
     services = request.app[STATE].services
     who = await _who(request, services)
     async with services.db.read() as conn:
-        opened = await open_meeting(conn, who, request.match_info["id"])
+        opened = await open_meeting(conn, who, _meeting_id(request))
         rows = await store.list_participants(conn, opened.row["id"])
     grid = grid_of(opened.row)
     # Stored cells are cells of the grid: an update drops the others in its transaction.
@@ -68,6 +67,11 @@ async def handle_meeting_csv(request: web.Request) -> web.Response:
                 cell = (iso_ms(start), iso_ms(ends[start]))
                 writer.writerow((row["id"], row["display_name"], tier, *cell))
     return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8")
+
+
+def _meeting_id(request: web.Request) -> str:
+    """Return the path's meeting id in its canonical form; a malformed one is a 422."""
+    return parse_model(MeetingPath, dict(request.match_info)).id
 
 
 async def _who(request: web.Request, services: Services) -> Who:

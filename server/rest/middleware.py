@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from schema.errors import HTTP_STATUS, ErrorCode
 from server.errors import ApiError
+from server.logs import REQUEST_ID as REQUEST_ID_VAR
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# The longest request line aiohttp reads (its default is 8190 bytes). The longest query
+# the OpenAPI document allows, every parameter at its maximum in 4-byte characters, is
+# 14 KiB (GET /v1/schedules); a test sends it for every operation.
+MAX_REQUEST_LINE = 32 * 1024
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _HTTP_CODES = {
     400: ErrorCode.BAD_FRAME,
@@ -29,10 +36,18 @@ _HTTP_CODES = {
 }
 
 
+# Headers of aiohttp's own HTTP errors that the envelope keeps (405 must say what is allowed).
+_KEPT_HEADERS = ("Allow",)
+
+
 def error_response(error: ApiError, request_id: str) -> web.Response:
     """Render an ApiError as the REST envelope with its HTTP status."""
     body = {"error": {**error.body(), "request_id": request_id}}
-    return web.json_response(body, status=HTTP_STATUS[error.code])
+    response = web.json_response(body, status=HTTP_STATUS[error.code])
+    if error.code is ErrorCode.UNAUTHORIZED:
+        # RFC 9110 section 11.6.1: a 401 names the scheme that would be accepted.
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hipster-timer"'
+    return response
 
 
 @web.middleware
@@ -41,6 +56,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _ID_PATTERN.match(incoming) else secrets.token_hex(8)
     request[REQUEST_ID] = request_id
+    REQUEST_ID_VAR.set(request_id)  # log lines of this request (and its WebSocket) carry it
     try:
         response = await handler(request)
     except ApiError as error:
@@ -51,6 +67,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         code = _HTTP_CODES.get(exc.status, ErrorCode.INTERNAL_ERROR)
         response = error_response(ApiError(code, exc.reason), request_id)
         response.set_status(exc.status)
+        for name in _KEPT_HEADERS:
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
     except Exception:
         log.exception("request %s failed", request_id)
         response = error_response(
@@ -60,3 +79,29 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     if not response.prepared:
         response.headers["X-Request-ID"] = request_id
     return response
+
+
+class HttpLayerLog(logging.LoggerAdapter):
+    """aiohttp's HTTP-layer logger: a request that is not valid HTTP is the client's fault.
+
+    aiohttp answers such a request (a control character in a header, an oversized
+    line) with a plain-text 400 before any route or middleware runs, and logs it as an
+    exception with a traceback; any client could fill the error log that way. Those
+    are logged at INFO without the traceback; every other exception stays an ERROR.
+    """
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log a client's malformed request at INFO, anything else as an exception."""
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            self.info(f"{msg}: %s", *args, exc.message)
+            return
+        super().exception(msg, *args, **kwargs)
+
+
+def http_layer_args() -> dict[str, Any]:
+    """Return the arguments of aiohttp's request handler: line limit and logger."""
+    return {
+        "max_line_size": MAX_REQUEST_LINE,
+        "logger": HttpLayerLog(logging.getLogger("aiohttp.server")),
+    }

@@ -112,9 +112,12 @@ async def handle_todos(request: web.Request) -> web.Response:
 
 def parse_query(model: type[Q], request: web.Request) -> Q:
     """Validate the query string against ``model``; anything wrong is a 422."""
+    return parse_model(model, dict(request.query), "invalid query parameters")
+
+
+def parse_model(model: type[Q], values: dict[str, str], what: str = "invalid path") -> Q:
+    """Validate request text (query or path parameters) against ``model``, else a 422."""
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate(values)
     except ValidationError as exc:
-        raise ApiError(
-            ErrorCode.VALIDATION_ERROR, "invalid query parameters", validation_details(exc)
-        ) from None
+        raise ApiError(ErrorCode.VALIDATION_ERROR, what, validation_details(exc)) from None

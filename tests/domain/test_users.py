@@ -30,6 +30,10 @@ async def test_update_refuses_bad_input_and_changes_nothing(device):
     dev = await device("alice")
     for data in (
         {"timezone": "Mars/Olympus"},
+        # Folders and host-dependent names of the zone database are no zones.
+        {"timezone": "America"},
+        {"timezone": "localtime"},
+        {"timezone": "../etc/passwd"},
         {"display_name": None},
         {"display_name": ""},
         {"nick": "x"},

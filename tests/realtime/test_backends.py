@@ -9,7 +9,7 @@ import logging
 import os
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -199,9 +199,12 @@ async def test_two_instances_deliver_each_others_publishes(
     await backend.publish(TOPIC, b"from one")
     await peer.publish(TOPIC, b"from two")
 
-    expected = [b"from one", b"from two"]
-    await wait_for(lambda: inbox.of(TOPIC) == expected, "both messages on the first")
-    await wait_for(lambda: peer_inbox.of(TOPIC) == expected, "both messages on the second")
+    # Order holds per publisher: publish() only queues, so either may go first, but
+    # Redis then delivers the two in the same order everywhere.
+    await wait_for(lambda: len(inbox.of(TOPIC)) == 2, "both messages on the first")
+    await wait_for(lambda: len(peer_inbox.of(TOPIC)) == 2, "both messages on the second")
+    assert sorted(inbox.of(TOPIC)) == [b"from one", b"from two"]
+    assert peer_inbox.of(TOPIC) == inbox.of(TOPIC)
 
 
 async def test_healthy_once_started(backend: FanoutBackend) -> None:
@@ -212,12 +215,14 @@ async def test_healthy_once_started(backend: FanoutBackend) -> None:
 
 
 class Proxy:
-    """Forward TCP to Redis; closing it looks like a Redis outage to its clients."""
+    """Forward TCP to Redis; closing it looks like a Redis outage, holding it like a hang."""
 
     def __init__(self, host: str, port: int) -> None:
         self._upstream = (host, port)
         self.port = 0
         self.latency = 0.0  # added to every chunk going to Redis
+        self.flowing = asyncio.Event()  # cleared: bytes wait, both ways, as if Redis hung
+        self.flowing.set()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -253,8 +258,8 @@ class Proxy:
             up_reader, up_writer = await asyncio.open_connection(*self._upstream)
             self._writers.add(up_writer)
             pipes = {
-                asyncio.create_task(_pipe(reader, up_writer, lambda: self.latency)),
-                asyncio.create_task(_pipe(up_reader, writer, lambda: 0.0)),
+                asyncio.create_task(_pipe(reader, up_writer, lambda: self.latency, self.flowing)),
+                asyncio.create_task(_pipe(up_reader, writer, lambda: 0.0, self.flowing)),
             }
             self._pipes |= pipes
             await asyncio.gather(*pipes, return_exceptions=True)
@@ -266,13 +271,17 @@ class Proxy:
 
 
 async def _pipe(
-    source: asyncio.StreamReader, sink: asyncio.StreamWriter, latency: Callable[[], float]
+    source: asyncio.StreamReader,
+    sink: asyncio.StreamWriter,
+    latency: Callable[[], float],
+    flowing: asyncio.Event,
 ) -> None:
-    """Copy bytes, each chunk delayed by ``latency()``, until a side goes; close the sink."""
+    """Copy bytes, each chunk delayed by ``latency()`` and held while not ``flowing``."""
     try:
         while data := await source.read(65536):
             if delay := latency():
                 await asyncio.sleep(delay)
+            await flowing.wait()
             sink.write(data)
             await sink.drain()
     except OSError:
@@ -309,6 +318,27 @@ async def subscribers(admin: Redis, prefix: str, topic: str) -> int:
     channel = redis_channel(prefix, topic)
     [(_, count)] = await admin.pubsub_numsub(channel)
     return int(count)
+
+
+def completes_without_suspending(coro: Coroutine[Any, Any, None]) -> bool:
+    """Run ``coro`` one step; tell whether it finished without waiting for anything."""
+    try:
+        coro.send(None)
+    except StopIteration:
+        return True
+    coro.close()
+    return False
+
+
+async def pubsub_links(admin: Redis, name: str) -> list[int]:
+    """List the ids of the pub/sub connections that carry client ``name``."""
+    return [c["id"] for c in await admin.client_list(_type="pubsub") if c["name"] == name]
+
+
+async def last_command_is(admin: Redis, name: str, command: str) -> bool:
+    """Tell whether client ``name``'s pub/sub connection last ran ``command``."""
+    clients = await admin.client_list(_type="pubsub")
+    return any(c["name"] == name and c["cmd"] == command for c in clients)
 
 
 StartRedis = Callable[..., Awaitable[tuple[RedisBackend, Inbox]]]
@@ -387,7 +417,10 @@ class TestRedisOutages:
             await wait_for(partial(inbox.reconnected, round_), f"reconnect #{round_}")
             assert backend.healthy()
             for topic in topics:
-                await backend.publish(topic, f"own {round_}".encode())
+                # publish() only queues: wait for it before the plain one, or it may overtake.
+                own = [f"own {round_}".encode()]
+                await backend.publish(topic, own[0])
+                await wait_for(partial(inbox.ends_with, topic, own), f"own {round_} on {topic}")
                 await admin.publish(redis_channel(prefix, topic), f"plain {round_}".encode())
             for topic in topics:
                 want = [f"own {round_}".encode(), f"plain {round_}".encode()]
@@ -512,7 +545,7 @@ class TestRedisOutages:
         proxy.stop_listening()
         assert await kill_links(admin, backend.client_name, "normal") == 1
         await backend.publish(TOPIC, b"failed once")
-        assert not backend.healthy()
+        await wait_for(lambda: not backend.healthy(), "the publisher to report the failure")
         await proxy.listen()
 
         await wait_for(lambda: inbox.reconnects == 1, "the reconnect")
@@ -521,6 +554,62 @@ class TestRedisOutages:
         await wait_for(
             lambda: inbox.of(TOPIC) == [b"before", b"failed once", b"after"], "later publishes"
         )
+
+    async def test_publish_never_waits_for_a_hung_redis(
+        self, redis_url: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        # A long timeout: nothing but the queue may let publish() return early.
+        backend, _ = await start_redis(proxied(redis_url, proxy.port), timeout_s=60)
+        observer, seen = await start_redis(redis_url)
+        await observer.subscribe(TOPIC)
+
+        proxy.flowing.clear()
+        messages = [f"m{i}".encode() for i in range(100)]
+        for message in messages:
+            assert completes_without_suspending(backend.publish(TOPIC, message))
+        assert seen.of(TOPIC) == []
+
+        proxy.flowing.set()
+        await wait_for(lambda: seen.of(TOPIC) == messages, "every message, in order")
+        assert backend.publisher.outbox.dropped_total == 0
+
+    async def test_hung_redis_is_noticed_and_the_link_comes_back(
+        self, redis_url: str, admin: Redis, prefix: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(
+            proxied(redis_url, proxy.port), timeout_s=0.3, health_check_s=0.1, retry_max_s=0.2
+        )
+        await backend.subscribe(TOPIC)
+        assert backend.problem() is None
+
+        proxy.flowing.clear()  # connected, but nothing answers: a SIGSTOPped Redis
+        await wait_for(lambda: not backend.healthy(), "the reader to notice the hang")
+        assert backend.problem() == "no reply to PING within 0.3 s"
+        assert inbox.reconnects == 0
+
+        proxy.flowing.set()
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect and its catch-up")
+        assert backend.healthy()
+        assert backend.problem() is None
+        await admin.publish(redis_channel(prefix, TOPIC), b"after the hang")
+        await wait_for(lambda: inbox.of(TOPIC) == [b"after the hang"], "a message")
+
+    async def test_quiet_link_that_answers_pings_stays_up(
+        self, redis_url: str, admin: Redis, prefix: str, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(redis_url, timeout_s=0.2, health_check_s=0.05)
+        await backend.subscribe(TOPIC)
+        [link] = await pubsub_links(admin, backend.client_name)
+
+        await wait_for(
+            lambda: last_command_is(admin, backend.client_name, "ping"), "a PING on the quiet link"
+        )
+        await asyncio.sleep(1)  # five timeouts of silence but for the answered PINGs
+        assert await pubsub_links(admin, backend.client_name) == [link]
+        assert backend.healthy()
+        assert inbox.reconnects == 0
+        await admin.publish(redis_channel(prefix, TOPIC), b"still subscribed")
+        await wait_for(lambda: inbox.of(TOPIC) == [b"still subscribed"], "a message")
 
     async def test_start_while_redis_is_away_connects_later(
         self, redis_url: str, proxy: Proxy, start_redis: StartRedis
@@ -569,7 +658,7 @@ class TestRedisOutages:
     ) -> None:
         caplog.set_level(logging.WARNING, logger=LOGGER)
         backend, inbox = await start_redis(
-            proxied(redis_url, proxy.port), retry_max_s=0.2, pending_max=3
+            proxied(redis_url, proxy.port), retry_max_s=0.2, queue_max_frames=3
         )
         await backend.subscribe(TOPIC)
         await proxy.close()

@@ -34,7 +34,11 @@ async def test_ready_names_the_failing_check(start_server):
     body = await response.json()
     assert body["checks"]["redis"] == "failing"
     assert body["error"]["code"] == "unavailable"
-    assert body["error"]["details"] == {"failing": ["redis"]}
+    assert body["error"]["details"] == {
+        "failing": ["redis"],
+        "reasons": {"redis": "unreachable (ConnectionError)"},
+    }
+    assert body["error"]["message"] == "failing: redis: unreachable (ConnectionError)"
     assert body["error"]["request_id"] == response.headers["X-Request-ID"]
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from schema.commands.meetings import MeetingListData
 from server.clock import iso_ms
 from server.domain.context import Services, Who
-from server.domain.meetings.grid import grid_of
 from server.domain.meetings.access import open_meeting
+from server.domain.meetings.grid import grid_of
 from server.domain.meetings.views import detail_view, meeting_view
 from server.domain.paging import decode_cursor, encode_cursor
 from server.slots import viewer_days
