@@ -7,6 +7,7 @@ import io
 
 from aiohttp import web
 
+from schema.base import Empty as NoQuery
 from schema.commands.meetings import ResultData
 from schema.errors import ErrorCode
 from schema.rest import MeetingPath, MeetingQuery, MeetingResultQuery
@@ -52,6 +53,7 @@ async def handle_meeting_csv(request: web.Request) -> web.Response:
     """Return a poll's cells as CSV: one row per participant, tier and cell."""
     services = request.app[STATE].services
     who = await _who(request, services)
+    parse_query(NoQuery, request)
     async with services.db.read() as conn:
         opened = await open_meeting(conn, who, _meeting_id(request))
         rows = await store.list_participants(conn, opened.row["id"])
