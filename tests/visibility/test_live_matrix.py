@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.meetings.helpers import POLL
 from tests.visibility.fanout_helpers import Marker, befriend, share
 from tests.wsclient import Device
 
@@ -34,6 +35,8 @@ async def create(dev: Device, kind: str) -> dict[str, Any]:
     if kind == "todo":
         group = await dev.ok("tag_group.create", {"name": "g"})
         return dict(await dev.ok("todo.create", {"title": "t", "tag_group_id": group["id"]}))
+    if kind == "meeting":
+        return dict(await dev.ok("meeting.create", POLL))
     data = {
         "title": "s",
         "start_time": "2026-03-02T09:00:00Z",
@@ -44,7 +47,7 @@ async def create(dev: Device, kind: str) -> dict[str, Any]:
     return dict(await dev.ok("schedule.create", data))
 
 
-@pytest.mark.parametrize("kind", ["timer", "todo", "schedule"])
+@pytest.mark.parametrize("kind", ["timer", "todo", "schedule", "meeting"])
 async def test_live_delivery_follows_the_predicate(client, token, device, kind):
     alice = await device("alice")
     viewers = {
@@ -70,6 +73,10 @@ async def test_live_delivery_follows_the_predicate(client, token, device, kind):
                 got = await marker.frames(viewer)
                 want = [(f"{kind}.updated", resource["id"])] * 2 if name in seeing else []
                 assert got == want, (kind, level, lists, name)
+                if kind == "meeting" and name in seeing:
+                    # A poll's link is its owner's to share: friends see it null.
+                    seen = [e for e in viewer.events if e["data"].get("id") == resource["id"]]
+                    assert {e["data"]["share_token"] for e in seen} == {None}
     finally:
         for viewer in viewers.values():
             await viewer.close()
