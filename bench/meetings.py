@@ -24,7 +24,7 @@ import secrets
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ws_fanout import (  # noqa: E402 - the path is set just above
+from bench.ws_fanout import (
     client_session,
     create_database,
     migrate,
@@ -44,7 +44,7 @@ from bench.ws_fanout import (  # noqa: E402 - the path is set just above
     start_server,
     wait_ready,
 )
-from server.auth.embedded import EmbeddedIssuer  # noqa: E402
+from server.auth.embedded import EmbeddedIssuer
 
 ZONE = "America/New_York"
 START = datetime(2026, 3, 2, 8, 0)  # local; the poll spans the DST change of March 8
@@ -97,11 +97,13 @@ class Client:
         self.next_id += 1
         future = asyncio.get_running_loop().create_future()
         self.waiting[self.next_id] = future
-        await self.ws.send_str(orjson.dumps({"id": self.next_id, "type": type_, "data": data}).decode())
-        frame = await future
-        if not frame["ok"]:
-            raise RuntimeError(f"{type_} failed: {frame['error']}")
-        return dict(frame["data"])
+        await self.ws.send_str(
+            orjson.dumps({"id": self.next_id, "type": type_, "data": data}).decode()
+        )
+        answer = await future
+        if not answer["ok"]:
+            raise RuntimeError(f"{type_} failed: {answer['error']}")
+        return dict(answer["data"])
 
     async def _read(self) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
@@ -195,7 +197,7 @@ async def measure_delivery(
         tasks.append(asyncio.create_task(dev.call("meeting.availability.set", data)))
     await asyncio.gather(*tasks)
     deadline = time.perf_counter() + 10
-    while len(latencies) < total * pages and time.perf_counter() < deadline:
+    while len(latencies) < total * pages and time.perf_counter() < deadline:  # noqa: ASYNC110 - polls a list the readers fill
         await asyncio.sleep(0.05)
     latencies.sort()
     return {
@@ -225,9 +227,8 @@ async def run(args: argparse.Namespace) -> None:
             session, server.port, issuer, args.participants
         )
         results = await measure_results(owner, meeting_id, args.results)
-        print(
-            f"mode {args.mode}: meeting.result (90 min, min 60, {args.participants} people, 672 cells):"
-        )
+        people = args.participants
+        print(f"mode {args.mode}: meeting.result (90 min, min 60, {people} people, 672 cells):")
         print(
             f"  p50 {results['p50_ms']:.1f} ms, p99 {results['p99_ms']:.1f} ms, "
             f"{results['windows']} windows, best {results['best_people']} people"
@@ -235,9 +236,10 @@ async def run(args: argparse.Namespace) -> None:
         delivery = await measure_delivery(
             session, server.port, issuer, meeting_id, painters, args.pages, args.rate, args.seconds
         )
+        d = delivery
         print(
-            f"  delivery to {delivery['pages']} pages at {args.rate}/s: p50 {delivery['p50_ms']:.1f} ms, "
-            f"p99 {delivery['p99_ms']:.1f} ms, {delivery['delivered']}/{delivery['expected']} delivered"
+            f"  delivery to {d['pages']} pages at {args.rate}/s: p50 {d['p50_ms']:.1f} ms, "
+            f"p99 {d['p99_ms']:.1f} ms, {d['delivered']}/{d['expected']} delivered"
         )
 
 

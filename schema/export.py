@@ -49,6 +49,7 @@ from schema.frames import (
     ErrorFrame,
     Event,
     Hello,
+    Presence,
     Ready,
     ResultError,
     ResultOk,
@@ -78,6 +79,7 @@ SERVER_FRAME_NAMES: dict[type[BaseModel], str] = {
     Event: "event",
     Tick: "tick",
     AuthExpiring: "auth.expiring",
+    Presence: "presence",
 }
 CLIENT_FRAME_NAMES: dict[type[BaseModel], str] = {Auth: "auth"}
 

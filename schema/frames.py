@@ -151,6 +151,21 @@ class Tick(BaseModel):
     timers: list[TickTimer]
 
 
+class Viewer(BaseModel):
+    """Someone looking at a poll: their connection, and their participant (null: not joined)."""
+
+    connection: str
+    participant_id: str | None
+
+
+class Presence(BaseModel):
+    """Who is looking at a topic right now, on every instance; never logged, never replayed."""
+
+    type: Literal["presence"]
+    topic: str
+    viewers: list[Viewer]
+
+
 class AuthExpiring(BaseModel):
     """The token expires soon; send auth.refresh."""
 
@@ -167,5 +182,6 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     Event,
     Tick,
     AuthExpiring,
+    Presence,
 )
 CLIENT_FRAMES: tuple[type[BaseModel], ...] = (Auth,)

@@ -139,6 +139,7 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
                 "due-scheduler": scheduler.run(),
                 "pruner": run_pruner(services),
                 "hub-sweeper": hub.run_sweeper(settings.hub_sweep_s),
+                "hub-presence": hub.run_presence(),
                 "keepalive": run_keepalive(app[STATE]),
             }
         )

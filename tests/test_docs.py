@@ -40,6 +40,7 @@ from schema.frames import (
     ErrorFrame,
     Event,
     Hello,
+    Presence,
     Ready,
     ResultError,
     ResultOk,
@@ -70,6 +71,7 @@ FRAME_MODELS: dict[str, type[BaseModel]] = {
     "event": Event,
     "tick": Tick,
     "auth.expiring": AuthExpiring,
+    "presence": Presence,
 }
 
 

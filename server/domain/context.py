@@ -249,5 +249,8 @@ class Caller(Protocol):
     def become_guest(self, scope: GuestScope) -> None:
         """Act as a meeting guest of one poll."""
 
+    async def show_presence(self, topic: str) -> None:
+        """Be seen on a poll's topic again (after joining or leaving it)."""
+
     def actor(self, command: Command) -> Actor:
         """Return the actor for ``command`` (the user and the command's op_id)."""

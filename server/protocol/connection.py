@@ -15,14 +15,15 @@ from aiohttp import web
 
 from schema.base import Command
 from server.clock import iso_ms
-from server.domain.context import Actor, GuestScope
+from server.domain.context import Actor, GuestScope, Who
+from server.domain.meetings.presence import viewer_entry
 from server.domain.timers.logic import tick_entry
 from server.domain.visibility.fanout import EventFrames, Out, route
 from server.domain.visibility.policy import Viewer
 from server.protocol.limits import TokenBucket
 from server.protocol.outbound import Outbound
 from server.realtime.hub import Delivery, JoinResult, TopicContext
-from server.realtime.topics import topic_owner
+from server.realtime.topics import topic_meeting, topic_owner
 from server.realtime.wire import text_frame
 from server.state import AppState
 
@@ -54,6 +55,7 @@ class Connection:
         self.user_id = ""
         self.viewer = Viewer("")  # set at authentication
         self.guest: GuestScope | None = None
+        self.ready = False  # set once ``ready`` went out: nothing but events precedes it
         self._leaving: set[asyncio.Task[None]] = set()
         self.expires_at = float("inf")  # set at authentication
         self.cursors: dict[str, int] = {}
@@ -182,7 +184,22 @@ class Connection:
     async def leave(self, topic: str) -> None:
         """Unsubscribe from ``topic``."""
         self.cursors.pop(topic, None)
+        await self.state.hub.presence.hide(topic, self.id)
         await self.state.hub.leave(self, topic)
+
+    async def show_presence(self, topic: str) -> None:
+        """Be seen on a poll's topic (again, when who this connection is there changed)."""
+        meeting_id = topic_meeting(topic)
+        if meeting_id is None or topic not in self.cursors:
+            return
+        viewer = await viewer_entry(self.services, Who.of(self), meeting_id, self.id)
+        await self.state.hub.presence.show(topic, viewer)
+
+    def present(self, topic: str, wire: bytes) -> None:
+        """Take a ``presence`` frame of a topic this connection follows (once it is ready:
+        its own showing, right after ``ready``, brings it the whole list)."""
+        if self.ready and topic in self.cursors:
+            self.send_wire(wire)
 
     def seed_ticks(self, timers: list[dict[str, Any]], *, more: bool = False) -> None:
         """Start tracking the running timers this connection may see (``more``: add to them)."""

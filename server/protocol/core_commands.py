@@ -54,6 +54,7 @@ async def handle_subscribe(conn: Connection, cmd: Subscribe) -> Any:
     if admission is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"topic {topic} does not exist", {"topic": topic})
     result = await conn.join(topic, admission.since, cmd.data.epoch, reset=admission.reset)
+    await conn.show_presence(topic)
     owner = topic_owner(topic)
     if conn.tick_interval is not None and owner is not None and topic in conn.cursors:
         running = await visible_running_timers(conn.services, conn.user_id, [owner])

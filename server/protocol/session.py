@@ -200,6 +200,10 @@ async def send_ready(conn: Connection, auth: Auth, who: dict[str, Any]) -> None:
             "expires_at": None if conn.guest else iso_ms(int(conn.expires_at * 1000)),
         }
     )
+    # After ready: nothing but events comes before it.
+    conn.ready = True
+    for topic in topics:
+        await conn.show_presence(topic)
 
 
 async def read_commands(conn: Connection) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.metrics import Metrics
 from server.realtime.backend import FanoutBackend
+from server.realtime.presence import BEAT_S, Presence, is_presence
+from server.realtime.wire import text_frame
 from server.storage.db import Database
 from server.storage.events import first_retained_seq, get_heads, read_events
 
@@ -65,6 +68,9 @@ class Subscriber(Protocol):
     ) -> int:
         """Take stored events, waiting for room in the outbound queue; return how many it sent."""
 
+    def present(self, topic: str, wire: bytes) -> None:
+        """Take a framed ``presence`` frame of ``topic``; must not block."""
+
 
 @dataclass
 class _Topic:
@@ -107,6 +113,7 @@ class Hub:
         self.load_context = load_context
         self._topics: dict[str, _Topic] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.presence = Presence(secrets.token_hex(8), self.publish_presence, self._present)
 
     async def start(self) -> None:
         """Start the backend, delivering into this hub."""
@@ -124,6 +131,27 @@ class Hub:
         self.metrics.events_published += 1
         await self.backend.publish(topic, frame)
 
+    async def publish_presence(self, topic: str, message: bytes) -> None:
+        """Hand a presence list to the backend: like an event's frame, but never logged."""
+        await self.backend.publish(topic, message)
+
+    async def run_presence(self) -> None:
+        """Renew this instance's presence lists, and expire others', every ``BEAT_S``."""
+        while True:
+            await asyncio.sleep(BEAT_S)
+            try:
+                await self.presence.beat()
+            except Exception:
+                log.exception("presence beat failed")
+
+    def _present(self, topic: str, frame: bytes) -> None:
+        state = self._topics.get(topic)
+        if state is None or state.closed:
+            return
+        wire = text_frame(frame)
+        for sub in list(state.subscribers):
+            sub.present(topic, wire)
+
     def topics(self) -> list[str]:
         """Return the topics with local subscribers."""
         return list(self._topics)
@@ -132,6 +160,9 @@ class Hub:
         """Take a message from the backend: deliver it now, or queue it behind a fill."""
         state = self._topics.get(topic)
         if state is None or state.closed:
+            return
+        if is_presence(message):
+            self._spawn(self.presence.on_message(topic, message), f"presence:{topic}")
             return
         try:
             event = orjson.loads(message)

@@ -22,6 +22,7 @@ from schema.commands.meetings import (
 from server.domain.context import Caller, Who
 from server.domain.meetings import actions, availability, participants, reads, results
 from server.domain.registry import CommandRegistry
+from server.realtime.topics import meeting_topic
 
 
 async def handle_create(caller: Caller, cmd: MeetingCreate) -> Any:
@@ -65,6 +66,7 @@ async def handle_join(caller: Caller, cmd: MeetingJoin) -> Any:
     )
     if caller.guest is not None:
         caller.become_guest(caller.guest.joined(joined["participant"]["id"]))
+    await caller.show_presence(meeting_topic(joined["meeting"]["id"]))
     return joined
 
 
@@ -81,6 +83,7 @@ async def handle_leave(caller: Caller, cmd: MeetingLeave) -> Any:
     left = await participants.do_leave(caller.services, caller.actor(cmd), Who.of(caller), pid)
     if caller.guest is not None:
         caller.become_guest(caller.guest.joined(None))
+    await caller.show_presence(meeting_topic(left["meeting_id"]))
     return left
 
 
