@@ -128,6 +128,33 @@ async def test_a_cut_page_catches_up_on_reconnect_without_reloading(client, devi
     no_page_errors(page)
 
 
+async def test_a_page_too_far_behind_is_reset_and_reads_the_poll_again(
+    start_server, token, browser
+):
+    server = await start_server(resume_max_events=1)  # two missed events are one too many
+    ana = await Device.connect(server, token("ana"))
+    meeting = await week_poll(ana)
+    context = await browser()
+    page = await open_page(context, page_url(server, meeting["share_token"]))
+    gus = await join(page, "Gus")
+    await context.set_offline(True)
+    await cut(server, gus)
+    await page.wait_for_selector('#status[data-state="waiting"]')
+    watcher = await guest(server, meeting["share_token"])
+    cy = await watcher.ok(
+        "meeting.join", {"share_token": meeting["share_token"], "display_name": "Cy"}
+    )
+    data = {"participant_id": cy["participant"]["id"], "cells": [cell(2, 2)]}
+    await watcher.ok("meeting.availability.set", data)
+    await context.set_offline(False)
+    await painted_by(page, cell(2, 2), "Cy")
+    assert await page.evaluate("window.pollPage.loads") == 2  # the reset made it read again
+    assert await page.inner_text("#status") == "Live"
+    for dev in (ana, watcher):
+        await dev.close()
+    no_page_errors(page)
+
+
 async def test_keyboard_moves_and_toggles_in_both_tiers(client, device, browser):
     ana = await device("ana")
     meeting = await week_poll(ana)
