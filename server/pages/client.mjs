@@ -210,14 +210,15 @@ export class Client {
     this._rejectPending((p) => !p.retry, "disconnected", "the connection dropped");
     const retrying = !FINAL_CLOSES.has(code);
     const delayMs = retrying ? this._nextDelay(code) : null;
-    this._emit("closed", { code, reason, error: this._lastError, retrying, delayMs });
-    if (!retrying) {
+    if (retrying) {
+      this._timer = setTimeout(() => this._connect(), delayMs);
+      this._setState("waiting", { delayMs });
+    } else {
       this._setState("stopped");
       this._rejectPending(() => true, "stopped", `the server closed the connection (${code})`);
-      return;
     }
-    this._setState("waiting", { delayMs });
-    this._timer = setTimeout(() => this._connect(), delayMs);
+    // Last, so that a listener may start() again (say, with other credentials).
+    this._emit("closed", { code, reason, error: this._lastError, retrying, delayMs });
   }
 
   _nextDelay(code) {

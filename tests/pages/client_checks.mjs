@@ -180,6 +180,24 @@ export async function check_an_auth_refusal_reaches_the_closed_listener() {
   same([closed.code, closed.retrying, closed.error.code], [4401, false, "not_found"], "closed");
 }
 
+export async function check_a_closed_listener_may_start_again_with_other_credentials() {
+  let credentials = { token: "expired" };
+  const c = client({ auth: () => credentials });
+  c.on("closed", ({ code }) => {
+    if (code !== 4401) return;
+    credentials = { guest: { meeting: "link" } };
+    c.start();
+  });
+  c.start();
+  await connected(c, 0);
+  socket(0).drop(4401);
+  same(c.state, "connecting", "started again, not stopped");
+  const auth = await connected(c, 1);
+  same(auth, { type: "auth", guest: { meeting: "link" } }, "the new credentials");
+  same(c.state, "ready", "ready");
+  c.stop();
+}
+
 export async function check_backoff_grows_with_jitter_and_resets_after_ready() {
   for (let attempt = 0; attempt < 8; attempt++) {
     const ceiling = Math.min(30000, 500 * 2 ** attempt);

@@ -76,11 +76,14 @@ async def test_resume_against_the_server_replays_what_was_missed(client, browser
         "meeting.join", {"share_token": meeting["share_token"], "display_name": "Gus"}
     )
     await page.wait_for_function("window.seen.events.length === 1")
+    await page.context.set_offline(True)  # no reconnect before the paint below
     for conn in client.server.app[STATE].connections:
         if conn.user_id == "ben":
             conn.out.transport.abort()
+    await page.wait_for_function("window.seen.closed.length === 1")
     data = {"participant_id": joined["participant"]["id"], "cells": [cell(0, 0)]}
     await gus.ok("meeting.availability.set", data)
+    await page.context.set_offline(False)
     await page.wait_for_function("window.seen.ready.length === 2")
     assert await page.evaluate("window.seen.ready") == [0, 1]
     events = await page.evaluate("window.seen.events")
