@@ -326,6 +326,22 @@ async def test_a_signed_in_owner_sees_the_poll_and_a_user_joins_by_name(
     no_page_errors(ben)
 
 
+async def test_a_refused_sign_in_leaves_a_guest_who_can_still_join(client, device, browser):
+    ana = await device("ana")
+    meeting = await week_poll(ana)
+    url = page_url(client, meeting["share_token"])
+    page = await open_page(await browser(), f"{url}#token=not-a-token")
+    await page.wait_for_selector("#notice:not([hidden])")
+    assert await page.inner_text("#notice") == (
+        "Your sign-in was refused (it may have expired); you are a guest again."
+    )
+    await page.wait_for_selector("#board:not([hidden])")
+    assert await page.inner_text("#signin-summary") == "Sign in instead"
+    gus = await join(page, "Gus")
+    (stored,) = await participants(ana, meeting["id"])
+    assert (stored["id"], stored["user_id"]) == (gus, None)
+
+
 async def test_touch_paints_on_a_phone_and_both_sizes_look_right(client, device, browser, tmp_path):
     ana = await device("ana")
     meeting = await week_poll(ana)
