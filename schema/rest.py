@@ -134,6 +134,12 @@ class MeetingQuery(Strict):
     tz: Zone | None = None
 
 
+class PollPagePath(Strict):
+    """Path parameters of GET /m/{share_token}: a poll's link."""
+
+    share_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
+
+
 class MeetingPath(Strict):
     """Path parameters of GET /v1/meetings/{id} and its sub-resources."""
 

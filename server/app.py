@@ -28,6 +28,7 @@ from server.domain.users import commands as user_commands
 from server.domain.visibility import commands as visibility_commands
 from server.domain.visibility.fanout import load_relations
 from server.metrics import Metrics
+from server.pages.handlers import PAGE_FILES, load_page_files
 from server.protocol import core_commands
 from server.protocol.keepalive import run_keepalive
 from server.protocol.limits import ConnectLimiter, parse_networks
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     app[SETTINGS] = settings or Settings()
     app[DOCUMENTS] = load_documents()
+    app[PAGE_FILES] = load_page_files()
     app.cleanup_ctx.append(app_context)
     app.on_shutdown.append(shutdown_connections)
     add_routes(app)

@@ -29,11 +29,13 @@ from schema.rest import (
     MeetingQuery,
     MeetingResultQuery,
     NotReady,
+    PollPagePath,
     Ready,
     ScheduleListQuery,
     TimerListQuery,
     TodoListQuery,
 )
+from server.pages.handlers import STATIC_FILES, handle_poll_page, static_handler
 from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.docs import handle_docs, handle_openapi
 from server.rest.friends import handle_friends
@@ -74,6 +76,24 @@ TAGS = {
     "schedules": "Windows of schedules and the secret-URL iCalendar feed.",
     "reference": "This API's own description.",
     "meetings": "Meeting polls: a poll with everyone's cells, its result, its cells as CSV.",
+    "pages": "The meeting poll page for browsers, its files, and the protocol client module.",
+}
+
+PAGE_STATIC = (
+    ("poll.css", "The poll page's style sheet.", ""),
+    ("poll.mjs", "The poll page's script, an ES module (imports grid.mjs and client.mjs).", ""),
+    ("grid.mjs", "The poll page's availability grid: layout, painting, keyboard.", ""),
+    (
+        "client.mjs",
+        "The protocol client: a dependency-free ES module other apps may import.",
+        "Connect, auth (token or guest), resume with the epoch, commands with op_ids sent "
+        "again after a reconnect, events to listeners, backoff with jitter that honours "
+        "the close codes; its API is in docs/client.md.",
+    ),
+)
+PAGE_FILE_HEADERS = {
+    "Cache-Control": "`no-cache`",
+    "X-Content-Type-Options": "`nosniff`",
 }
 
 MEETING_READER = (
@@ -273,6 +293,45 @@ ROUTES: tuple[Route, ...] = (
         media_type="text/csv",
         errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
         handler=handle_meeting_csv,
+    ),
+    Route(
+        method="GET",
+        path="/m/{share_token}",
+        operation_id="pages.poll",
+        summary="The meeting poll page of a link: join, paint, the live heatmap, best times.",
+        description=(
+            "Not authenticated, and the same page for every well-formed link: the page "
+            "connects to /v1/ws as a guest of the link (or as a signed-in user) and shows "
+            '"this poll does not exist" when the link opens no poll. A link that cannot '
+            "be one (other characters, over 200) is `404 not_found`."
+        ),
+        tag="pages",
+        bearer=False,
+        path_params=PollPagePath,
+        media_type="text/html",
+        headers={
+            "Content-Security-Policy": "the page's own files and its own origin only; "
+            "no inline code; Trusted Types",
+            "Referrer-Policy": "`no-referrer`: the link is a secret",
+            **PAGE_FILE_HEADERS,
+        },
+        errors=(ErrorCode.NOT_FOUND,),
+        handler=handle_poll_page,
+    ),
+    *(
+        Route(
+            method="GET",
+            path=f"/m/static/{name}",
+            operation_id=f"pages.{name.replace('.', '_')}",
+            summary=summary,
+            description=description,
+            tag="pages",
+            bearer=False,
+            media_type=STATIC_FILES[name],
+            headers=PAGE_FILE_HEADERS,
+            handler=static_handler(name),
+        )
+        for name, summary, description in PAGE_STATIC
     ),
 )
 

@@ -20,10 +20,12 @@ class Seeded:
     series_id: str
     feed_token: str
     friend_id: str
+    meeting_id: str
 
 
 async def seed_account(client: Any, token: Any) -> Seeded:
-    """Give alice tags, timers, todos, schedules, a feed, a friend (bob) and a request (carol)."""
+    """Give alice tags, timers, todos, schedules, a feed, a friend (bob), a request (carol)
+    and a meeting poll in which she and bob painted cells."""
     alice = await Device.connect(client, token("alice", email="alice@example.com"))
     bob = await Device.connect(client, token("bob"))
     carol = await Device.connect(client, token("carol"))
@@ -34,7 +36,9 @@ async def seed_account(client: Any, token: Any) -> Seeded:
         series = await _schedules(alice, tag["id"])
         feed = await alice.ok("calendar_feed.create")
         await _friends(alice, bob, carol)
-        return Seeded(group["id"], tag["id"], todo["id"], series["id"], feed["token"], "bob")
+        meeting_id = await _meeting(alice, bob)
+        ids = (group["id"], tag["id"], todo["id"], series["id"], feed["token"], "bob", meeting_id)
+        return Seeded(*ids)
     finally:
         for dev in (alice, bob, carol):
             await dev.close()
@@ -116,3 +120,28 @@ async def _friends(alice: Device, bob: Device, carol: Device) -> None:
     await bob.ok(
         "visibility.set", {"resource_type": "timer", "resource_id": bobs["id"], "level": "friends"}
     )
+
+
+async def _meeting(alice: Device, bob: Device) -> str:
+    meeting = await alice.ok(
+        "meeting.create",
+        {
+            "title": "Planning",
+            "start_date": "2026-03-02",
+            "end_date": "2026-03-06",
+            "start_time": "09:00",
+            "end_time": "12:00",
+            "timezone": "Europe/Berlin",
+        },
+    )
+    data = {"resource_type": "meeting", "resource_id": meeting["id"], "level": "friends"}
+    await alice.ok("visibility.set", data)
+    for dev, name, cells in [
+        (alice, "Alice", ["2026-03-02T08:00:00Z", "2026-03-02T08:30:00Z"]),
+        (bob, "Bob", ["2026-03-02T08:30:00Z"]),
+    ]:
+        join = {"share_token": meeting["share_token"], "display_name": name}
+        joined = await dev.ok("meeting.join", join)
+        cells_data = {"participant_id": joined["participant"]["id"], "cells": cells}
+        await dev.ok("meeting.availability.set", cells_data)
+    return str(meeting["id"])

@@ -27,8 +27,16 @@ RUN_TIMEOUT_S = 600
 # Rules a JSON Schema cannot say, which these operations answer with 422 for input the
 # document otherwise allows: an opaque cursor the server did not issue, a window whose
 # end is not after its start or spans over 3 years, a zone name the zone data lacks,
-# owner_id together with group or tag filters, tag ids repeated in another spelling.
-RULES_BEYOND_THE_SCHEMA = ("bootstrap", "schedules.list", "timers.list", "todos.list")
+# owner_id together with group or tag filters, tag ids repeated in another spelling, a
+# required participant who is not one of the poll's.
+RULES_BEYOND_THE_SCHEMA = (
+    "bootstrap",
+    "schedules.list",
+    "timers.list",
+    "todos.list",
+    "meetings.get",
+    "meetings.result",
+)
 
 
 # Windows that hold the seeded schedules: random instants rarely make a window whose
@@ -70,6 +78,8 @@ def write_config(directory: Path, token: str, seeded: Seeded) -> Path:
         # Real values besides generated ones, so reads find items and the feed answers 200.
         "[dictionaries.feed-tokens]",
         f"values = {_toml([seeded.feed_token])}",
+        "[dictionaries.meetings]",
+        f"values = {_toml([seeded.meeting_id])}",
         "[dictionaries.owners]",
         f"values = {_toml([seeded.friend_id, 'alice', 'carol'])}",
         "[dictionaries.starts]",
@@ -80,6 +90,7 @@ def write_config(directory: Path, token: str, seeded: Seeded) -> Path:
         f"values = {_toml(ZONES)}",
         "[parameters]",
         _bind("path.token", "feed-tokens", 0.5),
+        _bind("path.id", "meetings", 0.5),
         _bind("query.owner_id", "owners", 0.3),
         *(_bind(f"query.{name}", "starts", 0.7) for name in ("start", "schedules_start")),
         *(_bind(f"query.{name}", "ends", 0.7) for name in ("end", "schedules_end")),

@@ -38,6 +38,11 @@ REQUESTS: dict[str, list[str]] = {
     "todos.list": ["/v1/todos", "/v1/todos?limit=1"],
     "schedules.list": [f"/v1/schedules?{WINDOW}", f"/v1/schedules?{WINDOW}&limit=2"],
     "friends.list": ["/v1/friends"],
+    "meetings.get": ["/v1/meetings/{meeting_id}", "/v1/meetings/{meeting_id}?tz=Asia/Tokyo"],
+    "meetings.result": [
+        "/v1/meetings/{meeting_id}/result",
+        "/v1/meetings/{meeting_id}/result?duration_minutes=60&min_people=2&tier=available",
+    ],
 }
 
 
@@ -133,11 +138,12 @@ def test_every_body_model_is_exercised():
 
 
 async def test_real_answers_are_exactly_their_models(client, token):
-    await seed_account(client, token)
+    seeded = await seed_account(client, token)
     for operation_id, paths in REQUESTS.items():
         model = route(operation_id).body
         assert model is not None
-        for path in paths:
+        for template in paths:
+            path = template.format(meeting_id=seeded.meeting_id)
             response = await client.get(path, headers=bearer(token("alice")))
             assert response.status == 200, (path, await response.text())
             body = await response.json()

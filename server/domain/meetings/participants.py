@@ -43,14 +43,15 @@ async def do_join(services: Services, actor: Actor, who: Who, data: JoinData) ->
             row = await _insert(m, opened, who, data.display_name, token)
             topic = meeting_topic(opened.row["id"])
             m.emit(topic, "meeting_participant.created", participant_view(row))
-        return m.done(
-            {
-                "meeting": meeting_view(opened.row, owner=opened.owner),
-                "participant": participant_view(row),
-                "participant_token": token,
-                "rejoined": opened.participant is not None,
-            }
-        )
+        reply = {
+            "meeting": meeting_view(opened.row, owner=opened.owner),
+            "participant": participant_view(row),
+            "participant_token": None,
+            "rejoined": opened.participant is not None,
+        }
+        # The reply kept for op_id replays has no token: only its hash is ever stored.
+        m.done(reply)
+    return {**reply, "participant_token": token}
 
 
 @retrying
