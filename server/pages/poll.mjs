@@ -62,6 +62,7 @@ function restart() {
 }
 
 async function onReady(ready) {
+  page.connection = ready.connection;
   page.replayed = ready.replayed;
   showStatus({ state: "ready" });
   if (page.identified) return; // a resume: the replayed events brought the page up to date
@@ -339,6 +340,20 @@ function renderPeople() {
   $("nobody").hidden = boxes.length > 0;
 }
 
+// ---- who is viewing -------------------------------------------------------------------------
+
+function renderViewers(frame) {
+  if (frame.topic !== `meeting:${page.meetingId}`) return;
+  const names = frame.viewers.map((v) => {
+    const who = v.participant_id && page.people.get(v.participant_id);
+    if (v.connection === page.connection) return "you";
+    return who ? who.name : "someone who has not joined";
+  });
+  const box = $("viewers");
+  box.replaceChildren(el("p", {}, `Viewing now (${names.length}): ${names.join(", ")}`));
+  box.hidden = false;
+}
+
 // ---- painting -----------------------------------------------------------------------------
 
 function paint(cells, add) {
@@ -469,6 +484,7 @@ function connect() {
   client.on("state", showStatus);
   client.on("ready", (ready) => onReady(ready).catch(fail));
   client.on("event", onEvent);
+  client.on("presence", renderViewers);
   client.on("reset", (topic) => topic === `meeting:${page.meetingId}` && reload());
   client.on("denied", (topic) => topic === `meeting:${page.meetingId}` && closePoll());
   client.on("closed", onClosed);

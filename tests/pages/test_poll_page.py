@@ -85,6 +85,11 @@ async def test_two_browsers_painting_at_once_see_each_other_within_a_second(
         "Gus": sorted(cell(d, s) for d in (0, 1) for s in range(4)),
         "Uma": sorted(cell(d, s) for d in (1, 2) for s in range(2, 6)),
     }
+    # Each page shows who else has the poll open, by name.
+    await gus_page.wait_for_function(
+        "document.querySelector('#viewers')?.textContent.includes('Viewing now (2): Uma, you')"
+        " || document.querySelector('#viewers')?.textContent.includes('Viewing now (2): you, Uma')"
+    )
     report = tmp_path / "paint-latency.json"
     report.write_text(json.dumps({"seen_after_ms": [round(w, 1) for w in waits]}))
     keep_artefact(report)
