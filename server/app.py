@@ -16,6 +16,7 @@ from server.auth.oidc import OidcVerifier
 from server.auth.verify import TokenVerifier
 from server.domain.context import Services
 from server.domain.friends import commands as friend_commands
+from server.domain.holidays import commands as holiday_commands
 from server.domain.maintenance import run_pruner
 from server.domain.registry import CommandRegistry
 from server.domain.schedules import commands as schedule_commands
@@ -38,6 +39,7 @@ from server.realtime.redis import RedisBackend
 from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
+from server.rest.holidays import handle_holiday_countries, handle_holiday_feed, handle_holidays
 from server.rest.middleware import request_context
 from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
 from server.settings import Settings
@@ -59,6 +61,7 @@ def build_registry() -> CommandRegistry:
     schedule_commands.register(registry)
     friend_commands.register(registry)
     visibility_commands.register(registry)
+    holiday_commands.register(registry)
     return registry
 
 
@@ -169,6 +172,9 @@ def add_routes(app: web.Application) -> None:
         ("/v1/schedules", handle_schedules),
         ("/v1/friends", handle_friends),
         ("/v1/calendar/{token}.ics", handle_calendar),
+        ("/v1/holidays", handle_holidays),
+        ("/v1/holidays/countries", handle_holiday_countries),
+        ("/v1/holidays/{calendar}.ics", handle_holiday_feed),
     ):
         cors.add(app.router.add_get(path, handler))
 

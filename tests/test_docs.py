@@ -11,6 +11,9 @@ Conventions the reference follows (and this test enforces):
   usually of its result); an event's section an example event frame;
 - every fenced ``json`` block parses, and one that is a frame validates against
   that frame's model (a command's data, a result's data, an event's data);
+- every REST route has a heading ``### GET <path>`` under ``## REST``, and the
+  holiday examples are what the holiday engine answers (shortened lists keep
+  their order);
 - ``## Error codes`` has a table row ``| `<code>` | <HTTP status> | ...`` per
   ErrorCode; ``## Close codes`` a row ``| <code> | ...`` per close code the
   server uses.
@@ -41,7 +44,11 @@ from schema.frames import (
     ResultOk,
     Tick,
 )
-from server.app import build_registry
+from server.app import build_registry, create_app
+from server.domain.holidays.engine import HolidayEngine
+from server.domain.holidays.reads import country_views, list_holiday_views
+from server.errors import ApiError
+from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "protocol.md"
@@ -224,3 +231,40 @@ def test_close_codes_table_lists_every_code_the_server_uses():
     rows = table_first_cells(section("Close codes"))
     missing = sorted(codes - set(rows))
     assert not missing, f"the close codes table lacks {missing}"
+
+
+@pytest.mark.parametrize("name", ["holiday.list", "holiday.countries"])
+def test_holiday_examples_are_what_the_engine_answers(name):
+    engine = HolidayEngine()
+    frames = [b for b in json_blocks(subsections(section("Commands"))[name]) if isinstance(b, dict)]
+    requests = {f["id"]: f for f in frames if f.get("type") == name}
+    answers = {f["id"]: f for f in frames if f.get("type") == "result"}
+    assert set(answers) <= set(requests)
+    for cid, answer in answers.items():
+        cmd = commands()[name].model_validate(requests[cid])
+        if not answer["ok"]:
+            with pytest.raises(ApiError) as refused:
+                answer_holiday_command(engine, cmd)
+            assert answer["error"] == refused.value.body(), cid
+            continue
+        real = answer_holiday_command(engine, cmd)
+        shown = answer["data"]
+        # Examples shorten the lists: what they show must be in the real answer, in order.
+        assert {k: v for k, v in shown.items() if k != "items"} == {
+            k: v for k, v in real.items() if k != "items"
+        }
+        assert [item for item in real["items"] if item in shown["items"]] == shown["items"]
+
+
+def answer_holiday_command(engine: HolidayEngine, cmd: Any) -> dict[str, Any]:
+    if cmd.command_name() == "holiday.list":
+        return list_holiday_views(engine, cmd.data)
+    return country_views(engine)
+
+
+def test_every_rest_route_has_a_section():
+    app = create_app(Settings(environment="test"))
+    routes = {r.resource.canonical for r in app.router.routes() if r.method == "GET"}
+    documented = set(re.findall(r"^### GET (\S+)[ \t]*$", section("REST"), re.MULTILINE))
+    # /v1/ws is the WebSocket endpoint, documented under Transport.
+    assert routes - {"/v1/ws"} == documented
