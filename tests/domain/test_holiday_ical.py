@@ -8,7 +8,7 @@ import icalendar
 import pytest
 from ical.calendar_stream import IcsCalendarStream
 
-from server.domain.holidays.engine import HolidayEngine
+from server.domain.holidays.engine import Holiday, HolidayEngine
 from server.domain.holidays.ical import render_holiday_feed
 
 
@@ -88,3 +88,30 @@ def test_non_latin_names_and_estimated_days_survive_both_parsers(engine):
     assert [e.summary for e in parsed.events] == [d.name for d in days]
     flagged = [e.categories for e in parsed.events if "estimated" in e.categories]
     assert len(flagged) == sum(d.estimated for d in days) > 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Fête; du 1er mai, \\ de tous",
+        "추석 대체 휴일 " * 12,
+        "e\u0301" * 80,
+        "Two\nlines",
+        "x" * 74,
+        "x" * 75,
+        "x" * 76,
+        "😀" * 40,
+    ],
+)
+def test_escaped_and_folded_names_read_back_intact_by_both_parsers(engine, name):
+    spec = engine.resolve("KR")
+    day = Holiday(date(2025, 10, 6), name, observed=True, estimated=False, category="public")
+    body = render_holiday_feed(spec, "United States (Virgin Islands, U.S.) holidays", [day])
+    assert all(len(line) <= 75 for line in body.split(b"\r\n"))
+    body.decode()  # folding never splits a character
+    event = icalendar.Calendar.from_ical(body).walk("VEVENT")[0]
+    assert str(event["SUMMARY"]) == name
+    title = str(icalendar.Calendar.from_ical(body)["X-WR-CALNAME"])
+    assert title == "United States (Virgin Islands, U.S.) holidays"
+    parsed = IcsCalendarStream.calendar_from_ics(body.decode()).events[0]
+    assert (parsed.summary, parsed.categories) == (name, ["public", "observed"])
