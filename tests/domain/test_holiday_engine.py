@@ -271,3 +271,18 @@ def test_countries_list_subdivisions_languages_and_years(engine):
 def test_titles_name_the_country_and_subdivision(engine):
     assert engine.title(engine.resolve("DE", "BY")) == "Germany (Bayern) holidays"
     assert engine.title(engine.resolve("KR")) == "South Korea holidays"
+
+
+def test_every_subdivision_and_category_computes_without_error(engine):
+    # The package is wide (about 650 subdivisions, 27 categories); a combination it
+    # cannot compute would be an internal_error for the client who asks for it.
+    combos = 0
+    for country in engine.countries():
+        years = (country["start_year"], 2025, country["end_year"])
+        for sub in [None, *(s["code"] for s in country["subdivisions"])]:
+            for category in country["categories"]:
+                year = years[combos % 3]
+                if country["start_year"] <= year <= country["end_year"]:
+                    engine.days(engine.resolve(country["code"], sub, None, [category]), year, year)
+                combos += 1
+    assert combos > 1500
