@@ -16,6 +16,7 @@ from server.auth.oidc import OidcVerifier
 from server.auth.verify import TokenVerifier
 from server.domain.context import Services
 from server.domain.friends import commands as friend_commands
+from server.domain.holidays import commands as holiday_commands
 from server.domain.maintenance import run_pruner
 from server.domain.registry import CommandRegistry
 from server.domain.schedules import commands as schedule_commands
@@ -59,6 +60,7 @@ def build_registry() -> CommandRegistry:
     schedule_commands.register(registry)
     friend_commands.register(registry)
     visibility_commands.register(registry)
+    holiday_commands.register(registry)
     return registry
 
 

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from schema.base import Command
-from schema.commands import core, friends, schedules, tags, timers, todos, users, visibility
+from schema.commands import (
+    core,
+    friends,
+    holidays,
+    schedules,
+    tags,
+    timers,
+    todos,
+    users,
+    visibility,
+)
 
 ALL_COMMANDS: tuple[type[Command], ...] = (
     *core.COMMANDS,
@@ -14,4 +24,5 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     *schedules.COMMANDS,
     *friends.COMMANDS,
     *visibility.COMMANDS,
+    *holidays.COMMANDS,
 )

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from schema.base import Empty as NoQuery
 from schema.errors import ErrorCode
+from schema.holidays import HolidayCountryList, HolidayList
 from schema.openapi import RouteDoc, openapi
 from schema.resources import FriendshipList, ScheduleList, TagGroupList, TimerList, TodoList
 from schema.rest import (
@@ -24,6 +25,9 @@ from schema.rest import (
     BootstrapQuery,
     CalendarFeedPath,
     Health,
+    HolidayCalendarPath,
+    HolidayFeedQuery,
+    HolidayListQuery,
     NotReady,
     Ready,
     ScheduleListQuery,
@@ -34,6 +38,12 @@ from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.docs import handle_docs, handle_openapi
 from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
+from server.rest.holidays import (
+    CACHE_CONTROL,
+    handle_holiday_countries,
+    handle_holiday_feed,
+    handle_holidays,
+)
 from server.rest.reads import handle_bootstrap, handle_tag_groups, handle_timers, handle_todos
 
 
@@ -63,7 +73,18 @@ TAGS = {
     "reads": "What a client reads in bulk: bootstrap, timers, tag groups, todos, friends.",
     "schedules": "Windows of schedules and the secret-URL iCalendar feed.",
     "reference": "This API's own description.",
+    "holidays": "Public holidays of about 250 countries, offline: lists and iCalendar feeds.",
 }
+
+CACHEABLE = {
+    "Cache-Control": f"`{CACHE_CONTROL}`",
+    "ETag": "a strong tag, the hash of the body; `If-None-Match` naming it is answered 304",
+}
+HOLIDAY_ERRORS = (
+    "Public (no token): holidays are the same for everyone. An unknown country, "
+    "subdivision, language or category, more than 50 years, or a year the package does "
+    "not know is `422 validation_error`, naming the field and listing what exists."
+)
 
 NOT_FOUND_FILTER = (
     "A tag or group that is not the caller's is `404 not_found`; any other parameter, "
@@ -215,6 +236,45 @@ ROUTES: tuple[Route, ...] = (
             "Cache-Control": "`no-cache`",
         },
         handler=handle_docs,
+    ),
+    Route(
+        method="GET",
+        path="/v1/holidays",
+        operation_id="holidays.list",
+        summary="A country's or subdivision's holidays over a year or up to 50 years.",
+        description=HOLIDAY_ERRORS + " As the `holiday.list` command.",
+        tag="holidays",
+        bearer=False,
+        query=HolidayListQuery,
+        body=HolidayList,
+        headers=CACHEABLE,
+        handler=handle_holidays,
+    ),
+    Route(
+        method="GET",
+        path="/v1/holidays/countries",
+        operation_id="holidays.countries",
+        summary="Every country with its subdivisions, languages, categories and years.",
+        tag="holidays",
+        bearer=False,
+        query=NoQuery,
+        body=HolidayCountryList,
+        headers=CACHEABLE,
+        handler=handle_holiday_countries,
+    ),
+    Route(
+        method="GET",
+        path="/v1/holidays/{calendar}.ics",
+        operation_id="holidays.feed",
+        summary="The iCalendar feed of a holiday calendar (`KR.ics`, `US-CA.ics`).",
+        description=HOLIDAY_ERRORS + " Without years: last year to two years ahead.",
+        tag="holidays",
+        bearer=False,
+        path_params=HolidayCalendarPath,
+        query=HolidayFeedQuery,
+        media_type="text/calendar",
+        headers=CACHEABLE,
+        handler=handle_holiday_feed,
     ),
 )
 

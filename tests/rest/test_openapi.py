@@ -38,6 +38,11 @@ REQUESTS: dict[str, list[str]] = {
     "todos.list": ["/v1/todos", "/v1/todos?limit=1"],
     "schedules.list": [f"/v1/schedules?{WINDOW}", f"/v1/schedules?{WINDOW}&limit=2"],
     "friends.list": ["/v1/friends"],
+    "holidays.list": [
+        "/v1/holidays?country=KR&year=2025",
+        "/v1/holidays?country=DE&subdivision=BY&start_year=2025&end_year=2026",
+    ],
+    "holidays.countries": ["/v1/holidays/countries"],
 }
 
 
@@ -189,6 +194,8 @@ def longest_value(name: str, schema: dict[str, Any]) -> str:
         return ",".join(items)
     if schema.get("type") in ("integer", "number"):
         return str(schema["maximum"])
+    if schema.get("type") == "boolean":
+        return "false"
     if "enum" in schema:
         return max((str(v) for v in schema["enum"]), key=len)
     if schema.get("pattern", "").endswith(UUID_PATTERN_END):

@@ -112,12 +112,13 @@ async def list_schedule_views(
 
 
 async def stream_window(
-    services: Services, viewer_id: str, query: ScheduleListData
+    services: Services, viewer_id: str, query: ScheduleListData, tail: bytes = b""
 ) -> AsyncIterator[bytes]:
     """Yield the whole window as JSON text in chunks, yielding to the event loop between them.
 
     Memory stays flat: the expansion holds one month of item keys, and each chunk
-    is written before the next is built.
+    is written before the next is built. ``tail`` (JSON members, each after a
+    comma) ends the document: the holiday overlay.
     """
     window = await load_window(services, viewer_id, query)
     items = window_items(window.rows, window.overrides, window.start, window.end)
@@ -126,7 +127,7 @@ async def stream_window(
     for body in _json_chunks(items, views):
         yield body
         await asyncio.sleep(0)
-    yield b'],"next_cursor":null}'
+    yield b'],"next_cursor":null' + tail + b"}"
 
 
 async def load_window(services: Services, viewer_id: str, query: ScheduleListData) -> Window:
