@@ -172,5 +172,7 @@ async def test_a_cursor_without_a_limit_pages(client, token, dev):
             f"/v1/schedules?{query}&cursor={first['next_cursor']}", headers=bearer(token())
         )
     ).json()
+    # A page after the cursor, not the whole window from its start.
     assert len(rest["items"]) == 1000
     assert rest["items"][0]["start_time"] == "2026-03-03T14:00:00.000Z"
+    assert rest["next_cursor"] is not None
