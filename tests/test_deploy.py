@@ -46,6 +46,7 @@ DOC_GROUPS = [
     "Events and retention",
     "Timers",
     "Shutdown",
+    "Schedules",
     "Calendar feeds",
 ]
 
