@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # A streamed year of 1,000 series is ~178,000 items (~100 MB); a minutely
     # series holds 1.6 million in a 3-year window (900 MB, 8 s of server CPU).
     schedule_window_max_items: int = Field(default=200_000, ge=1)
+    # VEVENTs and EXDATE values of one feed (ical.MAX_INSTANTS, the renderer's
+    # own default); icalendar renders about 4,000 VEVENTs a second.
+    calendar_feed_max_instants: int = Field(default=10_000, ge=1)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
     _csv = field_validator("oidc_algorithms", "cors_origins", "trusted_proxy_ips", mode="before")(

@@ -213,3 +213,22 @@ async def test_a_window_over_the_cap_is_refused_before_anything_streams(start_se
     )
     assert listed["items"] == first["items"] + rest["items"]
     await dev.close()
+
+
+async def test_a_feed_over_its_instants_is_refused(start_server, token):
+    server = await start_server(calendar_feed_max_instants=3)
+    dev = await Device.connect(server, token())
+    series = await make_weekly(dev)
+    await dev.ok("schedule.delete", {"id": f"{series['id']}:20260309T130000Z"})
+    feed = await dev.ok("calendar_feed.create")
+    assert (await server.get(feed["url"])).status == 200  # the series and one EXDATE
+    await make_weekly(dev, title="second")
+    assert (await server.get(feed["url"])).status == 200  # three instants: the limit
+    await make_weekly(dev, title="third")
+    response = await server.get(feed["url"])
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"] == {"limit": 3, "count_at_least": 4}
+    assert "CALENDAR_FEED_MAX_INSTANTS" in error["message"]
+    await dev.close()
