@@ -1,0 +1,193 @@
+"""Every close the server starts reaches the client with its code and ends in bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import psutil
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.protocol.connection import Connection
+from tests.rawclient import RawClient
+from tests.serverstate import connection_to, server_connections, until
+from tests.wsclient import Device
+
+# Clients per close code. Before the fix, in these tests, every 1009 and 1012 client
+# and about half the 4401 ones saw a dropped connection (1006) instead.
+TRIES = 20
+PING = '{"id": 1, "type": "ping"}'
+BIG = "x" * 10_000
+SMALL_QUEUE = {"ws_queue_max_frames": 16, "ws_queue_max_bytes": 65536}
+
+RawFactory = Callable[..., Awaitable[RawClient]]
+
+
+@pytest.fixture
+async def raw_client() -> AsyncIterator[RawFactory]:
+    """Open raw clients to a test server; drop them all after the test."""
+    opened: list[RawClient] = []
+
+    async def open_on(server: TestClient[Any, Any], **options: Any) -> RawClient:
+        raw = await RawClient.open(server.server.port, **options)
+        opened.append(raw)
+        return raw
+
+    yield open_on
+    for raw in opened:
+        raw.close()
+
+
+def server_side(server: Any, raw: RawClient) -> Connection:
+    """Find the server's connection to ``raw``."""
+    return connection_to(server, raw.local_port)
+
+
+def established_from(server_port: int, client_ports: set[int]) -> set[int]:
+    """Return the client ports the server still holds an ESTABLISHED socket to."""
+    return {
+        sock.raddr.port
+        for sock in psutil.Process().net_connections(kind="tcp")
+        if sock.status == psutil.CONN_ESTABLISHED
+        and sock.laddr.port == server_port
+        and sock.raddr
+        and sock.raddr.port in client_ports
+    }
+
+
+async def push_until(sender: Device, done: Callable[[], bool], timeout: float = 60) -> None:
+    """Cause 10 KB events on the sender's topic until ``done()`` holds."""
+    timer = await sender.ok("timer.start", {"allocated_ms": 3_600_000, "description": BIG})
+    async with asyncio.timeout(timeout):
+        for i in range(100_000):
+            if done():
+                return
+            await sender.ok("timer.pause" if i % 2 == 0 else "timer.resume", {"id": timer["id"]})
+
+
+async def test_slow_consumers_that_stop_reading_are_released(start_server, token, raw_client):
+    server = await start_server(**SMALL_QUEUE)
+    port = server.server.port
+    stalled = [await raw_client(server, rcvbuf=4096) for _ in range(10)]
+    for raw in stalled:
+        await raw.authenticate(token())
+        raw.send({"id": 1, "type": "subscribe", "data": {"topic": "user:alice"}})
+    conns = [server_side(server, raw) for raw in stalled]
+    ports = {raw.local_port for raw in stalled}
+    sender = await Device.connect(server, token())
+    await push_until(sender, lambda: all(c.closing for c in conns))
+    await until(lambda: not server_connections(server).intersection(conns))
+    await until(lambda: not established_from(port, ports))
+    assert all(c.out.transport.is_closing() for c in conns)
+    await sender.close()
+
+
+async def busy_client(server: Any, token: str, raw_client: RawFactory) -> RawClient:
+    """Open an authenticated client whose small receive window is full of unread replies."""
+    raw = await raw_client(server, rcvbuf=4096)
+    await raw.authenticate(token)
+    for _ in range(200):  # about 16 KB of replies: more than the client's window
+        raw.send(PING)
+    await raw.writer.drain()
+    return raw
+
+
+async def close_code_while_busy(
+    server: Any, raw: RawClient, text: str, trigger: Callable[[], Awaitable[None]] | None = None
+) -> int | None:
+    """Write ``text`` unread until the server closes; then read, still writing, to its code."""
+    conn = server_side(server, raw)
+    writing = asyncio.create_task(raw.keep_writing(text))
+    try:
+        if trigger is not None:
+            await trigger()
+        await until(lambda: conn.closing)
+        # A slow link delivers the close frame a while after it was sent, and the
+        # client's next commands are on their way meanwhile.
+        await asyncio.sleep(0.2)
+        return await raw.close_code()
+    finally:
+        writing.cancel()
+
+
+async def test_slow_consumer_that_writes_and_reads_again_in_time_sees_4409(
+    start_server, token, raw_client
+):
+    server = await start_server(**SMALL_QUEUE)
+    sender = await Device.connect(server, token())
+    codes = []
+    for _ in range(5):
+        raw = await busy_client(server, token(), raw_client)
+        conn = server_side(server, raw)
+
+        async def overflow(conn: Connection = conn) -> None:
+            await push_until(sender, lambda: conn.closing)
+
+        codes.append(await close_code_while_busy(server, raw, PING, overflow))
+    assert codes == [4409] * 5
+    await sender.close()
+
+
+async def test_oversized_frame_closes_1009_every_time(start_server, token, raw_client):
+    server = await start_server(ws_max_message_bytes=2048)
+    oversized = '{"id": 1, "type": "ping", "pad": "' + "x" * 100_000 + '"}'
+    codes = []
+    for _ in range(50):
+        raw = await busy_client(server, token(), raw_client)
+
+        async def send_oversized(raw: RawClient = raw) -> None:
+            await asyncio.sleep(0.05)
+            raw.send(oversized)
+
+        codes.append(await close_code_while_busy(server, raw, PING, send_oversized))
+    assert codes == [1009] * 50
+
+
+async def test_frame_of_exactly_the_limit_is_accepted(start_server, token):
+    server = await start_server(ws_max_message_bytes=2048)
+    dev = await Device.connect(server, token())
+    head = '{"id": 1, "type": "ping", "pad": "'
+    frame = head + "x" * (2048 - len(head) - 2) + '"}'
+    assert len(frame) == 2048
+    await dev.ws.send_str(frame)
+    assert (await dev.receive())["error"]["code"] == "validation_error"
+    await dev.ws.send_str(frame + " ")
+    assert await dev.wait_close() == 1009
+
+
+async def test_token_expiry_closes_4401_while_clients_write(start_server, issuer, raw_client):
+    server = await start_server()
+    clients = [
+        await busy_client(server, issuer.mint("alice", ttl_s=2), raw_client) for _ in range(TRIES)
+    ]
+    codes = await asyncio.gather(*(close_code_while_busy(server, raw, PING) for raw in clients))
+    assert codes == [4401] * TRIES
+
+
+async def test_shutdown_closes_1012_while_clients_write(start_server, token, raw_client):
+    server = await start_server()
+    clients = [await busy_client(server, token(), raw_client) for _ in range(TRIES)]
+    closing = asyncio.gather(*(close_code_while_busy(server, raw, PING) for raw in clients))
+    await asyncio.sleep(0.3)
+    await server.server.close()
+    assert await closing == [1012] * TRIES
+
+
+async def test_bad_frames_close_1008_while_clients_write(start_server, token, raw_client):
+    server = await start_server(ws_bad_frames_per_min=3)
+    codes = [
+        await close_code_while_busy(server, await busy_client(server, token(), raw_client), "junk")
+        for _ in range(TRIES)
+    ]
+    assert codes == [1008] * TRIES
+
+
+async def test_rate_limit_closes_4429_while_clients_write(start_server, token, raw_client):
+    server = await start_server(ws_rate_per_s=0.001, ws_rate_burst=2, ws_rate_close_after=3)
+    codes = [
+        await close_code_while_busy(server, await busy_client(server, token(), raw_client), PING)
+        for _ in range(TRIES)
+    ]
+    assert codes == [4429] * TRIES
