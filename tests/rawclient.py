@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 TIMEOUT = 5.0
-OP_TEXT, OP_CLOSE = 0x1, 0x8
+OP_TEXT, OP_CLOSE, OP_PING = 0x1, 0x8, 0x9
 
 
 def client_frame(opcode: int, payload: bytes, *, masked: bool = True) -> bytes:
@@ -82,6 +82,10 @@ class RawClient:
         """Send a text frame (a dict is sent as JSON)."""
         data = frame.encode() if isinstance(frame, str) else orjson.dumps(frame)
         self.writer.write(client_frame(OP_TEXT, data, masked=masked))
+
+    def send_bytes(self, data: bytes) -> None:
+        """Send bytes as they are: a frame built by hand."""
+        self.writer.write(data)
 
     async def keep_writing(self, text: str, pause: float = 0.02) -> None:
         """Send ``text`` over and over until the socket fails."""

@@ -1,10 +1,11 @@
 """The socket under a WebSocket: client frame headers checked, every close ended in bounded time.
 
-aiohttp's close either shuts the socket at once, which resets a client that
-is still sending and can lose the close frame, or waits forever for a send
-buffer that a client who stopped reading never empties. So the server's own
-protocol object sits between the transport and aiohttp's: it walks each frame
-header before aiohttp sees the bytes, and owns the close.
+aiohttp's frame reader (compiled, with a pure-Python twin) accepts unmasked
+client frames, and its close either shuts the socket at once, which resets a
+client that is still sending and can lose the close frame, or waits forever
+for a send buffer that a client who stopped reading never empties. So the
+server's own protocol object sits between the transport and aiohttp's: it
+walks each frame header before aiohttp sees the bytes, and owns the close.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_TOO_LARGE = 1009
 # After the close frame, how long the client has to answer it (its own close frame,
 # or hanging up) before the socket is reset: a client that neither reads nor
 # answers must not hold a descriptor and its buffers.
 CLOSE_HANDSHAKE_S = 2.0
 
+_OPCODES = frozenset({0x0, 0x1, 0x2, 0x8, 0x9, 0xA})
 _OP_CONTINUATION, _OP_CLOSE, _FIRST_CONTROL = 0x0, 0x8, 0x8
 _EXTENDED = {126: 2, 127: 8}  # payload length fields beyond the 7-bit one
 # SO_LINGER on, 0 s: close() resets and frees the socket instead of leaving the
@@ -92,8 +95,14 @@ class FrameScanner:
     def _check(self, first: int, second: int, length: int) -> tuple[int, str] | None:
         """Return the close code and reason a frame header earns, or None when it is fine."""
         opcode, final = first & 0x0F, bool(first & 0x80)
+        if not second & 0x80:
+            return CLOSE_PROTOCOL_ERROR, "client frames must be masked"
+        if first & 0x70 or opcode not in _OPCODES:
+            return CLOSE_PROTOCOL_ERROR, "a reserved bit or an unknown opcode"
         if opcode >= _FIRST_CONTROL:
             self._in_close = opcode == _OP_CLOSE
+            if not final or length > 125:
+                return CLOSE_PROTOCOL_ERROR, "a fragmented or oversized control frame"
             return None
         if opcode != _OP_CONTINUATION:
             self._message = 0

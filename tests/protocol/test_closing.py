@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.protocol.connection import Connection
-from tests.rawclient import RawClient
+from tests.rawclient import OP_PING, OP_TEXT, RawClient, client_frame
 from tests.serverstate import connection_to, server_connections, until
 from tests.wsclient import Device
 
@@ -191,3 +191,47 @@ async def test_rate_limit_closes_4429_while_clients_write(start_server, token, r
         for _ in range(TRIES)
     ]
     assert codes == [4429] * TRIES
+
+
+PROTOCOL_ERRORS = {
+    "unmasked": client_frame(OP_TEXT, PING.encode(), masked=False),
+    "reserved-bit": bytes([0xC1]) + client_frame(OP_TEXT, PING.encode())[1:],
+    "unknown-opcode": client_frame(0x3, b"x"),
+    "fragmented-ping": bytes([0x09]) + client_frame(OP_PING, b"")[1:],
+    "long-ping": client_frame(OP_PING, b"x" * 126),
+}
+
+
+@pytest.mark.parametrize("frame", PROTOCOL_ERRORS.values(), ids=PROTOCOL_ERRORS.keys())
+async def test_protocol_errors_close_1002_while_clients_write(
+    start_server, token, raw_client, frame
+):
+    server = await start_server()
+    codes = []
+    for _ in range(5):
+        raw = await busy_client(server, token(), raw_client)
+
+        async def send_bad(raw: RawClient = raw) -> None:
+            await asyncio.sleep(0.05)
+            raw.send_bytes(frame)
+
+        codes.append(await close_code_while_busy(server, raw, PING, send_bad))
+    assert codes == [1002] * 5
+
+
+async def test_unmasked_frame_before_auth_closes_1002(client, raw_client):
+    raw = await raw_client(client)
+    raw.send({"type": "auth", "token": "x"}, masked=False)
+    assert await raw.close_code() == 1002
+    assert await raw.at_eof()
+
+
+async def test_unmasked_frame_after_auth_closes_1002_and_releases(client, token, raw_client):
+    raw = await raw_client(client)
+    await raw.authenticate(token())
+    conn = server_side(client, raw)
+    raw.send(PING, masked=False)
+    assert await raw.close_code() == 1002
+    assert await raw.at_eof()
+    await until(lambda: conn not in server_connections(client))
+    assert conn.out.transport.is_closing()
