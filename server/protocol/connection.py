@@ -34,6 +34,10 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_TIMEOUT = 4408
 
 
+class ClientLostError(ConnectionError):
+    """The client left, or stopped taking frames, in the middle of a reply."""
+
+
 class Connection:
     """State of one WebSocket after its handshake: user, cursors, queue, ticks."""
 
@@ -100,7 +104,8 @@ class Connection:
             return False
         if await self.out.put(wire, timeout=self.settings.ws_send_timeout_s):
             return True
-        self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
+        if not self.out.transport.is_closing():  # else the client left: no one to tell
+            self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
         return False
 
     def deliver(self, delivery: Delivery) -> None:
@@ -133,7 +138,7 @@ class Connection:
             for out in routed.frames:
                 self._track_tick(out)
                 if not await self.send_wire_paced(out.wire):
-                    raise ConnectionError("client fell behind during replay")
+                    raise ClientLostError("the client left or fell behind during replay")
             sent += bool(routed.frames)
             if routed.ends:
                 self._end_subscription(topic)

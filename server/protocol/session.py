@@ -19,7 +19,12 @@ from server.domain.access import admit
 from server.domain.users.actions import do_sign_in
 from server.domain.visibility.policy import Viewer
 from server.errors import ApiError, validation_details
-from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
+from server.protocol.connection import (
+    CLOSE_TIMEOUT,
+    CLOSE_UNAUTHORIZED,
+    ClientLostError,
+    Connection,
+)
 from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
 from server.protocol.limits import WindowCounter, client_address
 from server.realtime.topics import is_valid_topic, user_topic
@@ -54,6 +59,9 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
     state.connections.add(conn)
     try:
         await run_session(conn)
+    except (ClientLostError, ConnectionResetError) as exc:
+        # The client went away or stopped reading mid-reply: its doing, not a fault here.
+        log.info("connection %s (user %s) ended: %s", conn.id, conn.user_id, exc)
     finally:
         # Its own task, shielded: aiohttp may cancel the handler of a client that
         # vanished, and the connection must still leave the hub, and then the set.

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psutil
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
+from server.app import create_app
 from server.protocol.connection import Connection
+from server.protocol.outbound import TRANSPORT_SOFT_LIMIT
 from tests.rawclient import OP_PING, OP_TEXT, RawClient, client_frame
 from tests.serverstate import connection_to, server_connections, until
 from tests.wsclient import Device
@@ -38,6 +42,25 @@ async def raw_client() -> AsyncIterator[RawFactory]:
     yield open_on
     for raw in opened:
         raw.close()
+
+
+class ServedLikeProduction(TestServer):
+    """A test server that, like ``serve``, lets a handler run on when its client vanishes."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        # aiohttp's test server cancels such handlers; run_app does not.
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)
+
+
+@pytest.fixture
+async def production_like(make_settings) -> AsyncIterator[TestClient[Any, Any]]:
+    """One server instance that does not cancel handlers, as in production."""
+    settings = make_settings(ws_send_timeout_s=1, **SMALL_QUEUE)
+    client = TestClient(ServedLikeProduction(create_app(settings)))
+    await client.start_server()
+    yield client
+    await client.close()
 
 
 def server_side(server: Any, raw: RawClient) -> Connection:
@@ -235,3 +258,33 @@ async def test_unmasked_frame_after_auth_closes_1002_and_releases(client, token,
     assert await raw.at_eof()
     await until(lambda: conn not in server_connections(client))
     assert conn.out.transport.is_closing()
+
+
+async def replay_until_stuck(
+    server: Any, token: str, raw_client: RawFactory
+) -> tuple[RawClient, Connection]:
+    """Resume a client that reads nothing from seq 0; return once the replay waits for room."""
+    raw = await raw_client(server, rcvbuf=4096)
+    conn = server_side(server, raw)
+    raw.send({"type": "auth", "token": token, "resume": {"user:alice": 0}})
+    await until(lambda: conn.out.transport.get_write_buffer_size() >= TRANSPORT_SOFT_LIMIT)
+    return raw, conn
+
+
+async def test_clients_leaving_mid_replay_are_info_lines(
+    production_like, token, raw_client, caplog
+):
+    caplog.set_level(logging.INFO)
+    server = production_like
+    sender = await Device.connect(server, token())
+    # 4 MB of history: more than the kernel takes into one socket's send buffer.
+    await push_until(sender, lambda: len(sender.events) >= 400)
+    _, behind = await replay_until_stuck(server, token(), raw_client)
+    leaving, gone = await replay_until_stuck(server, token(), raw_client)
+    leaving.close()
+    await until(lambda: not {behind, gone} & server_connections(server))
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    ended = [r for r in caplog.records if "during replay" in r.getMessage()]
+    assert len(ended) == 2
+    assert all(r.levelno == logging.INFO and r.exc_info is None for r in ended)
+    await sender.close()
