@@ -26,6 +26,7 @@ from server.domain.todos import commands as todo_commands
 from server.domain.users import commands as user_commands
 from server.domain.visibility import commands as visibility_commands
 from server.domain.visibility.fanout import load_relations
+from server.httplog import ServerLog
 from server.protocol import core_commands
 from server.protocol.keepalive import run_keepalive
 from server.protocol.limits import ConnectLimiter, parse_networks
@@ -175,7 +176,11 @@ def add_routes(app: web.Application) -> None:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """Build the aiohttp application."""
-    app = web.Application(middlewares=[request_context], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[request_context],
+        client_max_size=64 * 1024,
+        handler_args={"logger": ServerLog(logging.getLogger("aiohttp.server"))},
+    )
     app[SETTINGS] = settings or Settings()
     app.cleanup_ctx.append(app_context)
     app.on_shutdown.append(shutdown_connections)
