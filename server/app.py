@@ -15,6 +15,7 @@ from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
 from server.auth.oidc import OidcVerifier
 from server.auth.verify import TokenVerifier
 from server.domain.context import Services
+from server.domain.exports.slots import ExportSlots
 from server.domain.friends import commands as friend_commands
 from server.domain.maintenance import run_pruner
 from server.domain.registry import CommandRegistry
@@ -36,6 +37,12 @@ from server.realtime.hub import Hub
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import RedisBackend
 from server.rest.calendar import handle_calendar, handle_schedules
+from server.rest.exports import (
+    handle_export_account,
+    handle_export_schedules,
+    handle_export_timers_csv,
+    handle_export_timers_jsonl,
+)
 from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
 from server.rest.middleware import request_context
@@ -116,6 +123,7 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             scheduler=scheduler,
             connect_limiter=ConnectLimiter(settings.ws_connect_per_min, settings.ws_connect_burst),
             trusted_networks=parse_networks(settings.trusted_proxy_ips),
+            exports=ExportSlots(settings.export_concurrency),
         )
         await hub.start()
         tasks = _start(
@@ -169,6 +177,10 @@ def add_routes(app: web.Application) -> None:
         ("/v1/schedules", handle_schedules),
         ("/v1/friends", handle_friends),
         ("/v1/calendar/{token}.ics", handle_calendar),
+        ("/v1/export/timers.csv", handle_export_timers_csv),
+        ("/v1/export/timers.jsonl", handle_export_timers_jsonl),
+        ("/v1/export/schedules.ics", handle_export_schedules),
+        ("/v1/export/account", handle_export_account),
     ):
         cors.add(app.router.add_get(path, handler))
 

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     single_running_timer: bool = False
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+[^/\s]$")
     calendar_refresh_minutes: int = Field(default=60, ge=5, le=1440)
+    export_concurrency: int = Field(default=4, ge=1, le=1000)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
     _csv = field_validator("oidc_algorithms", "cors_origins", "trusted_proxy_ips", mode="before")(

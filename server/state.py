@@ -9,6 +9,7 @@ from aiohttp import web
 
 from server.auth.verify import TokenVerifier
 from server.domain.context import Services
+from server.domain.exports.slots import ExportSlots
 from server.domain.registry import CommandRegistry
 from server.domain.timers.scheduler import DueScheduler
 from server.protocol.limits import ConnectLimiter, IpNetwork
@@ -33,6 +34,7 @@ class AppState:
     scheduler: DueScheduler
     connect_limiter: ConnectLimiter
     trusted_networks: list[IpNetwork]
+    exports: ExportSlots
     connections: set[Connection] = field(default_factory=set)
     shutting_down: bool = False
 

@@ -111,9 +111,12 @@ async def render_feed_of(services: Services, token: str) -> bytes | None:
     """Render the calendar a live token names; None for an unknown or revoked token."""
     async with services.db.read() as conn:
         feed = await store.feed_by_hash(conn, hash_token(token))
-        if feed is None:
-            return None
-        owner = feed["owner_id"]
+    return None if feed is None else await render_calendar_of(services, feed["owner_id"])
+
+
+async def render_calendar_of(services: Services, owner: str) -> bytes:
+    """Render every schedule of ``owner`` as one iCalendar file (the feed's body)."""
+    async with services.db.read() as conn:
         user = await get_user(conn, owner)
         rows = await store.all_series(conn, owner)
         overrides = await store.all_overrides(conn, owner)
