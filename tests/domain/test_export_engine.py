@@ -15,7 +15,7 @@ from schema.exports import ExportedTimer
 from server.clock import iso_ms, to_ms
 from server.domain.exports.localtime import LocalClock, duration_text
 from server.domain.exports.segments import Segment, parse_history, split_runs
-from server.domain.exports.timesheet import COLUMNS, Timesheet
+from server.domain.exports.timesheet import COLUMNS, FIELDS, Timesheet
 from server.domain.timers.logic import HISTORY_MAX, finish, new_timer_values, pause, resume
 
 
@@ -207,6 +207,11 @@ def sheet(segments: bool = False) -> Timesheet:
     return Timesheet(LocalClock("Europe/Paris"), {"g1": "Deep, work", "g2": "Écriture"}, segments)
 
 
+def as_row(values: dict) -> tuple:
+    """Lay a timer row out as storage reads it for exports."""
+    return tuple(values[name] for name in FIELDS)
+
+
 def test_the_csv_header_is_the_documented_columns():
     assert sheet().csv_header() == (",".join(COLUMNS) + "\r\n").encode()
     assert COLUMNS[:7] == (
@@ -225,7 +230,7 @@ def test_a_timer_across_the_spring_jump_is_one_row_in_local_time():
         "title": 'Call "Acme", renewal',
         "tag_ids": '["g1","g2","gone"]',
     }
-    text = sheet().csv([row], ms("2026-04-01T00:00:00Z")).decode()
+    text = sheet().csv([as_row(row)], ms("2026-04-01T00:00:00Z")).decode()
     assert text == (
         '"Call ""Acme"", renewal",2026-03-29,01:30:00,2026-03-29,04:30:00,02:00:00,'
         '"Deep, work, Écriture",,COMPLETED,,01:00:00,,,t1\r\n'
@@ -239,7 +244,7 @@ def test_jsonl_carries_the_same_row_typed():
         ("pause", "2026-03-29T01:00:00Z"),
         ("resume", "2026-03-29T01:30:00Z"),
     ) | {"tag_ids": '["g2"]'}
-    lines = sheet(segments=True).jsonl([row], ms("2026-03-29T02:00:00Z")).splitlines()
+    lines = sheet(segments=True).jsonl([as_row(row)], ms("2026-03-29T02:00:00Z")).splitlines()
     first, second = (ExportedTimer.model_validate_json(line) for line in lines)
     assert (first.segment, first.start, first.end, first.duration_ms) == (
         1,

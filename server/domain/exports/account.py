@@ -17,7 +17,7 @@ from server.clock import iso_ms, now_ms
 from server.domain.context import Services
 from server.domain.exports.archive import ZipStream
 from server.domain.exports.resources import RESOURCES, Exported
-from server.storage.exports import read_batch
+from server.storage.exports import keyset_page, read_mappings
 
 FORMAT = "hipster-timer.account"
 FORMAT_VERSION = 1
@@ -63,7 +63,7 @@ async def _lines(
     after: Sequence[Any] | None = None
     while True:
         async with services.db.read() as conn:
-            rows = await read_batch(conn, stmt, key, after, BATCH)
+            rows = await read_mappings(conn, keyset_page(stmt, key, after, BATCH))
             views = await resource.views(conn, user_id, rows, now_ms())
         if views:
             yield b"".join(orjson.dumps(v, option=_NL) for v in views), len(views)

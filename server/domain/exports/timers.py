@@ -2,35 +2,39 @@
 
 Each batch is one short keyset query on its own pooled connection, so a
 client that reads slowly holds no connection, transaction or snapshot, only
-the chunk being written. A timer appears once, as it was when its batch was
-read: batches follow the timers' creation order, which never changes.
+the chunk being written and the next batch, read while it is written. A timer
+appears once, as it was when its batch was read: batches follow the timers'
+creation order, which never changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-import orjson
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Select
 
 from schema.exports import TimerExportQuery
 from server.clock import now_ms
 from server.domain.context import Services
 from server.domain.exports.localtime import LocalClock
-from server.domain.exports.timesheet import FIELDS, Timesheet
+from server.domain.exports.timesheet import FIELDS, ID, Row, Timesheet, tag_ids_of
 from server.domain.paging import parse_instant
 from server.domain.taggable import require_own_tags
 from server.errors import validation_error
 from server.storage import exports as store
 from server.storage.users import get_user
 
-# Rows per query and per chunk written: ~10 ms of formatting between two
-# yields to the event loop, and a few hundred KB per write.
-BATCH = 1000
+# Rows per query, and per chunk written: a query per 2,000 rows costs little
+# next to formatting them, and 500 rows are ~4 ms of formatting (~85 KB of
+# CSV) between two turns of the event loop.
+BATCH = 2000
+SLICE = 500
+# The keyset column storage appends after FIELDS.
+CREATED = len(FIELDS)
 Format = Literal["csv", "jsonl"]
 
 
@@ -48,26 +52,40 @@ class TimerExport:
         """Yield the export's bytes: the CSV header, then one chunk per batch."""
         if fmt == "csv":
             yield self.sheet.csv_header()
-        stmt = store.timer_selection(self.owner_id, FIELDS, self.where)
-        after: Sequence[object] | None = None
-        while True:
-            async with self.services.db.read() as conn:
-                rows = await store.read_batch(conn, stmt, store.TIMER_KEY, after, BATCH)
-                await self._learn_tags(conn, rows)
-            if not rows:
-                return
+        write = self.sheet.csv if fmt == "csv" else self.sheet.jsonl
+        async for rows in self._batches():
             now = now_ms()
-            yield self.sheet.csv(rows, now) if fmt == "csv" else self.sheet.jsonl(rows, now)
-            if len(rows) < BATCH:
-                return
-            after = (rows[-1]["created_at"], rows[-1]["id"])
+            for start in range(0, len(rows), SLICE):
+                yield write(rows[start : start + SLICE], now)
+                await asyncio.sleep(0)  # a write need not wait: let other requests in
 
-    async def _learn_tags(self, conn: AsyncConnection, rows: Sequence[RowMapping]) -> None:
-        """Read the names of tags first seen in this batch (only tags in use are ever read)."""
-        seen = {t for row in rows if row["tag_ids"] != "[]" for t in orjson.loads(row["tag_ids"])}
-        unknown = seen - self.names.keys()
-        if unknown:
-            self.names.update(await store.tag_names(conn, self.owner_id, unknown))
+    async def _batches(self) -> AsyncGenerator[Sequence[Row], None]:
+        """Yield the timers a batch at a time, reading the next one while the last is written."""
+        stmt = store.timer_selection(self.owner_id, FIELDS, self.where)
+        pending: asyncio.Future[Sequence[Row]] | None = asyncio.ensure_future(self._read(stmt))
+        try:
+            while pending is not None:
+                rows = await pending
+                pending = None
+                if len(rows) == BATCH:
+                    last = rows[-1]
+                    pending = asyncio.ensure_future(self._read(stmt, (last[CREATED], last[ID])))
+                if rows:
+                    yield rows
+        finally:
+            if pending is not None:  # the client went away mid-export
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+
+    async def _read(self, stmt: Select[Any], after: tuple[int, str] | None = None) -> Sequence[Row]:
+        """Read one batch after ``after``, and the names of tags it shows first."""
+        async with self.services.db.read() as conn:
+            page = store.keyset_page(stmt, store.TIMER_KEY, after, BATCH)
+            rows = await store.read_tuples(conn, page)
+            unknown = tag_ids_of(rows) - self.names.keys()
+            if unknown:
+                self.names.update(await store.tag_names(conn, self.owner_id, unknown))
+        return rows
 
 
 async def prepare_timer_export(

@@ -1,13 +1,18 @@
-"""Timers as time-tracking rows, written as CSV or JSON Lines a chunk at a time. Pure.
+"""Timers as time-tracking rows, written as CSV or JSON Lines a batch at a time. Pure.
 
 The CSV columns follow Toggl's detailed export (the shape time trackers
 import) where it has one, then ours; JSON Lines carries the same fields typed
 (``schema.exports.ExportedTimer``). See docs/exports.md.
+
+This is the export's hot loop (a million rows is a few seconds of it), so rows
+are tuples in ``FIELDS`` order, read by position, and what repeats (a tag
+list's names, a duration) is computed once.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -16,9 +21,7 @@ import orjson
 
 from server.domain.exports.localtime import LocalClock, duration_text
 from server.domain.exports.segments import ENDED, parse_history, split_runs
-from server.domain.timers.logic import elapsed_ms
 
-Row = Mapping[Any, Any]
 COLUMNS = (
     "Description",
     "Start date",
@@ -35,7 +38,7 @@ COLUMNS = (
     "Todo ID",
     "Timer ID",
 )
-# The columns a row needs, in the order storage reads them.
+# The columns a row holds, in this order (storage selects them so).
 FIELDS = (
     "id",
     "title",
@@ -51,10 +54,28 @@ FIELDS = (
     "todo_id",
     "pause_history",
 )
+(ID, TITLE, DESCRIPTION, STATUS, STARTED, ENDED_AT, ACCUMULATED, SEGMENT, ALLOCATED, TAG_IDS,
+ SCHEDULE, TODO, HISTORY) = range(len(FIELDS))  # fmt: skip
 TAG_SEPARATOR = ", "
 _NL = orjson.OPT_APPEND_NEWLINE
-# One line of output: segment number (None for a whole timer), start, end, run time.
+_NO_END = ("", "")
+# Distinct tag lists remembered per export; a bound, not a policy.
+_MAX_TAG_LISTS = 10_000
+# One output line: segment number (None for a whole timer), start, end, run time.
 Line = tuple[int | None, int, int | None, int]
+Row = Sequence[Any]
+
+
+def run_ms(row: Row, now: int) -> int:
+    """Return the timer's run time at ``now`` (as timers.logic.elapsed_ms, by position)."""
+    if row[STATUS] == "RUNNING" and row[SEGMENT] is not None:
+        return int(row[ACCUMULATED]) + max(0, now - row[SEGMENT])
+    return int(row[ACCUMULATED])
+
+
+def tag_ids_of(rows: Iterable[Row]) -> set[str]:
+    """Return every tag id the rows carry."""
+    return {t for row in rows if row[TAG_IDS] != "[]" for t in orjson.loads(row[TAG_IDS])}
 
 
 class Timesheet:
@@ -64,74 +85,86 @@ class Timesheet:
         self.clock = clock
         self.tag_names = tag_names
         self.segments = segments
+        self._tag_lists: dict[str, tuple[list[str], list[str], str]] = {}
 
     def csv_header(self) -> bytes:
         """Return the CSV header row."""
         return _csv_bytes([COLUMNS])
 
-    def csv(self, rows: Sequence[Row], now: int) -> bytes:
+    def csv(self, rows: Iterable[Row], now: int) -> bytes:
         """Return the CSV rows of a batch (CRLF line ends, RFC 4180 quoting)."""
         return _csv_bytes(self._cells(rows, now))
 
-    def jsonl(self, rows: Sequence[Row], now: int) -> bytes:
+    def jsonl(self, rows: Iterable[Row], now: int) -> bytes:
         """Return the JSON Lines of a batch."""
-        return b"".join(orjson.dumps(obj, option=_NL) for obj in self._objects(rows, now))
+        return b"".join([orjson.dumps(obj, option=_NL) for obj in self._objects(rows, now)])
 
     def lines(self, row: Row, now: int) -> list[Line]:
         """Return the output lines of one timer: itself, or its run segments."""
-        run = elapsed_ms(row, now)
+        run = run_ms(row, now)
         if not self.segments:
-            end = row["ended_at"] if row["status"] in ENDED else None
-            return [(None, row["started_at"], end, run)]
-        marks = parse_history(orjson.loads(row["pause_history"]))
-        runs = split_runs(marks, row["started_at"], row["status"], row["ended_at"], run)
+            return [(None, row[STARTED], row[ENDED_AT] if row[STATUS] in ENDED else None, run)]
+        marks = parse_history(orjson.loads(row[HISTORY]))
+        runs = split_runs(marks, row[STARTED], row[STATUS], row[ENDED_AT], run)
         return [(s.number, s.start_ms, s.end_ms, s.run_ms) for s in runs]
 
-    def _cells(self, rows: Sequence[Row], now: int) -> Iterator[list[Any]]:
-        when = self.clock.date_time
-        for row in rows:
-            tags = TAG_SEPARATOR.join(self._names(row))
-            for number, start, end, run in self.lines(row, now):
-                ends = when(end) if end is not None else ("", "")
-                yield [
-                    row["title"],
-                    *when(start),
-                    *ends,
-                    duration_text(run),
-                    tags,
-                    row["description"],
-                    row["status"],
-                    number,
-                    duration_text(row["allocated_ms"]),
-                    row["schedule_id"],
-                    row["todo_id"],
-                    row["id"],
-                ]
+    def tags(self, tag_ids: str) -> tuple[list[str], list[str], str]:
+        """Return a ``tag_ids`` column's ids, their names, and the names joined for CSV."""
+        found = self._tag_lists.get(tag_ids)
+        if found is None:
+            if len(self._tag_lists) >= _MAX_TAG_LISTS:
+                self._tag_lists.clear()
+            ids = orjson.loads(tag_ids)
+            names = [self.tag_names[i] for i in ids if i in self.tag_names]
+            found = self._tag_lists[tag_ids] = (ids, names, TAG_SEPARATOR.join(names))
+        return found
 
-    def _objects(self, rows: Sequence[Row], now: int) -> Iterator[dict[str, Any]]:
-        iso = self.clock.iso
+    def _cells(self, rows: Iterable[Row], now: int) -> Iterator[tuple[Any, ...]]:
+        when, hms, tags = self.clock.date_time, _hms, self.tags
         for row in rows:
-            tag_ids = orjson.loads(row["tag_ids"])
+            joined = tags(row[TAG_IDS])[2]
+            allocated = hms(row[ALLOCATED] // 1000)
+            for number, start, end, run in self.lines(row, now):
+                yield (
+                    row[TITLE],
+                    *when(start),
+                    *(_NO_END if end is None else when(end)),
+                    hms(run // 1000),
+                    joined,
+                    row[DESCRIPTION],
+                    row[STATUS],
+                    number,
+                    allocated,
+                    row[SCHEDULE],
+                    row[TODO],
+                    row[ID],
+                )
+
+    def _objects(self, rows: Iterable[Row], now: int) -> Iterator[dict[str, Any]]:
+        iso, tags = self.clock.iso, self.tags
+        for row in rows:
+            ids, names, _ = tags(row[TAG_IDS])
             for number, start, end, run in self.lines(row, now):
                 yield {
-                    "id": row["id"],
-                    "title": row["title"],
-                    "description": row["description"],
-                    "status": row["status"],
+                    "id": row[ID],
+                    "title": row[TITLE],
+                    "description": row[DESCRIPTION],
+                    "status": row[STATUS],
                     "segment": number,
                     "start": iso(start),
                     "end": None if end is None else iso(end),
                     "duration_ms": run,
-                    "allocated_ms": row["allocated_ms"],
-                    "tags": self._names(row, tag_ids),
-                    "tag_ids": tag_ids,
-                    "schedule_id": row["schedule_id"],
-                    "todo_id": row["todo_id"],
+                    "allocated_ms": row[ALLOCATED],
+                    "tags": names,
+                    "tag_ids": ids,
+                    "schedule_id": row[SCHEDULE],
+                    "todo_id": row[TODO],
                 }
 
-    def _names(self, row: Row, tag_ids: Iterable[str] | None = None) -> list[str]:
-        ids = orjson.loads(row["tag_ids"]) if tag_ids is None else tag_ids
-        return [self.tag_names[i] for i in ids if i in self.tag_names]
+
+@functools.lru_cache(maxsize=65_536)
+def _hms(seconds: int) -> str:
+    return duration_text(seconds * 1000)
 
 
 def _csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
