@@ -22,16 +22,15 @@ async def stream_body(
     request: web.Request,
     headers: Mapping[str, str],
     chunks: AsyncGenerator[bytes, None],
-    stall_s: float = STALL_S,
 ) -> web.StreamResponse:
     """Send ``chunks`` as a chunked body; each write waits while the client is behind.
 
     ``await response.write`` returns only once the transport's buffer is under
     its high-water mark, so a client that stops reading holds one chunk plus
-    that buffer, and the generator waits; one that stalls for ``stall_s`` is
-    dropped. Once headers are out an error can no longer become an error
-    envelope: the connection is closed before the final chunk, which every HTTP
-    client reports as a truncated body.
+    that buffer, and the generator waits; one that takes nothing for
+    ``STALL_S`` is dropped. Once headers are out an error can no longer become
+    an error envelope: the connection is cut before the final chunk, which
+    every HTTP client reports as a truncated body.
     """
     response = web.StreamResponse(headers=headers)
     response.enable_chunked_encoding()
@@ -39,12 +38,11 @@ async def stream_body(
         await response.prepare(request)
         try:
             async for chunk in chunks:
-                async with asyncio.timeout(stall_s):
-                    await response.write(chunk)
+                await _write(response, chunk)
         except ConnectionError:
             return response  # the client went away: nothing left to tell it
-        except TimeoutError:
-            log.info("request %s: client stalled for %s s; dropped", request[REQUEST_ID], stall_s)
+        except _StalledError:
+            log.info("request %s: client stalled for %s s; dropped", request[REQUEST_ID], STALL_S)
             _drop(request)
             return response
         except Exception:
@@ -53,6 +51,18 @@ async def stream_body(
             return response
     await response.write_eof()
     return response
+
+
+class _StalledError(Exception):
+    """The client took no byte for STALL_S."""
+
+
+async def _write(response: web.StreamResponse, chunk: bytes) -> None:
+    try:
+        async with asyncio.timeout(STALL_S):
+            await response.write(chunk)
+    except TimeoutError:
+        raise _StalledError from None
 
 
 def _drop(request: web.Request) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 import orjson
 from aiohttp.test_utils import TestClient
+from sqlalchemy import insert
 
 from server.clock import to_ms
 from server.domain.timers.logic import finish, new_timer_values, pause, resume
 from server.state import STATE
-from server.storage.tag_links import insert_tag_links
-from server.storage.timers import insert_timer
+from server.storage.tables import tag_links, timers
 
 MOVES = {
     "pause": pause,
@@ -47,12 +47,16 @@ def timer_row(owner: str, start: str, *steps: tuple[str, str], **fields: Any) ->
 
 
 async def put_timers(client: TestClient[Any, Any], rows: list[dict[str, Any]]) -> None:
-    """Insert timer rows and their tag links, as timer.start would."""
+    """Insert timer rows and their tag links, as timer.start would (in one statement each)."""
+    links = [
+        {"tag_id": tag, "kind": "timer", "resource_id": row["id"], "owner_id": row["owner_id"]}
+        for row in rows
+        for tag in orjson.loads(row["tag_ids"])
+    ]
     async with client.server.app[STATE].services.db.transaction() as tx:
-        for row in rows:
-            await insert_timer(tx.conn, row)
-            tags = orjson.loads(row["tag_ids"])
-            await insert_tag_links(tx.conn, "timer", row["id"], row["owner_id"], tags)
+        await tx.conn.execute(insert(timers), rows)
+        if links:
+            await tx.conn.execute(insert(tag_links), links)
 
 
 async def put_timer(
