@@ -224,3 +224,29 @@ def test_close_codes_table_lists_every_code_the_server_uses():
     rows = table_first_cells(section("Close codes"))
     missing = sorted(codes - set(rows))
     assert not missing, f"the close codes table lacks {missing}"
+
+
+def rest_routes() -> set[str]:
+    """Return the path of every GET route the app serves over plain HTTP."""
+    from server.app import create_app
+    from server.settings import Settings
+
+    app = create_app(Settings(auth_signing_secret="s" * 32))
+    paths = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter")
+        if route.method == "GET" and path and path != "/v1/ws":
+            paths.add(path)
+    return paths
+
+
+def test_every_rest_route_has_a_section_and_no_section_names_a_missing_one():
+    documented = set(re.findall(r"^### GET (\S+)[ \t]*$", section("REST"), re.MULTILINE))
+    routes = rest_routes()
+    assert not routes - documented, (
+        f"the REST section lacks `### GET <path>` for {sorted(routes - documented)}"
+    )
+    assert not documented - routes, (
+        f"the REST section documents routes that do not exist: {sorted(documented - routes)}"
+    )
