@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -183,14 +184,19 @@ def cpu_s(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
-def postgres_cpu_s() -> float:
-    """Return the CPU seconds of every postgres process (other users' work included)."""
-    total = 0.0
+def postgres_cpu() -> dict[int, float]:
+    """Return the CPU seconds of every postgres process by pid (other users' work included)."""
+    found = {}
     for proc in psutil.process_iter(["name"]):
         if proc.info["name"] and proc.info["name"].startswith("postgres"):
             with contextlib.suppress(psutil.Error):
-                total += cpu_s(proc)
-    return total
+                found[proc.pid] = cpu_s(proc)
+    return found
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """Return the postgres CPU seconds spent since ``before`` by the processes alive now."""
+    return sum(now - before.get(pid, 0.0) for pid, now in postgres_cpu().items())
 
 
 async def sample_rss(server: Server, peak: list[int], done: asyncio.Event) -> None:
@@ -228,7 +234,7 @@ async def one_export(session: aiohttp.ClientSession, server: Server, token: str)
     ps = server.ps
     rss0 = ps.memory_info().rss
     peak, done = [rss0], asyncio.Event()
-    cpu0, pg0, busy0 = cpu_s(ps), postgres_cpu_s(), busy_s()
+    cpu0, pg0, busy0 = cpu_s(ps), postgres_cpu(), busy_s()
     client0 = cpu_s(psutil.Process())
     with HealthPoller(server.port) as poller:
         sampler = asyncio.create_task(sample_rss(server, peak, done))
@@ -238,7 +244,7 @@ async def one_export(session: aiohttp.ClientSession, server: Server, token: str)
         health = poller.latencies()
     wall = got["wall_s"]
     rows = got["lines"] - 1
-    server_cpu, pg_cpu = cpu_s(ps) - cpu0, postgres_cpu_s() - pg0
+    server_cpu, pg_cpu = cpu_s(ps) - cpu0, postgres_cpu_since(pg0)
     client_cpu = cpu_s(psutil.Process()) - client0
     return {
         "rows": rows,
@@ -288,13 +294,40 @@ def floor_dsn(url: str) -> str:
     return base + ("&" if "?" in base else "?") + "search_path=floor"
 
 
-async def run_floor(floor: Path, url: str, rows: int) -> dict[str, Any]:
-    """Run the floor once (its own warm-up, then one measured CSV export); return its summary."""
-    conn = await asyncpg.connect(url)
+def load_floor(floor: Path) -> Any:
+    """Import the floor script as a module (for its table and seed statements)."""
+    spec = importlib.util.spec_from_file_location("floor_rest_export", floor)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load the floor from {floor}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def seed_floor(floor: Path, url: str, rows: int) -> None:
+    """Seed the floor's table with ``rows`` rows unless it has them.
+
+    The floor seeds itself, but its generate_series counts in int and
+    ``g * 7919`` overflows past 271,000 rows; the same statement over bigint
+    makes the same rows, so the floor finds its table full and keeps it.
+    """
+    module = load_floor(floor)
+    conn = await asyncpg.connect(floor_dsn(url))
     try:
         await conn.execute("CREATE SCHEMA IF NOT EXISTS floor")
+        await conn.execute(module.SCHEMA_SQL)
+        if await conn.fetchval(f"SELECT count(*) FROM {module.TABLE}") == rows:
+            return
+        seed = module.SEED_SQL.replace("(1, $1::int)", "(1, $1::bigint)")
+        await conn.execute(f"TRUNCATE {module.TABLE}")
+        await conn.execute(seed, rows)
+        await conn.execute(f"VACUUM ANALYZE {module.TABLE}")
     finally:
         await conn.close()
+
+
+async def run_floor(floor: Path, url: str, rows: int) -> dict[str, Any]:
+    """Run the floor once (its own warm-up, then one measured CSV export); return its summary."""
     env = {**os.environ, "BENCH_PG_DSN": floor_dsn(url)}
     args = [sys.executable, str(floor), "--formats", "csv", "--rows", str(rows), "--repeat", "1"]
     proc = await asyncio.create_subprocess_exec(
@@ -318,6 +351,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     """Seed, then run the floor and the product's export back to back, ``--rounds`` times."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     seed = await ensure_seed(args.database_url, args.timers)
+    await seed_floor(args.floor, args.database_url, args.timers)
     print(f"seed: {seed}", file=sys.stderr, flush=True)
     secret = secrets.token_urlsafe(32)
     token = EmbeddedIssuer(secret.encode()).mint(USER, ttl_s=3600)
