@@ -158,7 +158,7 @@ def add_routes(app: web.Application) -> None:
         defaults={
             origin: aiohttp_cors.ResourceOptions(
                 allow_credentials=settings.cors_allow_credentials,
-                expose_headers=("X-Request-ID",),
+                expose_headers=("X-Request-ID", "Content-Disposition", "X-Export-Time-Zone"),
                 allow_headers=("Authorization", "Content-Type", "X-Request-ID"),
                 allow_methods=("GET",),
             )

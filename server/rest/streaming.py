@@ -36,6 +36,9 @@ async def stream_body(
     response.enable_chunked_encoding()
     async with contextlib.aclosing(chunks):
         await response.prepare(request)
+        if request.method == "HEAD":  # the headers say it all; the export is not run
+            await response.write_eof()
+            return response
         try:
             async for chunk in chunks:
                 await _write(response, chunk)

@@ -22,7 +22,7 @@ from tests.wsclient import Device
 # wait in the server unless the server waits instead.
 TIMERS = 20_000
 NOTES = "n" * 800
-# One chunk (500 rows, ~0.5 MB) plus the transport's 64 KiB high-water mark, with room.
+# A chunk (250 rows, ~250 KB) plus the transport's 64 KiB high-water mark, with room.
 BOUND = 1024 * 1024
 
 

@@ -250,3 +250,22 @@ async def test_batches_with_equal_creation_times_lose_and_repeat_nothing(
     assert ids[:40] == sorted(r["id"] for r in rows[:40])
     _, body = await get(client, token, JSONL, rows="segments")
     assert len(jsonl_rows(body)) == 47
+
+
+async def test_head_answers_the_headers_without_running_the_export(
+    client, token, alice, monkeypatch
+):
+    await put_timer(client, "alice", "2026-01-01T10:00:00Z")
+    monkeypatch.setattr(timer_export.TimerExport, "_read", None)  # reading rows would fail
+    response = await client.head(CSV, headers=bearer(token()))
+    assert response.status == 200
+    assert response.headers["X-Export-Time-Zone"] == "Europe/Paris"
+    assert await response.read() == b""
+    assert (await client.head(CSV, params={"rows": "x"}, headers=bearer(token()))).status == 422
+
+
+async def test_browsers_may_read_the_file_name_and_the_zone(start_server, token):
+    server = await start_server(cors_origins=["https://app.example"])
+    response = await server.get(JSONL, headers={**bearer(token()), "Origin": "https://app.example"})
+    exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"Content-Disposition", "X-Export-Time-Zone", "X-Request-ID"} <= exposed
