@@ -269,3 +269,24 @@ async def test_browsers_may_read_the_file_name_and_the_zone(start_server, token)
     response = await server.get(JSONL, headers={**bearer(token()), "Origin": "https://app.example"})
     exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
     assert {"Content-Disposition", "X-Export-Time-Zone", "X-Request-ID"} <= exposed
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "0001-01-01", "to": "9999-12-31"},
+        {"from": "9999-12-31", "tz": "Pacific/Kiritimati"},
+        {
+            "from": "0001-01-01T00:00:00+14:00",
+            "to": "9999-12-31T23:59:59-14:00",
+            "tz": "Etc/GMT+12",
+        },
+        {"status": "", "tag_ids": ""},
+    ],
+)
+async def test_the_ends_of_the_calendar_are_ranges_like_any_other(client, token, alice, params):
+    await put_timer(client, "alice", "2026-01-01T10:00:00Z", title="t")
+    response, body = await get(client, token, CSV, **params)
+    assert response.status == 200
+    expected = 0 if params.get("from", "").startswith("9999") else 1
+    assert len(csv_rows(body)) == expected
