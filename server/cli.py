@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -46,8 +47,10 @@ def run_serve(settings: Settings, host: str | None, port: int | None) -> int:
     if settings.database_url is None or settings.effective_database_url.startswith("sqlite"):
         migrate.upgrade(settings.effective_database_url)
     use_uvloop()
+    app = create_app(settings)
+    app.on_startup.append(freeze_startup_objects)
     web.run_app(
-        create_app(settings),
+        app,
         host=host or settings.host,
         port=port or settings.port,
         shutdown_timeout=settings.shutdown_grace_s,
@@ -55,6 +58,17 @@ def run_serve(settings: Settings, host: str | None, port: int | None) -> int:
         print=lambda message: logging.getLogger("server").info(message),
     )
     return 0
+
+
+async def freeze_startup_objects(_app: web.Application) -> None:
+    """Keep what startup built (modules, models, the app) out of every later collection.
+
+    A full collection walks every tracked object: ~90 ms of a blocked event
+    loop in this server, about once per million exported rows. Frozen, the
+    startup heap is skipped and a full collection walks only what came after.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def use_uvloop() -> None:
