@@ -115,9 +115,9 @@ async def test_a_stalled_client_is_dropped_and_frees_its_slot(client, token, hea
     await raw.head()
     await asyncio.sleep(0.3)
     slots = client.server.app[STATE].exports
-    assert slots._running["alice"] == 1
+    assert slots.running("alice") == 1
     await asyncio.sleep(1.0)
-    assert not slots._running
+    assert slots.running() == 0
     body, complete = dechunk(await raw.rest())
     raw.close()
     assert not complete
@@ -169,5 +169,5 @@ async def test_a_failure_after_the_headers_cuts_the_body(client, token, monkeypa
     assert response.status == 200
     with pytest.raises(aiohttp.ClientPayloadError):
         await response.read()
-    assert not client.server.app[STATE].exports._running
+    assert client.server.app[STATE].exports.running() == 0
     assert (await client.get("/health")).status == 200

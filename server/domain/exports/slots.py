@@ -22,6 +22,10 @@ class ExportSlots:
         self.per_user = per_user
         self._running: Counter[str] = Counter()
 
+    def running(self, user_id: str | None = None) -> int:
+        """Return how many exports run now: the user's, or all."""
+        return self._running[user_id] if user_id is not None else self._running.total()
+
     @contextlib.contextmanager
     def hold(self, user_id: str) -> Iterator[None]:
         """Hold a slot while the block runs; refuse with rate_limited when none is free."""
