@@ -15,6 +15,7 @@ from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
 from server.auth.oidc import OidcVerifier
 from server.auth.verify import TokenVerifier
 from server.domain.context import Services
+from server.domain.exports.slots import ExportSlots
 from server.domain.friends import commands as friend_commands
 from server.domain.holidays import commands as holiday_commands
 from server.domain.maintenance import run_pruner
@@ -129,6 +130,7 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             connect_limiter=ConnectLimiter(settings.ws_connect_per_min, settings.ws_connect_burst),
             trusted_networks=parse_networks(settings.trusted_proxy_ips),
             metrics=metrics,
+            exports=ExportSlots(settings.export_concurrency),
         )
         metrics.watch(app[STATE])
         await hub.start()
@@ -167,7 +169,7 @@ def add_routes(app: web.Application) -> None:
         defaults={
             origin: aiohttp_cors.ResourceOptions(
                 allow_credentials=settings.cors_allow_credentials,
-                expose_headers=("X-Request-ID",),
+                expose_headers=("X-Request-ID", "Content-Disposition", "X-Export-Time-Zone"),
                 allow_headers=("Authorization", "Content-Type", "X-Request-ID"),
                 allow_methods=rest_methods(),
             )

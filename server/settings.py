@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     # VEVENTs and EXDATE values of one feed (ical.MAX_INSTANTS, the renderer's
     # own default); icalendar renders about 4,000 VEVENTs a second.
     calendar_feed_max_instants: int = Field(default=10_000, ge=1)
+    export_concurrency: int = Field(default=4, ge=1, le=1000)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)

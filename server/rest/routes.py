@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from schema.base import Empty as NoQuery
 from schema.errors import ErrorCode
+from schema.exports import TimerExportQuery
 from schema.holidays import HolidayCountryList, HolidayList
 from schema.openapi import RouteDoc, openapi
 from schema.resources import FriendshipList, ScheduleList, TagGroupList, TimerList, TodoList
@@ -36,6 +37,12 @@ from schema.rest import (
 )
 from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.docs import handle_docs, handle_openapi
+from server.rest.exports import (
+    handle_export_account,
+    handle_export_schedules,
+    handle_export_timers_csv,
+    handle_export_timers_jsonl,
+)
 from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
 from server.rest.holidays import (
@@ -73,8 +80,19 @@ TAGS = {
     "reads": "What a client reads in bulk: bootstrap, timers, tag groups, todos, friends.",
     "schedules": "Windows of schedules and the secret-URL iCalendar feed.",
     "reference": "This API's own description.",
+    "exports": "What a user takes away: timers as CSV or JSON Lines, schedules as iCalendar, "
+    "the whole account as a zip; streamed (docs/exports.md gives the formats).",
     "holidays": "Public holidays of about 250 countries, offline: lists and iCalendar feeds.",
 }
+
+DOWNLOAD = {
+    "Content-Disposition": "`attachment; filename=...`",
+    "Cache-Control": "`private, no-store`",
+}
+BUSY = (
+    "At most 2 exports per user and `EXPORT_CONCURRENCY` per process run at once: "
+    "one more is `429 rate_limited`."
+)
 
 CACHEABLE = {
     "Cache-Control": f"`{CACHE_CONTROL}`",
@@ -275,6 +293,57 @@ ROUTES: tuple[Route, ...] = (
         media_type="text/calendar",
         headers=CACHEABLE,
         handler=handle_holiday_feed,
+    ),
+    Route(
+        method="GET",
+        path="/v1/export/timers.csv",
+        operation_id="exports.timers_csv",
+        summary="The caller's timers (or run segments) as CSV, in Toggl's detailed shape.",
+        description="Streamed, UTF-8 with a header row. " + BUSY,
+        tag="exports",
+        query=TimerExportQuery,
+        media_type="text/csv",
+        headers={**DOWNLOAD, "X-Export-Time-Zone": "the zone the dates and times are in"},
+        errors=(ErrorCode.RATE_LIMITED, ErrorCode.NOT_FOUND),
+        handler=handle_export_timers_csv,
+    ),
+    Route(
+        method="GET",
+        path="/v1/export/timers.jsonl",
+        operation_id="exports.timers_jsonl",
+        summary="The caller's timers (or run segments) as JSON Lines (`ExportedTimer` rows).",
+        description="Streamed, one JSON object a line. " + BUSY,
+        tag="exports",
+        query=TimerExportQuery,
+        media_type="application/jsonl",
+        headers={**DOWNLOAD, "X-Export-Time-Zone": "the zone the dates and times are in"},
+        errors=(ErrorCode.RATE_LIMITED, ErrorCode.NOT_FOUND),
+        handler=handle_export_timers_jsonl,
+    ),
+    Route(
+        method="GET",
+        path="/v1/export/schedules.ics",
+        operation_id="exports.schedules_ics",
+        summary="Every schedule of the caller as one iCalendar file (the feed's renderer).",
+        tag="exports",
+        query=NoQuery,
+        media_type="text/calendar",
+        headers=DOWNLOAD,
+        handler=handle_export_schedules,
+    ),
+    Route(
+        method="GET",
+        path="/v1/export/account",
+        operation_id="exports.account",
+        summary="Everything the caller owns, as a zip of JSON Lines files and a manifest.",
+        description="Streamed; the manifest (`AccountManifest`) names each file, its rows "
+        "and its SHA-256. " + BUSY,
+        tag="exports",
+        query=NoQuery,
+        media_type="application/zip",
+        headers=DOWNLOAD,
+        errors=(ErrorCode.RATE_LIMITED,),
+        handler=handle_export_account,
     ),
 )
 

@@ -37,6 +37,8 @@ RULES_BEYOND_THE_SCHEMA = (
     "todos.list",
     "holidays.list",
     "holidays.feed",
+    "exports.timers_csv",
+    "exports.timers_jsonl",
 )
 
 

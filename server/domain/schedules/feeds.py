@@ -114,17 +114,20 @@ async def list_feed_views(services: Services, owner_id: str) -> dict[str, Any]:
 
 
 async def render_feed_of(services: Services, token: str) -> bytes | None:
-    """Render the calendar a live token names; None for an unknown or revoked token.
+    """Render the calendar a live token names; None for an unknown or revoked token."""
+    async with services.db.read() as conn:
+        feed = await store.feed_by_hash(conn, hash_token(token))
+    return None if feed is None else await render_calendar_of(services, feed["owner_id"])
 
-    A feed over CALENDAR_FEED_MAX_INSTANTS is validation_error, found before
-    more than that many rows are read.
+
+async def render_calendar_of(services: Services, owner: str) -> bytes:
+    """Render every schedule of ``owner`` as one iCalendar file (the feed's body).
+
+    The feed and the export alike: over CALENDAR_FEED_MAX_INSTANTS it is
+    validation_error, found before more than that many rows are read.
     """
     cap = services.settings.calendar_feed_max_instants
     async with services.db.read() as conn:
-        feed = await store.feed_by_hash(conn, hash_token(token))
-        if feed is None:
-            return None
-        owner = feed["owner_id"]
         user = await get_user(conn, owner)
         rows, overrides = await _feed_rows(conn, owner, cap)
     by_series: dict[str, list[FeedOverride]] = defaultdict(list)
