@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from schema.holidays import CalendarHoliday, HolidayCalendar
+
 TimerStatus = Literal["RUNNING", "PAUSED", "COMPLETED", "CANCELLED"]
 
 
@@ -36,7 +38,7 @@ class Resource(BaseModel):
 
 
 class User(BaseModel):
-    """A user profile; ``email`` and ``email_verified`` only reach the user themself."""
+    """A user profile; the email fields and ``holiday_calendars`` reach the user themself only."""
 
     id: str
     display_name: str
@@ -45,6 +47,7 @@ class User(BaseModel):
     timezone: str
     email: str | None = None
     email_verified: bool | None = None
+    holiday_calendars: list[HolidayCalendar] | None = None
     created_at: str
     updated_at: str
     version: int
@@ -234,6 +237,8 @@ class ScheduleList(BaseModel):
 
     items: list[Schedule]
     next_cursor: str | None
+    # Only with include_holidays: the caller's holiday calendars' days in the window.
+    holidays: list[CalendarHoliday] | None = None
 
 
 class ScheduleChanged(BaseModel):

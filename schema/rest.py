@@ -12,6 +12,7 @@ from schema.commands.schedules import ScheduleListData
 from schema.commands.timers import TimerListData
 from schema.commands.todos import TodoListData
 from schema.errors import ErrorBody
+from schema.holidays import Categories, HolidayListData, HolidayYears, LanguageCode
 from schema.meetings import Tier
 from schema.resources import Friendship, Schedule, TagGroup, Timer, TodoListItem, User
 from schema.zones import Zone
@@ -51,11 +52,15 @@ class BootstrapQuery(Strict):
     schedules_start: Instant | None = None
     schedules_end: Instant | None = None
     tz: Zone | None = None
+    # The holidays of the user's holiday calendars in the window, beside its schedules.
+    include_holidays: bool = False
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> BootstrapQuery:
         if (self.schedules_start is None) != (self.schedules_end is None):
             raise ValueError("give both schedules_start and schedules_end, or neither")
+        if self.include_holidays and self.schedules_start is None:
+            raise ValueError("include_holidays needs a window: schedules_start and schedules_end")
         return self
 
 
@@ -144,3 +149,24 @@ class MeetingPath(Strict):
     """Path parameters of GET /v1/meetings/{id} and its sub-resources."""
 
     id: Uuid
+
+
+class HolidayListQuery(HolidayListData):
+    """Query parameters of GET /v1/holidays: as holiday.list, ``categories`` comma-separated."""
+
+    _categories = field_validator("categories", mode="before")(_split)
+
+
+class HolidayFeedQuery(HolidayYears):
+    """Query parameters of GET /v1/holidays/{calendar}.ics; without years, a span around today."""
+
+    language: LanguageCode | None = None
+    categories: Categories | None = None
+
+    _categories = field_validator("categories", mode="before")(_split)
+
+
+class HolidayCalendarPath(Strict):
+    """Path parameters of GET /v1/holidays/{calendar}.ics: ``KR`` or ``US-CA``."""
+
+    calendar: Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -15,7 +15,9 @@ from server.auth.embedded import EmbeddedIssuer, load_or_create_secret
 from server.auth.oidc import OidcVerifier
 from server.auth.verify import TokenVerifier
 from server.domain.context import Services
+from server.domain.exports.slots import ExportSlots
 from server.domain.friends import commands as friend_commands
+from server.domain.holidays import commands as holiday_commands
 from server.domain.maintenance import run_pruner
 from server.domain.meetings import commands as meeting_commands
 from server.domain.registry import CommandRegistry
@@ -63,6 +65,7 @@ def build_registry() -> CommandRegistry:
     friend_commands.register(registry)
     visibility_commands.register(registry)
     meeting_commands.register(registry)
+    holiday_commands.register(registry)
     return registry
 
 
@@ -131,6 +134,7 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             connect_limiter=ConnectLimiter(settings.ws_connect_per_min, settings.ws_connect_burst),
             trusted_networks=parse_networks(settings.trusted_proxy_ips),
             metrics=metrics,
+            exports=ExportSlots(settings.export_concurrency),
         )
         metrics.watch(app[STATE])
         await hub.start()
@@ -170,7 +174,7 @@ def add_routes(app: web.Application) -> None:
         defaults={
             origin: aiohttp_cors.ResourceOptions(
                 allow_credentials=settings.cors_allow_credentials,
-                expose_headers=("X-Request-ID",),
+                expose_headers=("X-Request-ID", "Content-Disposition", "X-Export-Time-Zone"),
                 allow_headers=("Authorization", "Content-Type", "X-Request-ID", GUEST_HEADER),
                 allow_methods=rest_methods(),
             )

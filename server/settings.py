@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     single_running_timer: bool = False
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+[^/\s]$")
     calendar_refresh_minutes: int = Field(default=60, ge=5, le=1440)
+    # A streamed year of 1,000 series is ~178,000 items (~100 MB); a minutely
+    # series holds 1.6 million in a 3-year window (900 MB, 8 s of server CPU).
+    schedule_window_max_items: int = Field(default=200_000, ge=1)
+    # VEVENTs and EXDATE values of one feed (ical.MAX_INSTANTS, the renderer's
+    # own default); icalendar renders about 4,000 VEVENTs a second.
+    calendar_feed_max_instants: int = Field(default=10_000, ge=1)
+    export_concurrency: int = Field(default=4, ge=1, le=1000)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)

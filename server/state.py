@@ -9,6 +9,7 @@ from aiohttp import web
 
 from server.auth.verify import TokenVerifier
 from server.domain.context import Services
+from server.domain.exports.slots import ExportSlots
 from server.domain.registry import CommandRegistry
 from server.domain.timers.scheduler import DueScheduler
 from server.metrics import Metrics
@@ -35,6 +36,7 @@ class AppState:
     connect_limiter: ConnectLimiter
     trusted_networks: list[IpNetwork]
     metrics: Metrics
+    exports: ExportSlots
     connections: set[Connection] = field(default_factory=set)
     shutting_down: bool = False
 

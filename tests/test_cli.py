@@ -152,3 +152,17 @@ def test_db_upgrade_is_idempotent(tmp_path):
         result = run(["db", "upgrade"], tmp_path)
         assert result.returncode == 0, result.stderr
         assert f"{HEAD} (head)" in result.stdout
+
+
+async def test_serve_keeps_the_startup_heap_out_of_later_collections():
+    import gc
+
+    from aiohttp import web
+
+    from server.cli import freeze_startup_objects
+
+    try:
+        await freeze_startup_objects(web.Application())
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

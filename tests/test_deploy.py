@@ -47,6 +47,7 @@ DOC_GROUPS = [
     "Events and retention",
     "Timers",
     "Shutdown",
+    "Schedules",
     "Calendar feeds",
     "Metrics",
 ]

@@ -11,6 +11,9 @@ Conventions the reference follows (and this test enforces):
   usually of its result); an event's section an example event frame;
 - every fenced ``json`` block parses, and one that is a frame validates against
   that frame's model (a command's data, a result's data, an event's data);
+- every REST route has a heading ``### GET <path>`` under ``## REST``, and the
+  holiday examples are what the holiday engine answers (shortened lists keep
+  their order);
 - ``## Error codes`` has a table row ``| `<code>` | <HTTP status> | ...`` per
   ErrorCode; ``## Close codes`` a row ``| <code> | ...`` per close code the
   server uses;
@@ -48,6 +51,9 @@ from schema.frames import (
 )
 from server.app import build_registry
 from server.cli import DEFAULT_TTL_S, MAX_TTL_S, build_parser
+from server.domain.holidays.engine import HolidayEngine
+from server.domain.holidays.reads import country_views, list_holiday_views
+from server.errors import ApiError
 from server.rest.routes import ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,3 +315,32 @@ def test_rest_section_names_every_route_and_no_other():
     routes = {f"{route.method} {route.openapi_path()}" for route in ROUTES}
     assert routes - documented == set(), "docs/protocol.md lacks `### METHOD /path` for these"
     assert documented - routes == set(), "docs/protocol.md documents routes that do not exist"
+
+
+@pytest.mark.parametrize("name", ["holiday.list", "holiday.countries"])
+def test_holiday_examples_are_what_the_engine_answers(name):
+    engine = HolidayEngine()
+    frames = [b for b in json_blocks(subsections(section("Commands"))[name]) if isinstance(b, dict)]
+    requests = {f["id"]: f for f in frames if f.get("type") == name}
+    answers = {f["id"]: f for f in frames if f.get("type") == "result"}
+    assert set(answers) <= set(requests)
+    for cid, answer in answers.items():
+        cmd = commands()[name].model_validate(requests[cid])
+        if not answer["ok"]:
+            with pytest.raises(ApiError) as refused:
+                answer_holiday_command(engine, cmd)
+            assert answer["error"] == refused.value.body(), cid
+            continue
+        real = answer_holiday_command(engine, cmd)
+        shown = answer["data"]
+        # Examples shorten the lists: what they show must be in the real answer, in order.
+        assert {k: v for k, v in shown.items() if k != "items"} == {
+            k: v for k, v in real.items() if k != "items"
+        }
+        assert [item for item in real["items"] if item in shown["items"]] == shown["items"]
+
+
+def answer_holiday_command(engine: HolidayEngine, cmd: Any) -> dict[str, Any]:
+    if cmd.command_name() == "holiday.list":
+        return list_holiday_views(engine, cmd.data)
+    return country_views(engine)

@@ -6,6 +6,7 @@ from schema.base import Command
 from schema.commands import (
     core,
     friends,
+    holidays,
     meetings,
     schedules,
     tags,
@@ -25,4 +26,5 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     *friends.COMMANDS,
     *visibility.COMMANDS,
     *meetings.COMMANDS,
+    *holidays.COMMANDS,
 )

@@ -114,6 +114,8 @@ class ScheduleListData(Strict):
     cursor: Annotated[str, Field(max_length=300)] | None = None
     # Another user's schedules, as far as they let the caller see; absent: the caller's.
     owner_id: UserId | None = None
+    # The holidays of the caller's holiday calendars in the window, beside its items.
+    include_holidays: bool = False
 
 
 class ScheduleCreate(Command):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import StringConstraints, field_validator
 
 from schema.base import Command, Empty, PartialUpdate, Version, empty
+from schema.holidays import HolidayCalendarSpecs
 from schema.resources import User
 from schema.zones import check_zone
 
@@ -22,10 +23,12 @@ class UserMe(Command):
 class UserUpdateData(PartialUpdate):
     """The profile fields to change; absent fields are untouched."""
 
-    not_nullable = frozenset({"display_name", "timezone"})
+    not_nullable = frozenset({"display_name", "timezone", "holiday_calendars"})
 
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     timezone: str | None = None
+    # The whole list, replacing the stored one ([] clears it).
+    holiday_calendars: HolidayCalendarSpecs | None = None
     if_version: Version | None = None
 
     @field_validator("timezone")
@@ -35,7 +38,7 @@ class UserUpdateData(PartialUpdate):
 
 
 class UserUpdate(Command):
-    """Change the caller's display name or time zone."""
+    """Change the caller's display name, time zone or holiday calendars."""
 
     mutating = True
     result = User

@@ -15,6 +15,7 @@ from schema.base import Command
 from schema.errors import ErrorCode
 from schema.events import EVENTS
 from server.clock import now_ms
+from server.domain.holidays.engine import HolidayEngine
 from server.domain.visibility.fanout import audience_of
 from server.domain.visibility.policy import Viewer
 from server.errors import ApiError
@@ -47,6 +48,8 @@ class Services:
     epoch: str
     # Called with a timer's new due instant (Unix ms), so the scheduler can wake earlier.
     on_due_at: Callable[[int], None] = field(default=lambda _due_at: None)
+    # Pure and app-wide: its cache of computed years is shared by every request.
+    holidays: HolidayEngine = field(default_factory=HolidayEngine)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -20,19 +19,24 @@ from server.domain.meetings.presence import viewer_entry
 from server.domain.timers.logic import tick_entry
 from server.domain.visibility.fanout import EventFrames, Out, route
 from server.domain.visibility.policy import Viewer
+from server.protocol.guard import SocketGuard
 from server.protocol.limits import TokenBucket
 from server.protocol.outbound import Outbound
 from server.realtime.hub import Delivery, JoinResult, TopicContext
 from server.realtime.topics import topic_meeting, topic_owner
-from server.realtime.wire import text_frame
+from server.realtime.wire import close_frame, text_frame
 from server.state import AppState
 
 log = logging.getLogger(__name__)
 
+CLOSE_NORMAL = 1000
 CLOSE_SLOW_CONSUMER = 4409
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TIMEOUT = 4408
-CLOSE_TIMEOUT_S = 2.0
+
+
+class ClientLostError(ConnectionError):
+    """The client left, or stopped taking frames, in the middle of a reply."""
 
 
 class Connection:
@@ -42,7 +46,7 @@ class Connection:
         self,
         state: AppState,
         ws: web.WebSocketResponse,
-        transport: asyncio.WriteTransport,
+        transport: asyncio.Transport,
         conn_id: str,
         address: str,
     ):
@@ -69,8 +73,11 @@ class Connection:
         self.last_seen = asyncio.get_running_loop().time()
         self.inflight: asyncio.Future[tuple[bytes, Any]] | None = None
         self._close_task: asyncio.Task[None] | None = None
+        self._finish_task: asyncio.Task[None] | None = None
         self.last_ping = self.last_seen
         self.expiry_warned = False
+        # Last: from here on the guard may report a refused frame through close_soon.
+        self.guard = SocketGuard(transport, self.settings.ws_max_message_bytes, self.close_soon)
 
     def become_guest(self, scope: GuestScope) -> None:
         """Act as a meeting guest of one poll (see ``GuestScope``)."""
@@ -106,7 +113,8 @@ class Connection:
             return False
         if await self.out.put(wire, timeout=self.settings.ws_send_timeout_s):
             return True
-        self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
+        if not self.out.transport.is_closing():  # else the client left: no one to tell
+            self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
         return False
 
     def deliver(self, delivery: Delivery) -> None:
@@ -140,7 +148,7 @@ class Connection:
             for out in routed.frames:
                 self._track_tick(out)
                 if not await self.send_wire_paced(out.wire):
-                    raise ConnectionError("client fell behind during replay")
+                    raise ClientLostError("the client left or fell behind during replay")
             sent += bool(routed.frames)
             if routed.ends:
                 self._end_subscription(topic)
@@ -236,35 +244,51 @@ class Connection:
         self.expires_at = expires_at
         self.expiry_warned = False
 
-    async def cleanup(self) -> None:
-        """Leave every topic and stop this connection's background work."""
+    def finish(self) -> asyncio.Task[None]:
+        """Leave every topic, then close (1000, unless a close began) and release: one task."""
+        if self._finish_task is None:
+            self._finish_task = asyncio.create_task(self._finish(), name=f"finish:{self.id}")
+        return self._finish_task
+
+    async def _finish(self) -> None:
         self.closing = True
         self.out.stop()
         self.state.ticker.remove(self)
         for topic in list(self.cursors):
             await self.leave(topic)
-        await self.wait_closed()
+        await self.close(CLOSE_NORMAL, "bye")
 
     def close_soon(self, code: int, reason: str) -> None:
-        """Close the socket with ``code`` in the background (callable from sync code)."""
-        if self.closing:
-            return
-        self.closing = True
-        ids = {"connection_id": self.id, "user_id": self.user_id}  # not the caller's context
-        log.info("closing connection %s (user %s): %d %s", *ids.values(), code, reason, extra=ids)
-        self._close_task = asyncio.create_task(self.close(code, reason), name=f"close:{self.id}")
+        """Start closing with ``code`` in the background (callable from sync code)."""
+        self._begin_close(code, reason)
 
-    async def close(self, code: int, reason: str) -> None:
-        """Close the socket, giving up on a client that does not take the close frame."""
-        self.closing = True
-        if not self.ws.closed:  # the client closed first, or an earlier close() ran
-            self.state.metrics.closed(code)
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            await asyncio.wait_for(
-                self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT_S
+    async def close(self, code: int, reason: str, *, flush_s: float = 0.0) -> None:
+        """Close with ``code`` after ``flush_s`` s for the backlog; wait for the release."""
+        # The first close wins: a later one waits for it.
+        await asyncio.shield(self._begin_close(code, reason, flush_s))
+
+    def _begin_close(self, code: int, reason: str, flush_s: float = 0.0) -> asyncio.Task[None]:
+        if self._close_task is None:
+            self.closing = True
+            if not self.ws.closed:  # not the answer to a close the client began
+                self.state.metrics.closed(code)
+            level = logging.DEBUG if code == CLOSE_NORMAL else logging.INFO
+            ids = {"connection_id": self.id, "user_id": self.user_id}  # not the caller's context
+            log.log(
+                level,
+                "closing connection %s (user %s): %d %s",
+                *ids.values(),
+                code,
+                reason,
+                extra=ids,
             )
+            self._close_task = asyncio.create_task(
+                self._close(code, reason, flush_s), name=f"close:{self.id}"
+            )
+        return self._close_task
 
-    async def wait_closed(self) -> None:
-        """Await a close started by close_soon."""
-        if self._close_task is not None:
-            await asyncio.gather(self._close_task, return_exceptions=True)
+    async def _close(self, code: int, reason: str, flush_s: float) -> None:
+        if flush_s:
+            await self.out.drain(flush_s)
+        self.out.stop()
+        await self.guard.close(close_frame(code, reason))

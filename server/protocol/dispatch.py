@@ -14,7 +14,7 @@ from server.domain.context import OpAlreadyAppliedError
 from server.domain.registry import Registered
 from server.errors import ApiError, validation_details
 from server.logs import COMMAND
-from server.protocol.connection import Connection
+from server.protocol.connection import ClientLostError, Connection
 from server.protocol.observe import observed
 from server.storage.ops import get_op_reply
 
@@ -147,6 +147,8 @@ async def dispatch(conn: Connection, text: str) -> tuple[bytes, ErrorCode | None
         return await run_command(conn, registered, cmd), None
     except ApiError as error:
         return error_frame(cid, error), error.code
+    except ClientLostError:
+        raise  # the client left or fell behind (the session ends): no reply, no fault
     except Exception:
         log.exception("command %r failed on connection %s", cid, conn.id)
         fault = ApiError(

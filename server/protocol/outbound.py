@@ -30,11 +30,12 @@ class Outbound:
         self._bytes = 0
         self._drainer: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
+        self._stopped = False
 
     @property
     def failed(self) -> bool:
-        """Tell whether the socket is gone."""
-        return self.transport.is_closing()
+        """Tell whether the socket is gone or the connection closing."""
+        return self._stopped or self.transport.is_closing()
 
     def push(self, wire: bytes) -> bool:
         """Send or queue a framed message; False when the backlog is full or the socket gone."""
@@ -75,9 +76,13 @@ class Outbound:
             await asyncio.sleep(DRAIN_POLL_S)
 
     def stop(self) -> None:
-        """Cancel the drainer."""
+        """Take no more frames: cancel the drainer, drop the backlog, wake waiting writers."""
+        self._stopped = True
         if self._drainer is not None:
             self._drainer.cancel()
+        self._backlog.clear()
+        self._bytes = 0
+        self._room.set()
 
     async def _drain_backlog(self) -> None:
         try:

@@ -22,7 +22,12 @@ from server.domain.users.actions import do_sign_in
 from server.domain.visibility.policy import Viewer
 from server.errors import ApiError, validation_details
 from server.logs import bind_connection, bind_user
-from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
+from server.protocol.connection import (
+    CLOSE_TIMEOUT,
+    CLOSE_UNAUTHORIZED,
+    ClientLostError,
+    Connection,
+)
 from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
 from server.protocol.limits import WindowCounter, client_address
 from server.realtime.topics import is_valid_topic, meeting_topic, user_topic
@@ -46,8 +51,10 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
         raise ApiError(ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect shortly")
     if not state.connect_limiter.allow(address):
         raise ApiError(ErrorCode.RATE_LIMITED, "too many new connections from this address")
+    # The guard refuses larger messages first (with a close that reaches a sending
+    # client); aiohttp refuses a message of its max_msg_size, hence the byte more.
     ws = web.WebSocketResponse(
-        autoping=False, compress=False, max_msg_size=state.settings.ws_max_message_bytes
+        autoping=False, compress=False, max_msg_size=state.settings.ws_max_message_bytes + 1
     )
     await ws.prepare(request)
     assert request.transport is not None
@@ -56,11 +63,15 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
     state.connections.add(conn)
     try:
         await run_session(conn)
+    except (ClientLostError, ConnectionResetError) as exc:
+        # The client went away or stopped reading mid-reply: its doing, not a fault here.
+        log.info("connection %s (user %s) ended: %s", conn.id, conn.user_id, exc)
     finally:
-        state.connections.discard(conn)
-        await conn.cleanup()
-        if not ws.closed:
-            await conn.close(1000, "bye")
+        # Its own task, shielded: aiohttp may cancel the handler of a client that
+        # vanished, and the connection must still leave the hub, and then the set.
+        finishing = conn.finish()
+        finishing.add_done_callback(lambda _: state.connections.discard(conn))
+        await asyncio.shield(finishing)
     return ws
 
 
@@ -96,8 +107,7 @@ async def run_session(conn: Connection) -> None:
 async def refuse(conn: Connection, error: ApiError, code: int = CLOSE_UNAUTHORIZED) -> bool:
     """Send an error frame, let it reach the client, then close with ``code``."""
     conn.send(error_frame(None, error))
-    await conn.out.drain(timeout=1.0)
-    await conn.close(code, error.message[:120])
+    await conn.close(code, error.message, flush_s=1.0)
     return False
 
 
@@ -250,6 +260,4 @@ async def shutdown_one(conn: Connection, state: AppState) -> None:
     grace = state.settings.shutdown_grace_s
     if conn.inflight is not None:
         await asyncio.wait([conn.inflight], timeout=grace)
-    conn.closing = True
-    await conn.out.drain(timeout=min(grace, 2.0))
-    await conn.close(CLOSE_RESTART, "server restarting")
+    await conn.close(CLOSE_RESTART, "server restarting", flush_s=min(grace, 2.0))

@@ -15,3 +15,10 @@ def text_frame(payload: bytes) -> bytes:
     else:
         header = struct.pack("!BBQ", 0x81, 127, size)
     return header + payload
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    """Frame a close with ``code`` and as much of ``reason`` as fits (123 bytes of UTF-8)."""
+    text = reason.encode()[:123].decode(errors="ignore").encode()
+    payload = struct.pack("!H", code) + text
+    return struct.pack("!BB", 0x88, len(payload)) + payload

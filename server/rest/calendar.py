@@ -6,6 +6,7 @@ from aiohttp import web
 
 from schema.errors import ErrorCode
 from schema.rest import ScheduleListQuery
+from server.domain.holidays.calendars import holidays_tail, with_holidays
 from server.domain.schedules.feeds import render_feed_of
 from server.domain.schedules.reads import list_schedule_views, stream_window
 from server.errors import ApiError
@@ -24,8 +25,10 @@ async def handle_schedules(request: web.Request) -> web.StreamResponse:
     services = request.app[STATE].services
     if query.limit is not None or query.cursor is not None:
         page = query.model_copy(update={"limit": query.limit or DEFAULT_PAGE})
-        return json_response(await list_schedule_views(services, user_id, page))
-    chunks = stream_window(services, user_id, query)
+        listed = await list_schedule_views(services, user_id, page)
+        return json_response(await with_holidays(services, user_id, page, listed))
+    tail = await holidays_tail(services, user_id, query)
+    chunks = stream_window(services, user_id, query, tail)
     first = await anext(chunks)  # errors (bad window, foreign tags) surface before headers go
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()

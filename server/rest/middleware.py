@@ -8,11 +8,11 @@ import secrets
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from schema.errors import HTTP_STATUS, ErrorCode
 from server.errors import ApiError
+from server.httplog import ServerLog
 from server.logs import REQUEST_ID as REQUEST_ID_VAR
 
 log = logging.getLogger(__name__)
@@ -81,27 +81,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
-class HttpLayerLog(logging.LoggerAdapter):
-    """aiohttp's HTTP-layer logger: a request that is not valid HTTP is the client's fault.
-
-    aiohttp answers such a request (a control character in a header, an oversized
-    line) with a plain-text 400 before any route or middleware runs, and logs it as an
-    exception with a traceback; any client could fill the error log that way. Those
-    are logged at INFO without the traceback; every other exception stays an ERROR.
-    """
-
-    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
-        """Log a client's malformed request at INFO, anything else as an exception."""
-        exc = kwargs.get("exc_info")
-        if isinstance(exc, HttpProcessingError):
-            self.info(f"{msg}: %s", *args, exc.message)
-            return
-        super().exception(msg, *args, **kwargs)
-
-
 def http_layer_args() -> dict[str, Any]:
     """Return the arguments of aiohttp's request handler: line limit and logger."""
     return {
         "max_line_size": MAX_REQUEST_LINE,
-        "logger": HttpLayerLog(logging.getLogger("aiohttp.server")),
+        "logger": ServerLog(logging.getLogger("aiohttp.server")),
     }

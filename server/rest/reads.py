@@ -15,6 +15,7 @@ from schema.rest import BootstrapQuery, TimerListQuery, TodoListQuery
 from server.clock import iso_ms, now_ms
 from server.domain.context import Services
 from server.domain.friends.reads import bootstrap_views as friend_views
+from server.domain.holidays.calendars import bootstrap_holidays
 from server.domain.schedules.reads import list_schedule_views
 from server.domain.tags.reads import list_group_views
 from server.domain.timers.reads import active_timer_views, list_timer_views
@@ -56,6 +57,7 @@ async def handle_bootstrap(request: web.Request) -> web.Response:
     groups = await list_group_views(services, user_id)
     todos = await list_todo_views(services, user_id, TodoListQuery(limit=BOOTSTRAP_TODOS))
     window = await _bootstrap_schedules(services, user_id, query)
+    window.update(bootstrap_holidays(services.holidays, user, query))
     friends = await friend_views(services, user_id)
     return json_response(
         {

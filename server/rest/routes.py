@@ -17,6 +17,8 @@ from aiohttp.typedefs import Handler
 
 from schema.base import Empty as NoQuery
 from schema.errors import ErrorCode
+from schema.exports import TimerExportQuery
+from schema.holidays import HolidayCountryList, HolidayList
 from schema.meetings import MeetingDetail, MeetingResult
 from schema.openapi import RouteDoc, openapi
 from schema.resources import FriendshipList, ScheduleList, TagGroupList, TimerList, TodoList
@@ -25,6 +27,9 @@ from schema.rest import (
     BootstrapQuery,
     CalendarFeedPath,
     Health,
+    HolidayCalendarPath,
+    HolidayFeedQuery,
+    HolidayListQuery,
     MeetingPath,
     MeetingQuery,
     MeetingResultQuery,
@@ -38,8 +43,20 @@ from schema.rest import (
 from server.pages.handlers import STATIC_FILES, handle_poll_page, static_handler
 from server.rest.calendar import handle_calendar, handle_schedules
 from server.rest.docs import handle_docs, handle_openapi
+from server.rest.exports import (
+    handle_export_account,
+    handle_export_schedules,
+    handle_export_timers_csv,
+    handle_export_timers_jsonl,
+)
 from server.rest.friends import handle_friends
 from server.rest.health import handle_health, handle_live, handle_ready
+from server.rest.holidays import (
+    CACHE_CONTROL,
+    handle_holiday_countries,
+    handle_holiday_feed,
+    handle_holidays,
+)
 from server.rest.meetings import (
     GUEST_HEADER,
     handle_meeting,
@@ -77,6 +94,9 @@ TAGS = {
     "reference": "This API's own description.",
     "meetings": "Meeting polls: a poll with everyone's cells, its result, its cells as CSV.",
     "pages": "The meeting poll page for browsers, its files, and the protocol client module.",
+    "exports": "What a user takes away: timers as CSV or JSON Lines, schedules as iCalendar, "
+    "the whole account as a zip; streamed (docs/exports.md gives the formats).",
+    "holidays": "Public holidays of about 250 countries, offline: lists and iCalendar feeds.",
 }
 
 PAGE_STATIC = (
@@ -101,6 +121,25 @@ MEETING_READER = (
     "token>` (the token `meeting.join` gave it; the bearer is then left out). A poll the "
     "caller may not open, or none, is `404 not_found`; a guest reaching past its own "
     "poll is `403 forbidden`; an unknown participant token `401 unauthorized`."
+)
+
+DOWNLOAD = {
+    "Content-Disposition": "`attachment; filename=...`",
+    "Cache-Control": "`private, no-store`",
+}
+BUSY = (
+    "At most 2 exports per user and `EXPORT_CONCURRENCY` per process run at once: "
+    "one more is `429 rate_limited`."
+)
+
+CACHEABLE = {
+    "Cache-Control": f"`{CACHE_CONTROL}`",
+    "ETag": "a strong tag, the hash of the body; `If-None-Match` naming it is answered 304",
+}
+HOLIDAY_ERRORS = (
+    "Public (no token): holidays are the same for everyone. An unknown country, "
+    "subdivision, language or category, more than 50 years, or a year the package does "
+    "not know is `422 validation_error`, naming the field and listing what exists."
 )
 
 NOT_FOUND_FILTER = (
@@ -332,6 +371,96 @@ ROUTES: tuple[Route, ...] = (
             handler=static_handler(name),
         )
         for name, summary, description in PAGE_STATIC
+    ),
+    Route(
+        method="GET",
+        path="/v1/holidays",
+        operation_id="holidays.list",
+        summary="A country's or subdivision's holidays over a year or up to 50 years.",
+        description=HOLIDAY_ERRORS + " As the `holiday.list` command.",
+        tag="holidays",
+        bearer=False,
+        query=HolidayListQuery,
+        body=HolidayList,
+        headers=CACHEABLE,
+        handler=handle_holidays,
+    ),
+    Route(
+        method="GET",
+        path="/v1/holidays/countries",
+        operation_id="holidays.countries",
+        summary="Every country with its subdivisions, languages, categories and years.",
+        tag="holidays",
+        bearer=False,
+        query=NoQuery,
+        body=HolidayCountryList,
+        headers=CACHEABLE,
+        handler=handle_holiday_countries,
+    ),
+    Route(
+        method="GET",
+        path="/v1/holidays/{calendar}.ics",
+        operation_id="holidays.feed",
+        summary="The iCalendar feed of a holiday calendar (`KR.ics`, `US-CA.ics`).",
+        description=HOLIDAY_ERRORS + " Without years: last year to two years ahead.",
+        tag="holidays",
+        bearer=False,
+        path_params=HolidayCalendarPath,
+        query=HolidayFeedQuery,
+        media_type="text/calendar",
+        headers=CACHEABLE,
+        handler=handle_holiday_feed,
+    ),
+    Route(
+        method="GET",
+        path="/v1/export/timers.csv",
+        operation_id="exports.timers_csv",
+        summary="The caller's timers (or run segments) as CSV, in Toggl's detailed shape.",
+        description="Streamed, UTF-8 with a header row. " + BUSY,
+        tag="exports",
+        query=TimerExportQuery,
+        media_type="text/csv",
+        headers={**DOWNLOAD, "X-Export-Time-Zone": "the zone the dates and times are in"},
+        errors=(ErrorCode.RATE_LIMITED, ErrorCode.NOT_FOUND),
+        handler=handle_export_timers_csv,
+    ),
+    Route(
+        method="GET",
+        path="/v1/export/timers.jsonl",
+        operation_id="exports.timers_jsonl",
+        summary="The caller's timers (or run segments) as JSON Lines (`ExportedTimer` rows).",
+        description="Streamed, one JSON object a line. " + BUSY,
+        tag="exports",
+        query=TimerExportQuery,
+        media_type="application/jsonl",
+        headers={**DOWNLOAD, "X-Export-Time-Zone": "the zone the dates and times are in"},
+        errors=(ErrorCode.RATE_LIMITED, ErrorCode.NOT_FOUND),
+        handler=handle_export_timers_jsonl,
+    ),
+    Route(
+        method="GET",
+        path="/v1/export/schedules.ics",
+        operation_id="exports.schedules_ics",
+        summary="Every schedule of the caller as one iCalendar file (the feed's renderer).",
+        tag="exports",
+        query=NoQuery,
+        media_type="text/calendar",
+        headers=DOWNLOAD,
+        handler=handle_export_schedules,
+    ),
+    Route(
+        method="GET",
+        path="/v1/export/account",
+        operation_id="exports.account",
+        summary="Everything the caller owns, as a zip of JSON Lines files and a manifest.",
+        description="Streamed; the manifest (`AccountManifest`) names each file, its rows "
+        "and its SHA-256. " + BUSY,
+        tag="exports",
+        query=NoQuery,
+        media_type="application/zip",
+        headers=DOWNLOAD,
+        errors=(ErrorCode.RATE_LIMITED,),
+        handler=handle_export_account,
     ),
 )
 

@@ -126,9 +126,9 @@ async def get_override(
 async def write_override(
     conn: AsyncConnection, existing: RowMapping | None, values: dict[str, Any]
 ) -> None:
-    """Insert an occurrence's override, or update the one it has (bumping its version)."""
+    """Insert an occurrence's override, or update the one it has, with the values given."""
     if existing is None:
-        await conn.execute(schedule_overrides.insert().values(**values, version=1))
+        await conn.execute(schedule_overrides.insert().values(**values))
         return
     stmt = (
         update(schedule_overrides)
@@ -136,9 +136,15 @@ async def write_override(
             schedule_overrides.c.series_id == existing["series_id"],
             schedule_overrides.c.original_start == existing["original_start"],
         )
-        .values(**values, version=schedule_overrides.c.version + 1)
+        .values(**values)
     )
     await conn.execute(stmt)
+
+
+async def raise_series_version(conn: AsyncConnection, series_id: str, by: int) -> None:
+    """Add ``by`` to a series' version (past those of the overrides it dropped)."""
+    stmt = update(schedules).where(schedules.c.id == series_id)
+    await conn.execute(stmt.values(version=schedules.c.version + by))
 
 
 async def delete_overrides(

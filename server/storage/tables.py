@@ -47,6 +47,8 @@ users = Table(
     Column("email_verified", Boolean, nullable=False, default=False),
     Column("friend_code", String(16), nullable=False, unique=True),
     Column("timezone", String(64), nullable=False, default="UTC"),
+    # JSON list of {country, subdivision, language}: the holidays overlaid on schedules.
+    Column("holiday_calendars", Text, nullable=False, default="[]", server_default="[]"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),

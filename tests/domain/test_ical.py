@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import recurring_ical_events
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, Event
 
-from server.domain.schedules.ical import FeedOverride, FeedSchedule, render_feed
+from server.domain.schedules.ical import (
+    TRUNCATED,
+    FeedOverride,
+    FeedSchedule,
+    FeedTooLargeError,
+    render_feed,
+)
 from server.domain.schedules.recurrence import (
     RecurrenceError,
     Series,
@@ -269,6 +276,30 @@ def test_an_empty_feed_is_a_valid_calendar() -> None:
     cal = parse(render_feed("Nobody", [], 60))
     assert cal.walk("VEVENT") == []
     assert cal["X-WR-CALNAME"] == "Nobody"
+
+
+def test_a_feed_over_its_instants_is_refused_whole() -> None:
+    weekly = schedule(
+        "w", "20260105T090000", "FREQ=WEEKLY", overrides=(override(at("20260112T090000")),)
+    )
+    single = schedule("s", "20260110T180000")
+    assert parse(render_feed("x", [weekly, single], 60, max_instants=3)).walk("VEVENT")
+    with pytest.raises(FeedTooLargeError) as refused:
+        render_feed("x", [weekly, single], 60, max_instants=2)
+    assert (refused.value.limit, refused.value.count) == (2, 3)
+
+
+def test_dst_gap_exclusions_fill_what_the_instants_leave_and_say_so() -> None:
+    minutely = schedule("m", "20260101T000000", "FREQ=MINUTELY", hours=0.01)
+    whole = parse(render_feed("x", [minutely], 60))
+    assert len(master(whole, "m")["EXDATE"].dts) == 60 * 10  # 2026 up to the horizon, 2035
+    assert TRUNCATED not in whole
+    cut = parse(render_feed("x", [minutely, schedule("s", "20260110T180000")], 60, 100))
+    dates = [d.dt.strftime("%Y%m%dT%H%M") for d in master(cut, "m")["EXDATE"].dts]
+    assert len(dates) == 98  # two VEVENTs take two of the hundred
+    assert dates[:2] == ["20260308T0200", "20260308T0201"]  # the earliest are kept
+    assert dates[-1] == "20270314T0237"
+    assert "left out" in str(cut[TRUNCATED])
 
 
 # --------------------------------------------------------------------------- differential

@@ -15,6 +15,7 @@ from server.domain.schedules.recurrence import (
     MAX_COUNT,
     RecurrenceError,
     Series,
+    gap_times,
     instance_id,
     is_occurrence,
     normalize_rule,
@@ -22,6 +23,7 @@ from server.domain.schedules.recurrence import (
     parse_instance_id,
     parse_rule,
     split_rule,
+    starts,
 )
 
 NY = "America/New_York"
@@ -805,6 +807,17 @@ def test_recurrence_end_is_inclusive() -> None:
     assert not is_occurrence(series, start + 3 * DAY)
 
 
+def test_a_limit_stops_a_dense_rule_early() -> None:
+    # Sixty starts a minute: a month holds 2.6 million, the limit asks for 5.
+    start = at("20260301T000000")
+    rule = "FREQ=MINUTELY;BYSECOND=" + ",".join(map(str, range(60)))
+    series = Series(start, 1000, NY, normalize_rule(rule, start, NY))
+    assert starts(series, start, start + 31 * DAY, 5) == [start + i * 1000 for i in range(5)]
+    gaps = gap_times(series, start, start + 31 * DAY)
+    assert len(gaps) == 3600
+    assert gap_times(series, start, start + 31 * DAY, 7) == gaps[:7]
+
+
 def test_is_occurrence() -> None:
     series = Series(at("20260105T090000"), HOUR, NY, "FREQ=WEEKLY;BYDAY=MO,WE")
     assert is_occurrence(series, at("20260107T090000"))
@@ -1153,6 +1166,7 @@ def series_of(rule: str, zone: str, start: datetime, duration: int, end_days: in
     length=st.sampled_from([1, 7, 31]),
     duration=st.sampled_from([60_000, HOUR, 3 * DAY]),
     end_days=st.none() | st.integers(0, 15_000),
+    limit=st.integers(0, 8),
 )
 def test_seeking_gives_what_iterating_from_dtstart_gives(
     rule: str,
@@ -1162,6 +1176,7 @@ def test_seeking_gives_what_iterating_from_dtstart_gives(
     length: int,
     duration: int,
     end_days: int | None,
+    limit: int,
 ) -> None:
     if "HOURLY" in rule:  # keep the brute force quick: it walks every hour from DTSTART
         start = window - timedelta(days=start.toordinal() % 200)
@@ -1170,6 +1185,7 @@ def test_seeking_gives_what_iterating_from_dtstart_gives(
     hi = lo + length * DAY
     expected = brute_force(series, lo - duration + 1, hi)
     assert list(occurrences(series, lo, hi)) == expected
+    assert list(occurrences(series, lo, hi, limit)) == expected[:limit]
     for instant in expected[:3]:
         assert is_occurrence(series, instant)
 

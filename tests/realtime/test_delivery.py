@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from server.domain.maintenance import do_prune
+from server.protocol.connection import Connection
 from server.state import STATE
 from tests.conftest import requires_postgres, requires_redis
+from tests.serverstate import connection_to, until
 from tests.wsclient import Device
 
 
@@ -153,19 +155,28 @@ async def test_resubscribing_never_delivers_twice(device):
     assert [e["seq"] for e in dev.events] == [1, 2, 3]
 
 
+async def close_code_once_closing(dev: Device, conn: Connection) -> int | None:
+    """Read nothing until the server starts closing ``conn``; then read to its close code."""
+    await until(lambda: conn.closing, timeout=60)
+    return await dev.wait_close(timeout=20)
+
+
 async def test_slow_consumer_is_closed_4409_while_others_keep_receiving(start_server, token):
     server = await start_server(ws_queue_max_frames=16, ws_queue_max_bytes=65536)
     sender = await Device.connect(server, token())
     healthy = await Device.connect(server, token())
     stalled = await Device.connect(server, token())
-    # The healthy device reads all along, as a real client does; the stalled one never reads.
+    stalled_conn = connection_to(server, stalled.ws.get_extra_info("sockname")[1])
+    # The healthy device reads all along, as a real client does; the stalled one reads
+    # nothing until the server closes it, and then in time for the close frame (2 s).
     receiving = asyncio.create_task(healthy.wait_events(401, timeout=30))
+    closed = asyncio.create_task(close_code_once_closing(stalled, stalled_conn))
     timer = await sender.ok("timer.start", {"allocated_ms": 3_600_000, "description": "x" * 10_000})
     for i in range(400):
         await sender.ok("timer.pause" if i % 2 == 0 else "timer.resume", {"id": timer["id"]})
     await receiving
     assert [e["seq"] for e in healthy.events] == list(range(1, 402))
-    assert await stalled.wait_close(timeout=20) == 4409
+    assert await closed == 4409
     for dev in (sender, healthy):
         await dev.close()
 

@@ -43,6 +43,11 @@ REQUESTS: dict[str, list[str]] = {
         "/v1/meetings/{meeting_id}/result",
         "/v1/meetings/{meeting_id}/result?duration_minutes=60&min_people=2&tier=available",
     ],
+    "holidays.list": [
+        "/v1/holidays?country=KR&year=2025",
+        "/v1/holidays?country=DE&subdivision=BY&start_year=2025&end_year=2026",
+    ],
+    "holidays.countries": ["/v1/holidays/countries"],
 }
 
 
@@ -195,6 +200,8 @@ def longest_value(name: str, schema: dict[str, Any]) -> str:
         return ",".join(items)
     if schema.get("type") in ("integer", "number"):
         return str(schema["maximum"])
+    if schema.get("type") == "boolean":
+        return "false"
     if "enum" in schema:
         return max((str(v) for v in schema["enum"]), key=len)
     if schema.get("pattern", "").endswith(UUID_PATTERN_END):

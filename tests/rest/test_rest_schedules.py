@@ -172,5 +172,63 @@ async def test_a_cursor_without_a_limit_pages(client, token, dev):
             f"/v1/schedules?{query}&cursor={first['next_cursor']}", headers=bearer(token())
         )
     ).json()
+    # A page after the cursor, not the whole window from its start.
     assert len(rest["items"]) == 1000
     assert rest["items"][0]["start_time"] == "2026-03-03T14:00:00.000Z"
+    assert rest["next_cursor"] is not None
+
+
+async def test_a_window_over_the_cap_is_refused_before_anything_streams(start_server, token):
+    server = await start_server(schedule_window_max_items=50)
+    dev = await Device.connect(server, token())
+    await make_weekly(dev, recurrence_rule="FREQ=DAILY")
+    await dev.ok(  # a single schedule counts as an item too
+        "schedule.create",
+        {"title": "once", "start_time": "2026-03-20T10:00:00Z", "end_time": "2026-03-20T11:00:00Z"},
+    )
+    fits = "start=2026-03-01T00:00:00Z&end=2026-04-20T00:00:00Z"  # 49 days and the single
+    body = await (await server.get(f"/v1/schedules?{fits}", headers=bearer(token()))).json()
+    assert len(body["items"]) == 50
+    over = "start=2026-03-01T00:00:00Z&end=2026-04-21T00:00:00Z"
+    response = await server.get(f"/v1/schedules?{over}", headers=bearer(token()))
+    assert response.status == 422
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = (await response.json())["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"] == {"field": "end", "limit": 50, "count_at_least": 51}
+    assert "limit and cursor" in error["message"]
+    # The same window in pages, over REST and the WebSocket, is read whole.
+    first = await (
+        await server.get(f"/v1/schedules?{over}&limit=40", headers=bearer(token()))
+    ).json()
+    rest = await (
+        await server.get(
+            f"/v1/schedules?{over}&cursor={first['next_cursor']}", headers=bearer(token())
+        )
+    ).json()
+    assert len(first["items"]) + len(rest["items"]) == 51
+    assert rest["next_cursor"] is None
+    listed = await dev.ok(
+        "schedule.list", {"start": "2026-03-01T00:00:00Z", "end": "2026-04-21T00:00:00Z"}
+    )
+    assert listed["items"] == first["items"] + rest["items"]
+    await dev.close()
+
+
+async def test_a_feed_over_its_instants_is_refused(start_server, token):
+    server = await start_server(calendar_feed_max_instants=3)
+    dev = await Device.connect(server, token())
+    series = await make_weekly(dev)
+    await dev.ok("schedule.delete", {"id": f"{series['id']}:20260309T130000Z"})
+    feed = await dev.ok("calendar_feed.create")
+    assert (await server.get(feed["url"])).status == 200  # the series and one EXDATE
+    await make_weekly(dev, title="second")
+    assert (await server.get(feed["url"])).status == 200  # three instants: the limit
+    await make_weekly(dev, title="third")
+    response = await server.get(feed["url"])
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"] == {"limit": 3, "count_at_least": 4}
+    assert "CALENDAR_FEED_MAX_INSTANTS" in error["message"]
+    await dev.close()

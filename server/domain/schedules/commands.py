@@ -16,6 +16,7 @@ from schema.commands.schedules import (
     ScheduleUpdate,
 )
 from server.domain.context import Caller
+from server.domain.holidays.calendars import with_holidays
 from server.domain.registry import CommandRegistry
 from server.domain.schedules import actions, feeds, reads
 
@@ -41,8 +42,9 @@ async def handle_get(caller: Caller, cmd: ScheduleGet) -> Any:
 
 
 async def handle_list(caller: Caller, cmd: ScheduleListCommand) -> Any:
-    """List a window's schedules and occurrences."""
-    return await reads.list_schedule_views(caller.services, caller.user_id, cmd.data)
+    """List a window's schedules and occurrences (and the caller's holidays, when asked)."""
+    page = await reads.list_schedule_views(caller.services, caller.user_id, cmd.data)
+    return await with_holidays(caller.services, caller.user_id, cmd.data, page)
 
 
 async def handle_feed_create(caller: Caller, cmd: CalendarFeedCreate) -> Any:

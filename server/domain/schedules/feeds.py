@@ -7,17 +7,23 @@ import hashlib
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.clock import iso_ms, iso_or_none
 from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.editing import load_owned
-from server.domain.schedules.ical import FeedOverride, FeedSchedule, render_feed
-from server.errors import validation_error
+from server.domain.schedules.ical import (
+    FeedOverride,
+    FeedSchedule,
+    FeedTooLargeError,
+    render_feed,
+)
+from server.errors import ApiError, validation_error
 from server.realtime.topics import user_topic
 from server.storage import schedules as store
 from server.storage.rows import insert_row
@@ -111,20 +117,53 @@ async def render_feed_of(services: Services, token: str) -> bytes | None:
     """Render the calendar a live token names; None for an unknown or revoked token."""
     async with services.db.read() as conn:
         feed = await store.feed_by_hash(conn, hash_token(token))
-        if feed is None:
-            return None
-        owner = feed["owner_id"]
+    return None if feed is None else await render_calendar_of(services, feed["owner_id"])
+
+
+async def render_calendar_of(services: Services, owner: str) -> bytes:
+    """Render every schedule of ``owner`` as one iCalendar file (the feed's body).
+
+    The feed and the export alike: over CALENDAR_FEED_MAX_INSTANTS it is
+    validation_error, found before more than that many rows are read.
+    """
+    cap = services.settings.calendar_feed_max_instants
+    async with services.db.read() as conn:
         user = await get_user(conn, owner)
-        rows = await store.all_series(conn, owner)
-        overrides = await store.all_overrides(conn, owner)
+        rows, overrides = await _feed_rows(conn, owner, cap)
     by_series: dict[str, list[FeedOverride]] = defaultdict(list)
     for o in overrides:
         by_series[o["series_id"]].append(_feed_override(o))
     name = f"{user['display_name'] if user else owner} (hipster-timer)"
     items = [_feed_schedule(r, tuple(by_series[r["id"]])) for r in rows]
-    # Rendering a thousand series takes a third of a second in icalendar: off the loop.
     refresh = services.settings.calendar_refresh_minutes
-    return await asyncio.to_thread(render_feed, name, items, refresh)
+    try:
+        # Rendering a thousand series takes a third of a second in icalendar: off the loop.
+        return await asyncio.to_thread(render_feed, name, items, refresh, cap)
+    except FeedTooLargeError as exc:
+        raise _too_big(exc.limit, exc.count) from None
+
+
+async def _feed_rows(
+    conn: AsyncConnection, owner: str, cap: int
+) -> tuple[Sequence[RowMapping], Sequence[RowMapping]]:
+    """Read the owner's schedules and overrides, refusing more than ``cap`` in all."""
+    rows = await store.all_series(conn, owner, limit=cap + 1)
+    if len(rows) > cap:
+        raise _too_big(cap, len(rows))
+    overrides = await store.all_overrides(conn, owner, limit=cap + 1 - len(rows))
+    if len(rows) + len(overrides) > cap:
+        raise _too_big(cap, len(rows) + len(overrides))
+    return rows, overrides
+
+
+def _too_big(limit: int, count: int) -> ApiError:
+    return validation_error(
+        f"the feed holds more than {limit} schedules and changed or cancelled occurrences,"
+        " the most a feed holds; delete old schedules or occurrence changes, or ask the"
+        " operator to raise CALENDAR_FEED_MAX_INSTANTS",
+        limit=limit,
+        count_at_least=count,
+    )
 
 
 def _feed_schedule(row: RowMapping, overrides: tuple[FeedOverride, ...]) -> FeedSchedule:

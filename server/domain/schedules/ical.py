@@ -10,6 +10,10 @@ Where calendar clients expand a rule differently from our engine, the feed says
 what the engine means: times in a DST gap (the engine skips them; clients move
 them past the gap) become EXDATEs, and a COUNT that clients would count
 differently becomes an UNTIL (see recurrence.export_rule).
+
+Bounded: rules are never expanded (the gap exclusions excepted, which stop at
+the feed's budget), and a feed holds at most ``max_instants`` VEVENTs and
+EXDATE values (render_feed), so an export reusing it is bounded too.
 """
 
 from __future__ import annotations
@@ -37,8 +41,36 @@ STATUS = {"PLANNED": "TENTATIVE", "CONFIRMED": "CONFIRMED", "CANCELLED": "CANCEL
 # An endless series is spelled out (gap exclusions, VTIMEZONE years) this far
 # past the feed's latest start or edit; clients apply the rule beyond it.
 HORIZON_YEARS = 10
+# VEVENTs and EXDATE values a feed holds at most (the CALENDAR_FEED_MAX_INSTANTS
+# default): icalendar renders about 4,000 VEVENTs a second.
+MAX_INSTANTS = 10_000
+TRUNCATED = "X-HIPSTER-TIMER-TRUNCATED"
 _YEAR_MS = 366 * 86_400_000
 _LAST_MS = 253_370_764_800_000  # 9998-12-31: VTIMEZONE generation needs a year after
+
+
+class FeedTooLargeError(Exception):
+    """The schedules and their changed and cancelled occurrences pass the feed's limit."""
+
+    def __init__(self, limit: int, count: int) -> None:
+        super().__init__(f"a feed holds at most {limit} instants; this one needs {count}")
+        self.limit = limit
+        self.count = count
+
+
+@dataclass
+class _Budget:
+    """The instants a feed may still spell out, and whether it had to leave some out."""
+
+    left: int
+    short: bool = False
+
+    def take(self, values: list[datetime]) -> list[datetime]:
+        """Return the values that fit (at most one more than fits was computed)."""
+        kept = values[: self.left]
+        self.short = self.short or len(kept) < len(values)
+        self.left -= len(kept)
+        return kept
 
 
 @dataclass(frozen=True)
@@ -83,9 +115,24 @@ class FeedSchedule:
         )
 
 
-def render_feed(name: str, schedules: Iterable[FeedSchedule], refresh_minutes: int) -> bytes:
-    """Render a user's schedules as one VCALENDAR (bytes, CRLF, folded)."""
+def render_feed(
+    name: str,
+    schedules: Iterable[FeedSchedule],
+    refresh_minutes: int,
+    max_instants: int = MAX_INSTANTS,
+) -> bytes:
+    """Render a user's schedules as one VCALENDAR (bytes, CRLF, folded).
+
+    At most ``max_instants`` VEVENTs and EXDATE values: the schedules and their
+    changed and cancelled occurrences must fit (else FeedTooLargeError); the
+    DST-gap exclusions fill what is left, in feed order, and the calendar says
+    so when some had to be left out.
+    """
     items = list(schedules)
+    needed = sum(1 + len(item.overrides) for item in items)
+    if needed > max_instants:
+        raise FeedTooLargeError(max_instants, needed)
+    budget = _Budget(max_instants - needed)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -100,8 +147,11 @@ def render_feed(name: str, schedules: Iterable[FeedSchedule], refresh_minutes: i
     for zone, (first, last) in sorted(_zone_years(items, horizon).items()):
         cal.add_component(_vtimezone(zone, first, last))
     for item in items:
-        for event in _events(item, horizon):
+        for event in _events(item, horizon, budget):
             cal.add_component(event)
+    if budget.short:
+        note = f"DST-gap exclusions past the feed's {max_instants} instants are left out"
+        cal.add(TRUNCATED, vText(note), encode=False)
     return cal.to_ical()
 
 
@@ -150,7 +200,7 @@ def _vtimezone(zone: str, first_year: int, last_year: int) -> Timezone:
     return Timezone.from_tzid(zone, first_date=first, last_date=last)
 
 
-def _events(item: FeedSchedule, horizon: int) -> list[Event]:
+def _events(item: FeedSchedule, horizon: int, budget: _Budget) -> list[Event]:
     """Return the schedule's VEVENT and, for a series, one per changed occurrence."""
     zone = ZoneInfo(item.timezone)
     main = _event(item, item.start_ms, item.end_ms, zone, recurring=item.rule is not None)
@@ -161,7 +211,9 @@ def _events(item: FeedSchedule, horizon: int) -> list[Event]:
     main.add("rrule", vRecur.from_ical(export_rule(series) or ""))
     overrides = [o for o in item.overrides if is_occurrence(series, o.original_start_ms)]
     excluded = [_local(o.original_start_ms, zone) for o in overrides if o.cancelled]
-    excluded += [t.replace(tzinfo=zone) for t in gap_times(series, item.start_ms, horizon)]
+    # One more than fits is asked for, to tell whether any was left out.
+    gaps = budget.take(gap_times(series, item.start_ms, horizon, budget.left + 1))
+    excluded += [t.replace(tzinfo=zone) for t in gaps]
     if excluded:
         main.add("exdate", sorted(set(excluded)))
     changed = [_changed(item, o, zone) for o in overrides if not o.cancelled]

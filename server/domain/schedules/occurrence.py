@@ -13,7 +13,7 @@ from schema.errors import ErrorCode
 from server.domain.context import Mutation
 from server.domain.schedules.recurrence import RecurrenceError, split_rule
 from server.domain.schedules.series import series_of, whole_seconds
-from server.domain.schedules.views import occurrence_view, schedule_view
+from server.domain.schedules.views import occurrence_version, occurrence_view, schedule_view
 from server.domain.schedules.writes import delete_series, edit_series, insert_series, instants
 from server.domain.visibility.fanout import deletion
 from server.errors import ApiError, not_found, validation_error
@@ -28,8 +28,8 @@ OCCURRENCE_FIELDS = frozenset({"title", "description", "start_at", "end_at", "st
 def require_version(
     row: Mapping[Any, Any], override: Mapping[Any, Any] | None, expected: int | None
 ) -> None:
-    """Refuse a stale ``if_version`` (an occurrence's version is its override's, if any)."""
-    version = row["version"] if override is None else override["version"]
+    """Refuse a stale ``if_version``: the series' (no override given), or the occurrence's."""
+    version = occurrence_version(row, override)
     if expected is not None and expected != version:
         raise ApiError(
             ErrorCode.CONFLICT, "the schedule was changed meanwhile", {"version": version}
@@ -74,7 +74,7 @@ async def delete(
         )
         return reply
     head, _ = _split(row, original)
-    updated, _dropped = await _end_before(m, row, original, head)
+    updated = await _end_before(m, row, original, head, await _overrides_from(m, row, original))
     return {**reply, "series": schedule_view(updated)}
 
 
@@ -117,7 +117,11 @@ async def _write_override(
     existing: RowMapping | None,
     changes: Mapping[Any, Any],
 ) -> dict[str, Any]:
-    """Create or change an occurrence's override; return it as stored."""
+    """Create or change an occurrence's override; return it as stored.
+
+    The override's version counts its changes (1 for a new one); the occurrence
+    shows the series' version plus it (views.occurrence_version).
+    """
     base: dict[str, Any] = {
         "series_id": row["id"],
         "original_start": original,
@@ -129,16 +133,13 @@ async def _write_override(
         "description": None,
         "state": None,
         "created_at": m.now,
-        # An occurrence's version goes on from the series', never back to 1.
-        "version": row["version"],
+        "version": 0,
     }
     if existing is not None:
         base = dict(existing)
-    values = {**base, **changes, "updated_at": m.now}
-    await store.write_override(
-        m.conn, existing, {k: v for k, v in values.items() if k != "version"}
-    )
-    return {**values, "version": base["version"] + 1}
+    values = {**base, **changes, "updated_at": m.now, "version": base["version"] + 1}
+    await store.write_override(m.conn, existing, values)
+    return values
 
 
 def _require_not_cancelled(row: Mapping[Any, Any], original: int, override: Any) -> None:
@@ -174,6 +175,7 @@ async def _split_series(
 ) -> dict[str, Any]:
     """End the series before ``original`` and start a new one there, with the changes."""
     head, tail = _split(row, original)
+    later = await _overrides_from(m, row, original)
     start = changes.get("start_at", original)
     fields = {
         **{k: row[k] for k in SPLIT_KEEPS},
@@ -186,9 +188,11 @@ async def _split_series(
     created = await insert_series(m, fields)
     # Overrides from the split on keep their occurrence only when the new series
     # has the very same occurrences; otherwise they are orphans and dropped.
-    if _same_occurrences(row, created, original, changes):
+    moved = _same_occurrences(row, created, original, changes)
+    if moved:
         await _move_later_overrides(m, row["id"], created["id"], original)
-    previous, dropped = await _end_before(m, row, original, head)
+    previous = await _end_before(m, row, original, head, later)
+    dropped = [] if moved else [o["original_start"] for o in later]
     return {
         "schedule": schedule_view(created),
         "previous": schedule_view(previous),
@@ -218,21 +222,27 @@ def _same_occurrences(
     )
 
 
-async def _end_before(
-    m: Mutation, row: RowMapping, original: int, head: str | None
-) -> tuple[dict[str, Any], list[int]]:
-    """Cut the series so its last occurrence is the one before ``original``."""
-    later = [
-        o["original_start"]
-        for o in await store.overrides_of(m.conn, row["id"])
-        if o["original_start"] >= original
+async def _overrides_from(m: Mutation, row: RowMapping, original: int) -> list[RowMapping]:
+    """Return the series' overrides of ``original`` and the occurrences after it."""
+    return [
+        o for o in await store.overrides_of(m.conn, row["id"]) if o["original_start"] >= original
     ]
-    await store.delete_overrides(m.conn, row["id"], later)
+
+
+async def _end_before(
+    m: Mutation, row: RowMapping, original: int, head: str | None, later: list[RowMapping]
+) -> dict[str, Any]:
+    """Cut the series so its last occurrence is the one before ``original``.
+
+    ``later`` are its overrides from ``original`` on (read before a split moved
+    any): those still on the series are deleted, and all leave its occurrences.
+    """
+    await store.delete_overrides(m.conn, row["id"], [o["original_start"] for o in later])
     # The engine gives no first part only for a split at DTSTART, which callers
     # treat as the whole series; a defensive fallback keeps DTSTART alone.
     cut = {"recurrence_rule": head} if head else {"recurrence_rule": None, "recurrence_end": None}
-    updated, _ = await edit_series(m, row, cut)
-    return updated, later
+    updated, _ = await edit_series(m, row, cut, later)
+    return updated
 
 
 async def _move_later_overrides(m: Mutation, old_id: str, new_id: str, original: int) -> None:

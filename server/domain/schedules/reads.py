@@ -15,7 +15,7 @@ from server.domain.context import Services
 from server.domain.editing import require_all_owned
 from server.domain.paging import decode_cursor, encode_cursor, parse_instant
 from server.domain.schedules.cache import window_rows
-from server.domain.schedules.expand import SINGLE, Item, window_items
+from server.domain.schedules.expand import SINGLE, Item, count_items, window_items
 from server.domain.schedules.recurrence import is_occurrence, parse_instance_id
 from server.domain.schedules.series import series_of
 from server.domain.schedules.views import (
@@ -97,11 +97,12 @@ async def list_schedule_views(
     """Return a page of the window's items by start time, and the next page's cursor."""
     after = decode_cursor(query.cursor, (int, str)) if query.cursor else None
     window = await load_window(services, viewer_id, query)
-    page: list[Item] = []
-    for item in window_items(window.rows, window.overrides, window.start, window.end, _key(after)):
-        page.append(item)
-        if len(page) > query.limit:
-            break
+    # One item more than the page tells whether another page follows.
+    page = list(
+        window_items(
+            window.rows, window.overrides, window.start, window.end, _key(after), query.limit + 1
+        )
+    )
     more = len(page) > query.limit
     views = window.views()
     items = [item_view(item, views) for item in page[: query.limit]]
@@ -112,21 +113,24 @@ async def list_schedule_views(
 
 
 async def stream_window(
-    services: Services, viewer_id: str, query: ScheduleListData
+    services: Services, viewer_id: str, query: ScheduleListData, tail: bytes = b""
 ) -> AsyncIterator[bytes]:
     """Yield the whole window as JSON text in chunks, yielding to the event loop between them.
 
     Memory stays flat: the expansion holds one month of item keys, and each chunk
-    is written before the next is built.
+    is written before the next is built. A window holding more than the
+    setting's cap of items is refused before anything is yielded. ``tail`` (JSON
+    members, each after a comma) ends the document: the holiday overlay.
     """
     window = await load_window(services, viewer_id, query)
+    _require_streamable(window, services.settings.schedule_window_max_items)
     items = window_items(window.rows, window.overrides, window.start, window.end)
     views = window.views()
     yield b'{"items":['
     for body in _json_chunks(items, views):
         yield body
         await asyncio.sleep(0)
-    yield b'],"next_cursor":null}'
+    yield b'],"next_cursor":null' + tail + b"}"
 
 
 async def load_window(services: Services, viewer_id: str, query: ScheduleListData) -> Window:
@@ -200,6 +204,18 @@ def write_item(out: list[bytes], item: Item, views: OccurrenceViews) -> None:
         out.append(orjson.dumps(views.single(series)))
     else:
         views.write(out, series, original, override)
+
+
+def _require_streamable(window: Window, cap: int) -> None:
+    """Refuse a window with more than ``cap`` items (counting stops at ``cap + 1``)."""
+    if count_items(window.rows, window.overrides, window.start, window.end, cap) > cap:
+        raise validation_error(
+            f"the window holds more than {cap} schedules and occurrences, the most one"
+            " answer holds; narrow the window, or read it in pages with limit and cursor",
+            field="end",
+            limit=cap,
+            count_at_least=cap + 1,
+        )
 
 
 def _tagged(row: RowMapping, tag_ids: Sequence[str] | None, group_tags: set[str] | None) -> bool:

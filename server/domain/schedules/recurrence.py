@@ -36,6 +36,7 @@ import dataclasses
 import functools
 import itertools
 import re
+import sys
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,11 +87,13 @@ __all__ = [
     "parse_instance_id",
     "parse_rule",
     "split_rule",
+    "starts",
     "utc_stamp",
 ]
 
 _INSTANCE = re.compile(r"(?P<series>[^:]+):(?P<stamp>\d{8}T\d{6}Z)")
 _SLACK_MS = 16 * 3_600_000
+_NO_LIMIT = sys.maxsize
 
 
 @dataclass(frozen=True)
@@ -154,37 +157,50 @@ def _probe(plan: _Plan) -> None:
 # --------------------------------------------------------------------------- expansion
 
 
-def occurrences(series: Series, window_start_ms: int, window_end_ms: int) -> Iterator[int]:
-    """Yield the original starts of the occurrences overlapping [start, end), ascending."""
-    return iter(_starts(series, window_start_ms - series.duration_ms + 1, window_end_ms))
+def occurrences(
+    series: Series, window_start_ms: int, window_end_ms: int, limit: int | None = None
+) -> Iterator[int]:
+    """Yield the original starts of the occurrences overlapping [start, end), ascending.
+
+    With ``limit``, only the first ``limit`` of them (and only they are computed).
+    """
+    return iter(starts(series, window_start_ms - series.duration_ms + 1, window_end_ms, limit))
 
 
 def is_occurrence(series: Series, original_start_ms: int) -> bool:
     """Say whether an instant is the original start of one of the series' occurrences."""
-    return original_start_ms in _starts(series, original_start_ms, original_start_ms + 1)
+    return original_start_ms in starts(series, original_start_ms, original_start_ms + 1)
 
 
-def _starts(series: Series, lo: int, hi: int) -> list[int]:
-    """Return the occurrence starts in [lo, hi), ascending."""
+def starts(series: Series, lo: int, hi: int, limit: int | None = None) -> list[int]:
+    """Return the occurrence starts in [lo, hi), ascending; only the first ``limit`` when given.
+
+    A limit bounds the work as well as the answer: a MINUTELY rule with sixty
+    BYSECOND values has 2.6 million starts a month, and a caller that needs a
+    page of them must not pay for the month.
+    """
+    room = _NO_LIMIT if limit is None else limit
     start = series.start_ms
     if series.end_ms is not None:
         hi = min(hi, series.end_ms + 1)
     if series.rule is None:
-        return [start] if lo <= start < hi else []
+        return [start] if lo <= start < hi and room > 0 else []
     plan = _plan(start, series.zone, series.rule)
     hi = min(hi, plan.limit)
-    if lo >= hi:
+    if lo >= hi or room <= 0:
         return []
     if plan.rule.count is not None:
         counted = _counted(start, series.zone, series.rule)
-        return counted[bisect.bisect_left(counted, lo) : bisect.bisect_left(counted, hi)].tolist()
+        first = bisect.bisect_left(counted, lo)
+        return counted[first : min(bisect.bisect_left(counted, hi), first + room)].tolist()
     out = [start] if lo <= start < hi else []
-    out.extend(_fast_starts(plan, lo, hi) if plan.fast else _rrule_starts(plan, lo, hi))
+    room -= len(out)
+    out.extend(_fast_starts(plan, lo, hi, room) if plan.fast else _rrule_starts(plan, lo, hi, room))
     return out
 
 
-def _fast_starts(plan: _Plan, lo: int, hi: int) -> list[int]:
-    """Return the rule's starts after DTSTART in [lo, hi), from the window's days only."""
+def _fast_starts(plan: _Plan, lo: int, hi: int, room: int) -> list[int]:
+    """Return up to ``room`` starts after DTSTART in [lo, hi), from the window's days only."""
     # A wall-clock time is within 16 hours of UTC (the widest offset is 15:56, LMT).
     first = max(plan.origin, (lo - _SLACK_MS) // DAY_MS + _EPOCH_ORD, _MIN_ORD)
     last = min((hi + _SLACK_MS) // DAY_MS + _EPOCH_ORD, _MAX_ORD)
@@ -201,21 +217,21 @@ def _fast_starts(plan: _Plan, lo: int, hi: int) -> list[int]:
             utc = base + time_ms - offset if offset is not None else zone.exact(base + time_ms)
             if utc is None or utc < lo:
                 continue
-            if utc >= hi:
+            if utc >= hi or len(out) == room:
                 return out
             out.append(utc)
     return out
 
 
-def _rrule_starts(plan: _Plan, lo: int, hi: int) -> list[int]:
-    """Return the rule's starts after DTSTART in [lo, hi), dateutil re-anchored near lo."""
+def _rrule_starts(plan: _Plan, lo: int, hi: int, room: int) -> list[int]:
+    """Return up to ``room`` starts after DTSTART in [lo, hi), dateutil re-anchored near lo."""
     out: list[int] = []
     zone, start = plan.zone, plan.start_ms
     for local in _rrule_locals(plan, lo - DAY_MS, hi + DAY_MS):
         utc = zone.utc(local)
         if utc is None or utc <= start or utc < lo:
             continue
-        if utc >= hi:
+        if utc >= hi or len(out) == room:
             break
         out.append(utc)
     return out
@@ -293,7 +309,7 @@ def split_rule(series: Series, original_start_ms: int) -> tuple[str | None, str 
 def _check_tail(series: Series, original_start_ms: int, tail: str) -> None:
     week = 8 * DAY_MS
     moved = dataclasses.replace(series, start_ms=original_start_ms, rule=tail)
-    if _starts(moved, original_start_ms, original_start_ms + week) != _starts(
+    if starts(moved, original_start_ms, original_start_ms + week) != starts(
         series, original_start_ms, original_start_ms + week
     ):
         raise RecurrenceError("this WEEKLY BYSETPOS rule cannot be split at this occurrence")
@@ -317,10 +333,10 @@ def export_rule(series: Series) -> str | None:
         if end is not None and (rule.until_ms is None or end < rule.until_ms):
             rule = dataclasses.replace(rule, until_ms=end)
         return rule.text()
-    starts = _starts(series, series.start_ms, _MAX_LOCAL_MS) or [series.start_ms]
-    cut = end is not None and len(starts) < rule.count
+    found = starts(series, series.start_ms, _MAX_LOCAL_MS) or [series.start_ms]
+    cut = end is not None and len(found) < rule.count
     if cut or not _counts_like_clients(_plan(series.start_ms, series.zone, series.rule)):
-        rule = dataclasses.replace(rule, count=None, until_ms=starts[-1])
+        rule = dataclasses.replace(rule, count=None, until_ms=found[-1])
     return rule.text()
 
 
@@ -336,20 +352,25 @@ def _counts_like_clients(plan: _Plan) -> bool:
     )
 
 
-def gap_times(series: Series, lo_ms: int, hi_ms: int) -> list[datetime]:
+def gap_times(series: Series, lo_ms: int, hi_ms: int, limit: int | None = None) -> list[datetime]:
     """Return the rule's wall-clock times in [lo, hi) that fall in a DST gap (naive, local).
 
     The engine skips them; calendar clients move them past the gap instead,
     so a feed excludes them explicitly. Only times the series' bounds keep
-    (UNTIL, recurrence end, the last COUNT occurrence) are returned.
+    (UNTIL, recurrence end, the last COUNT occurrence) are returned, and only
+    the first ``limit`` when given (a MINUTELY rule has 60 in each gap hour).
     """
     if series.rule is None:
         return []
     plan = _plan(series.start_ms, series.zone, series.rule)
-    limit = plan.limit if series.end_ms is None else min(plan.limit, series.end_ms + 1)
+    end = plan.limit if series.end_ms is None else min(plan.limit, series.end_ms + 1)
     if plan.rule.count is not None:
-        limit = min(limit, _counted(series.start_ms, series.zone, series.rule)[-1] + 1)
+        end = min(end, _counted(series.start_ms, series.zone, series.rule)[-1] + 1)
+    room = _NO_LIMIT if limit is None else limit
     out: list[datetime] = []
-    for gap_start, gap_end in _gaps(plan.zone, max(lo_ms, series.start_ms), min(hi_ms, limit)):
-        out.extend(_naive(t) for t in _locals(plan, gap_start, gap_end - 1))
+    for gap_start, gap_end in _gaps(plan.zone, max(lo_ms, series.start_ms), min(hi_ms, end)):
+        times = _locals(plan, gap_start, gap_end - 1)
+        out.extend(_naive(t) for t in itertools.islice(times, room - len(out)))
+        if len(out) >= room:
+            break
     return out

@@ -57,6 +57,17 @@ def schedule_view(row: Row, fmt: Formatter = iso_ms) -> dict[str, Any]:
     }
 
 
+def occurrence_version(series: Row, override: Row | None) -> int:
+    """Return an occurrence's version: its series' plus its override's (0 without one).
+
+    Every change of the series and every change of the occurrence raise it by
+    one, so it never goes down; a series change that drops overrides raises the
+    series' version past theirs (writes.py), so an occurrence that comes back
+    later does not go down either.
+    """
+    return int(series["version"]) + (0 if override is None else int(override["version"]))
+
+
 def occurrence_view(
     series: Row, original_start: int, override: Row | None, fmt: Formatter = iso_ms
 ) -> dict[str, Any]:
@@ -128,7 +139,7 @@ class OccurrenceViews:
             "original_start": fmt(original),
             "overridden": True,
             "updated_at": iso_ms(max(series["updated_at"], override["updated_at"])),
-            "version": override["version"],
+            "version": occurrence_version(series, override),
         }
 
     def write(self, out: list[bytes], series: Row, original: int, override: Row | None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -55,9 +55,16 @@ async def insert_series(m: Mutation, fields: Mapping[Any, Any]) -> dict[str, Any
 
 
 async def edit_series(
-    m: Mutation, row: Mapping[Any, Any], changes: Mapping[Any, Any]
+    m: Mutation,
+    row: Mapping[Any, Any],
+    changes: Mapping[Any, Any],
+    left: Sequence[Mapping[Any, Any]] = (),
 ) -> tuple[dict[str, Any], list[int]]:
-    """Change a whole series; return it and the overrides its new timing orphaned (dropped)."""
+    """Change a whole series; return it and the overrides its new timing orphaned (dropped).
+
+    ``left`` are overrides the caller took off the series in the same change (a
+    split moved or deleted them).
+    """
     fields = dict(changes)
     if "tag_ids" in fields:
         await set_tag_links(m.conn, "schedule", row["id"], row["owner_id"], fields["tag_ids"])
@@ -65,15 +72,21 @@ async def edit_series(
     if "start_at" in fields and "end_at" not in fields:
         # A new start alone moves the schedule: its duration is kept.
         fields["end_at"] = fields["start_at"] + row["end_at"] - row["start_at"]
-    dropped: list[int] = []
+    dropped: Sequence[Mapping[Any, Any]] = []
     if any(key in fields for key in TIMING):
         fields.update(timing({**row, **fields}))
         dropped = await _reconcile_overrides(m, row, {**row, **fields})
     if not fields:
         return dict(row), []
     updated = await write_row(m, schedules, row, fields)
+    # An occurrence shows series + override version; one whose override goes
+    # may come back later (the rule changes back) and must not show less.
+    lift = max((o["version"] for o in [*left, *dropped]), default=0)
+    if lift:
+        await store.raise_series_version(m.conn, row["id"], lift)
+        updated["version"] += lift
     m.emit(user_topic(row["owner_id"]), "schedule.updated", schedule_view(updated))
-    return updated, dropped
+    return updated, [o["original_start"] for o in dropped]
 
 
 async def delete_series(m: Mutation, row: Mapping[Any, Any]) -> None:
@@ -89,8 +102,8 @@ async def delete_series(m: Mutation, row: Mapping[Any, Any]) -> None:
 
 async def _reconcile_overrides(
     m: Mutation, old: Mapping[str, Any], new: Mapping[str, Any]
-) -> list[int]:
-    """Fit overrides to a series' new timing; return the original starts of those dropped.
+) -> list[RowMapping]:
+    """Fit overrides to a series' new timing; return those dropped.
 
     An override whose occurrence the series no longer has is dropped; one that
     kept its occurrence's times (it changed only a title, say) follows the new
@@ -103,10 +116,10 @@ async def _reconcile_overrides(
     for o in await store.overrides_of(m.conn, new["id"]):
         original = o["original_start"]
         if new["recurrence_rule"] is None or not is_occurrence(series, original):
-            orphans.append(original)
+            orphans.append(o)
         elif (o["start_at"], o["end_at"]) == (original, original + old_duration):
             await store.write_override(m.conn, o, {"end_at": original + new_duration})
-    await store.delete_overrides(m.conn, new["id"], orphans)
+    await store.delete_overrides(m.conn, new["id"], [o["original_start"] for o in orphans])
     return orphans
 
 

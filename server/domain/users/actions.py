@@ -8,6 +8,7 @@ from typing import Any
 from schema.errors import ErrorCode
 from server.auth.claims import Identity
 from server.domain.context import Actor, Services, mutate, retrying
+from server.domain.holidays.calendars import stored_calendars
 from server.domain.users.views import user_view
 from server.errors import ApiError, not_found
 from server.realtime.topics import user_topic
@@ -67,6 +68,8 @@ async def do_update_user(
     services: Services, actor: Actor, changes: dict[str, Any], if_version: int | None
 ) -> dict[str, Any]:
     """Change the caller's profile and tell their devices."""
+    if "holiday_calendars" in changes:
+        changes = {**changes, "holiday_calendars": stored_calendars(services.holidays, changes)}
     async with mutate(services, actor) as m:
         row = await get_user(m.conn, actor.user_id)
         if row is None:

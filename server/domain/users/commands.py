@@ -23,7 +23,7 @@ async def handle_me(caller: Caller, cmd: UserMe) -> Any:
 
 
 async def handle_update(caller: Caller, cmd: UserUpdate) -> Any:
-    """Change the caller's display name or time zone."""
+    """Change the caller's display name, time zone or holiday calendars."""
     changes = cmd.data.changes("if_version")
     return await do_update_user(caller.services, caller.actor(cmd), changes, cmd.data.if_version)
 

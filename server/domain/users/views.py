@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import RowMapping
 
 from server.clock import iso_ms
 
 
 def user_view(row: RowMapping, *, private: bool) -> dict[str, Any]:
-    """Return the user resource; email fields only when ``private`` (the user themself)."""
+    """Return the user resource; email and holiday calendars only when ``private`` (the user)."""
     view: dict[str, Any] = {
         "id": row["id"],
         "display_name": row["display_name"],
@@ -24,4 +25,5 @@ def user_view(row: RowMapping, *, private: bool) -> dict[str, Any]:
     if private:
         view["email"] = row["email"]
         view["email_verified"] = bool(row["email_verified"])
+        view["holiday_calendars"] = orjson.loads(row["holiday_calendars"])
     return view

@@ -1,0 +1,78 @@
+"""Seeding timers at known instants (through the real transitions) and reading exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp.test_utils import TestClient
+from sqlalchemy import insert
+
+from server.clock import to_ms
+from server.domain.timers.logic import finish, new_timer_values, pause, resume
+from server.state import STATE
+from server.storage.tables import tag_links, timers
+
+MOVES = {
+    "pause": pause,
+    "resume": resume,
+    "stop": lambda row, now: finish(row, now, "COMPLETED"),
+    "cancel": lambda row, now: finish(row, now, "CANCELLED"),
+}
+
+
+def ms(text: str) -> int:
+    return to_ms(datetime.fromisoformat(text))
+
+
+def timer_row(owner: str, start: str, *steps: tuple[str, str], **fields: Any) -> dict[str, Any]:
+    """Build a timer row started at ``start`` and moved by ``steps`` ((action, instant) pairs)."""
+    values = {
+        "allocated_ms": 1_500_000,
+        "title": "",
+        "description": "",
+        "schedule_id": None,
+        "todo_id": None,
+        **fields,
+    }
+    values["tag_ids"] = orjson.dumps(values.get("tag_ids", [])).decode()
+    row = new_timer_values(str(uuid.uuid4()), owner, values, ms(start))
+    for action, at in steps:
+        row = {**row, **MOVES[action](row, ms(at))}
+    return row
+
+
+async def put_timers(client: TestClient[Any, Any], rows: list[dict[str, Any]]) -> None:
+    """Insert timer rows and their tag links, as timer.start would (in one statement each)."""
+    links = [
+        {"tag_id": tag, "kind": "timer", "resource_id": row["id"], "owner_id": row["owner_id"]}
+        for row in rows
+        for tag in orjson.loads(row["tag_ids"])
+    ]
+    async with client.server.app[STATE].services.db.transaction() as tx:
+        await tx.conn.execute(insert(timers), rows)
+        if links:
+            await tx.conn.execute(insert(tag_links), links)
+
+
+async def put_timer(
+    client: TestClient[Any, Any], owner: str, start: str, *steps: tuple[str, str], **fields: Any
+) -> dict[str, Any]:
+    """Insert one timer (see timer_row) and return its row."""
+    row = timer_row(owner, start, *steps, **fields)
+    await put_timers(client, [row])
+    return row
+
+
+def csv_rows(body: bytes) -> list[dict[str, str]]:
+    """Parse a CSV export into dicts keyed by its header."""
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+def jsonl_rows(body: bytes) -> list[dict[str, Any]]:
+    """Parse a JSON Lines export."""
+    return [orjson.loads(line) for line in body.splitlines()]

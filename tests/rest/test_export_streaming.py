@@ -1,0 +1,173 @@
+"""Exports stream: a client that stops reading holds a bounded buffer, stalls and failures cut."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from server.domain.exports import timesheet
+from server.rest import streaming
+from server.state import STATE
+from tests.rest.exporting import put_timers, timer_row
+from tests.rest.test_rest import bearer
+from tests.wsclient import Device
+
+# 20,000 timers of ~1 KB each as JSON Lines: 20 MB, several times what the kernel
+# buffers on loopback (4 MB send + a 16 KB receive window), so most of it must
+# wait in the server unless the server waits instead.
+TIMERS = 20_000
+NOTES = "n" * 800
+# A chunk (250 rows, ~250 KB) plus the transport's 64 KiB high-water mark, with room.
+BOUND = 1024 * 1024
+
+
+@pytest.fixture
+async def heavy(client, token):
+    """Alice, with TIMERS long timers."""
+    dev = await Device.connect(client, token())
+    rows = [
+        timer_row("alice", "2026-01-01T00:00:00Z", title=str(i), description=NOTES)
+        for i in range(TIMERS)
+    ]
+    await put_timers(client, rows)
+    yield rows
+    await dev.close()
+
+
+class RawGet:
+    """An HTTP/1.1 GET on a socket with a small receive window, read only when asked."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.local = writer.get_extra_info("sockname")
+
+    @classmethod
+    async def open(cls, client, path: str, token: str) -> RawGet:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (client.host, client.port))
+        # A small reader limit: this client buffers ~128 KB at most of its own.
+        reader, writer = await asyncio.open_connection(sock=sock, limit=64 * 1024)
+        request = f"GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode())
+        return cls(reader, writer)
+
+    async def head(self) -> bytes:
+        return await self.reader.readuntil(b"\r\n\r\n")
+
+    async def rest(self) -> bytes:
+        return await self.reader.read()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def dechunk(body: bytes) -> tuple[bytes, bool]:
+    """Decode a chunked body; tell whether it ended with the final (empty) chunk."""
+    out, pos = [], 0
+    while pos < len(body):
+        end = body.find(b"\r\n", pos)
+        if end < 0:
+            return b"".join(out), False
+        size = int(body[pos:end], 16)
+        if size == 0:
+            return b"".join(out), True
+        out.append(body[end + 2 : end + 2 + size])
+        pos = end + 2 + size + 2
+    return b"".join(out), False
+
+
+def server_transport(client, local: Any) -> asyncio.Transport:
+    """Find the server side of the connection whose client end is ``local``."""
+    for handler in client.server.runner.server.connections:
+        if handler.transport is not None and handler.transport.get_extra_info("peername") == local:
+            return handler.transport
+    raise AssertionError("no such connection on the server")
+
+
+async def test_a_client_that_stops_reading_holds_a_bounded_buffer(client, token, heavy):
+    raw = await RawGet.open(client, "/v1/export/timers.jsonl", token())
+    assert b"200 OK" in await raw.head()
+    transport = server_transport(client, raw.local)
+    buffered = []
+    for _ in range(30):  # 1.5 s without reading a byte
+        await asyncio.sleep(0.05)
+        buffered.append(transport.get_write_buffer_size())
+    assert max(buffered) < BOUND, max(buffered)
+    assert buffered[-1] > 0  # it is the server that waits, with its buffer full
+    body, complete = dechunk(await raw.rest())
+    raw.close()
+    assert complete
+    lines = body.splitlines()
+    assert len(lines) == TIMERS
+    assert {orjson.loads(line)["id"] for line in lines} == {r["id"] for r in heavy}
+
+
+async def test_a_stalled_client_is_dropped_and_frees_its_slot(client, token, heavy, monkeypatch):
+    monkeypatch.setattr(streaming, "STALL_S", 0.5)
+    raw = await RawGet.open(client, "/v1/export/timers.csv", token())
+    await raw.head()
+    await asyncio.sleep(0.3)
+    slots = client.server.app[STATE].exports
+    assert slots.running("alice") == 1
+    await asyncio.sleep(1.0)
+    assert slots.running() == 0
+    body, complete = dechunk(await raw.rest())
+    raw.close()
+    assert not complete
+    assert body.startswith(b"Description,")
+
+
+async def test_a_user_runs_two_exports_at_once_not_three(client, token, heavy):
+    stalled = [await RawGet.open(client, "/v1/export/timers.jsonl", token()) for _ in range(2)]
+    for raw in stalled:
+        await raw.head()
+    response = await client.get("/v1/export/account", headers=bearer(token()))
+    assert response.status == 429
+    error = (await response.json())["error"]
+    assert (error["code"], error["details"]) == ("rate_limited", {"limit": 2, "scope": "user"})
+    other = await client.get("/v1/export/timers.csv", headers=bearer(token("bob")))
+    assert other.status == 200
+    await other.read()
+    for raw in stalled:
+        raw.close()
+
+
+async def test_the_instance_limit_counts_every_user(start_server, token):
+    server = await start_server(export_concurrency=1)
+    await Device.connect(server, token())
+    rows = [timer_row("alice", "2026-01-01T00:00:00Z", description=NOTES) for _ in range(TIMERS)]
+    await put_timers(server, rows)
+    raw = await RawGet.open(server, "/v1/export/timers.jsonl", token())
+    await raw.head()
+    response = await server.get("/v1/export/timers.csv", headers=bearer(token("bob")))
+    assert response.status == 429
+    assert (await response.json())["error"]["details"] == {"limit": 1, "scope": "instance"}
+    raw.close()
+
+
+async def test_a_failure_after_the_headers_cuts_the_body(client, token, monkeypatch):
+    await Device.connect(client, token())
+    await put_timers(client, [timer_row("alice", "2026-01-01T00:00:00Z") for _ in range(1200)])
+    calls = []
+    original = timesheet.Timesheet.csv
+
+    def failing(self, rows, now):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return original(self, rows, now)
+
+    monkeypatch.setattr(timesheet.Timesheet, "csv", failing)
+    response = await client.get("/v1/export/timers.csv", headers=bearer(token()))
+    assert response.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()
+    assert client.server.app[STATE].exports.running() == 0
+    assert (await client.get("/health")).status == 200
