@@ -83,22 +83,24 @@ class MeetingCreateData(Strict):
     timezone: Zone
 
 
+# The fields that define a poll's grid: changing one may drop painted cells.
+GRID_FIELDS = frozenset(
+    {
+        "start_date",
+        "end_date",
+        "available_days",
+        "start_time",
+        "end_time",
+        "time_slot_minutes",
+        "timezone",
+    }
+)
+
+
 class MeetingUpdateData(PartialUpdate):
     """Poll fields to change; a smaller grid drops the cells outside it."""
 
-    not_nullable = frozenset(
-        {
-            "title",
-            "description",
-            "start_date",
-            "end_date",
-            "available_days",
-            "start_time",
-            "end_time",
-            "time_slot_minutes",
-            "timezone",
-        }
-    )
+    not_nullable = GRID_FIELDS | {"title", "description"}
 
     id: Uuid
     if_version: Version | None = None

@@ -30,16 +30,23 @@ async def poll(owner: Device, level: str = "public", **fields: Any) -> dict[str,
     return dict(meeting)
 
 
-async def guest(
-    client: TestClient[Any, Any], share_token: str, participant_token: str | None = None
-) -> Device:
-    """Connect a guest on a poll's link (as a returning participant with a token)."""
+async def guest_auth(
+    client: TestClient[Any, Any], share_token: str, participant_token: str | None
+) -> tuple[Device, dict[str, Any]]:
+    """Open a socket, send a guest's auth frame, and return it with the first answer."""
     dev = await Device.open(client)
     credentials = {"meeting": share_token}
     if participant_token is not None:
         credentials["participant_token"] = participant_token
     await dev.ws.send_json({"type": "auth", "guest": credentials})
-    frame = await dev.receive()
+    return dev, await dev.receive()
+
+
+async def guest(
+    client: TestClient[Any, Any], share_token: str, participant_token: str | None = None
+) -> Device:
+    """Connect a guest on a poll's link (as a returning participant with a token)."""
+    dev, frame = await guest_auth(client, share_token, participant_token)
     if frame["type"] != "ready":
         raise AssertionError(f"guest refused: {frame}")
     dev.ready = frame
@@ -50,12 +57,7 @@ async def refused_guest(
     client: TestClient[Any, Any], share_token: str, participant_token: str | None = None
 ) -> tuple[dict[str, Any], int | None]:
     """Connect a guest that must be refused; return the error and the close code."""
-    dev = await Device.open(client)
-    credentials = {"meeting": share_token}
-    if participant_token is not None:
-        credentials["participant_token"] = participant_token
-    await dev.ws.send_json({"type": "auth", "guest": credentials})
-    error = await dev.receive()
+    dev, error = await guest_auth(client, share_token, participant_token)
     return error["error"], await dev.wait_close()
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import RowMapping
 
-from schema.commands.meetings import MeetingCreateData, MeetingUpdateData
+from schema.commands.meetings import GRID_FIELDS, MeetingCreateData, MeetingUpdateData
 from schema.errors import ErrorCode
 from server.domain.context import Actor, Mutation, Services, mutate, retrying
 from server.domain.editing import write_row
-from server.domain.meetings.grid import GRID_FIELDS, grid_of
+from server.domain.meetings.grid import grid_of
 from server.domain.meetings.views import availability_view, cells_of, meeting_view, stored_days
 from server.domain.visibility.fanout import deletion
 from server.errors import ApiError, not_found

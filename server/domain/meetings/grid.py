@@ -11,18 +11,6 @@ from schema.errors import ErrorCode
 from server.errors import ApiError
 from server.slots import Grid, PollDefinition, SlotsError, build_grid
 
-GRID_FIELDS = frozenset(
-    {
-        "start_date",
-        "end_date",
-        "available_days",
-        "start_time",
-        "end_time",
-        "time_slot_minutes",
-        "timezone",
-    }
-)
-
 
 def grid_of(fields: Mapping[Any, Any]) -> Grid:
     """Return the grid of a poll's fields (a row or a payload); a bad one is validation_error."""
