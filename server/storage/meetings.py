@@ -102,3 +102,21 @@ async def list_meetings_of(
         stmt = stmt.where(tuple_(meetings.c.created_at, meetings.c.id) < after)
     order = (meetings.c.created_at.desc(), meetings.c.id.desc())
     return (await conn.execute(stmt.order_by(*order).limit(limit))).mappings().all()
+
+
+async def participant_versions(conn: AsyncConnection, meeting_id: str) -> list[tuple[str, int]]:
+    """Return ``(id, version)`` of the meeting's participants, in the order they joined."""
+    stmt = (
+        select(PARTICIPANTS.c.id, PARTICIPANTS.c.version)
+        .where(PARTICIPANTS.c.meeting_id == meeting_id)
+        .order_by(PARTICIPANTS.c.created_at, PARTICIPANTS.c.id)
+    )
+    return [(row.id, int(row.version)) for row in await conn.execute(stmt)]
+
+
+async def participants_by_ids(conn: AsyncConnection, ids: Sequence[str]) -> Sequence[RowMapping]:
+    """Return the participants with these ids (any order)."""
+    if not ids:
+        return []
+    stmt = select(PARTICIPANTS).where(PARTICIPANTS.c.id.in_(list(ids)))
+    return (await conn.execute(stmt)).mappings().all()

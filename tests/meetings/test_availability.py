@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import PG_URL
 from tests.dbstate import refused
 from tests.meetings.helpers import event_named, guest, poll
 from tests.wsclient import Device
@@ -278,3 +279,29 @@ async def test_a_poll_across_the_october_change_in_europe(device):
     ]
     painted = await paint(ana, pid, ranges=ranges)
     assert painted["available"] == ["2026-10-24T07:00:00.000Z", "2026-10-25T08:00:00.000Z"]
+
+
+async def test_results_follow_changes_made_on_another_instance_and_a_new_grid(start_server, token):
+    first = await start_server()
+    second = await start_server() if PG_URL else first
+    ana = await Device.connect(first, token("ana"))
+    ben = await Device.connect(second, token("ben"))
+    meeting = await poll(ana)
+    pid = await joined(ben, meeting, "Ben")
+
+    async def free_cells() -> list[str]:
+        result = await ana.ok("meeting.result", {"id": meeting["id"]})
+        return [c["start"] for c in result["cells"] if c["available"]]
+
+    assert await free_cells() == []  # read once: the marks are kept
+    await paint(ben, pid, cells=CELLS_MON[:3])
+    assert await free_cells() == CELLS_MON[:3]
+    await paint(ben, pid, cells=CELLS_MON[2:])
+    assert await free_cells() == CELLS_MON[2:]
+    # 09:00-11:00 in Berlin: the cells from 10:00Z on are gone, with the old grid's masks.
+    await ana.ok("meeting.update", {"id": meeting["id"], "end_time": "11:00"})
+    assert await free_cells() == CELLS_MON[2:4]
+    await ben.ok("meeting.leave", {"participant_id": pid})
+    assert await free_cells() == []
+    for dev in (ana, ben):
+        await dev.close()

@@ -9,21 +9,16 @@ from server.clock import iso_ms
 from server.domain.context import Services, Who
 from server.domain.meetings.access import open_meeting
 from server.domain.meetings.grid import grid_of, refusals
-from server.domain.meetings.views import cells_of
-from server.slots import Marks, best_windows, count_cells, marks
-from server.storage import meetings as store
+from server.domain.meetings.marks import marks_of
+from server.slots import best_windows, count_cells
 
 
 async def meeting_result(services: Services, who: Who, data: ResultData) -> dict[str, Any]:
     """Return counts per cell and the best windows of a poll the caller may open."""
     async with services.db.read() as conn:
         opened = await open_meeting(conn, who, data.id)
-        rows = await store.list_participants(conn, data.id)
-    grid = grid_of(opened.row)
-    people: dict[str, Marks] = {
-        row["id"]: marks(grid, cells_of(row, "available"), cells_of(row, "if_need_be"))
-        for row in rows
-    }
+        grid = grid_of(opened.row)
+        people = await marks_of(services.db).people(conn, data.id, grid)
     duration = data.duration_minutes or opened.row["time_slot_minutes"]
     min_people = data.min_people or 1
     with refusals("the result's query"):
