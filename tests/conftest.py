@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
@@ -116,6 +117,15 @@ def token(issuer: EmbeddedIssuer) -> Callable[..., str]:
         return issuer.mint(user, **kwargs)
 
     return mint
+
+
+class ServedLikeProduction(TestServer):
+    """A test server that, like ``serve``, lets a handler run on when its client vanishes."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        # aiohttp's test server cancels such handlers; run_app does not.
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)
 
 
 ServerFactory = Callable[..., Awaitable[TestClient[Any, Any]]]

@@ -12,6 +12,7 @@ from server.domain.schedules.reads import list_schedule_views, stream_window
 from server.errors import ApiError
 from server.rest.auth import require_user
 from server.rest.reads import json_response, parse_query
+from server.rest.streaming import prepend, stream_body
 from server.state import STATE
 
 # The page size when a cursor comes without a limit.
@@ -30,14 +31,9 @@ async def handle_schedules(request: web.Request) -> web.StreamResponse:
     tail = await holidays_tail(services, user_id, query)
     chunks = stream_window(services, user_id, query, tail)
     first = await anext(chunks)  # errors (bad window, foreign tags) surface before headers go
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    await response.write(first)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    headers = {"Content-Type": "application/json"}
+    # As the exports: backpressure, a stall limit, and a cut body if it fails later.
+    return await stream_body(request, headers, prepend(first, chunks))
 
 
 async def handle_calendar(request: web.Request) -> web.Response:

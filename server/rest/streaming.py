@@ -72,3 +72,13 @@ def _drop(request: web.Request) -> None:
     """Cut the connection before the body's final chunk (buffered bytes go too)."""
     if request.transport is not None:
         request.transport.abort()
+
+
+async def prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    """Yield ``first``, then ``rest`` (read ahead so its errors came before the headers)."""
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()

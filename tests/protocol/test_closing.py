@@ -9,12 +9,12 @@ from typing import Any
 
 import psutil
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.protocol.connection import Connection
 from server.protocol.outbound import TRANSPORT_SOFT_LIMIT
+from tests.conftest import ServedLikeProduction
 from tests.rawclient import OP_PING, OP_TEXT, RawClient, client_frame
 from tests.serverstate import connection_to, server_connections, until
 from tests.wsclient import Device
@@ -42,15 +42,6 @@ async def raw_client() -> AsyncIterator[RawFactory]:
     yield open_on
     for raw in opened:
         raw.close()
-
-
-class ServedLikeProduction(TestServer):
-    """A test server that, like ``serve``, lets a handler run on when its client vanishes."""
-
-    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
-        # aiohttp's test server cancels such handlers; run_app does not.
-        kwargs["handler_cancellation"] = False
-        return await super()._make_runner(**kwargs)
 
 
 @pytest.fixture

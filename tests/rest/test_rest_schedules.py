@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import icalendar
 import pytest
+from aiohttp.test_utils import TestClient
 
+from server.app import create_app
+from tests.conftest import ServedLikeProduction
 from tests.rest.test_rest import bearer
 from tests.wsclient import Device
 
@@ -232,3 +238,20 @@ async def test_a_feed_over_its_instants_is_refused(start_server, token):
     assert error["details"] == {"limit": 3, "count_at_least": 4}
     assert "CALENDAR_FEED_MAX_INSTANTS" in error["message"]
     await dev.close()
+
+
+async def test_a_client_leaving_a_streamed_window_is_no_error(make_settings, token, caplog):
+    # Like `serve`, the server lets the handler run on when its client vanishes.
+    client = TestClient(ServedLikeProduction(create_app(make_settings())))
+    await client.start_server()
+    owner = await Device.connect(client, token())
+    await make_weekly(owner, recurrence_rule="FREQ=HOURLY")
+    query = "start=2026-03-01T00:00:00Z&end=2029-01-01T00:00:00Z"  # ~25,000 items, megabytes
+    response = await client.get(f"/v1/schedules?{query}", headers=bearer(token()))
+    assert response.status == 200
+    await response.content.read(1000)
+    response.close()  # the client hangs up mid-body
+    await asyncio.sleep(1)
+    await owner.close()
+    await client.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

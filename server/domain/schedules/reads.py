@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +114,7 @@ async def list_schedule_views(
 
 async def stream_window(
     services: Services, viewer_id: str, query: ScheduleListData, tail: bytes = b""
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield the whole window as JSON text in chunks, yielding to the event loop between them.
 
     Memory stays flat: the expansion holds one month of item keys, and each chunk
