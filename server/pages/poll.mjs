@@ -18,7 +18,7 @@ const page = {
   tz: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
   meetingId: null, meeting: null, days: [], people: new Map(), you: null, tier: "available",
   required: new Set(), loading: false, queue: [], pendingOwn: 0, resultSeq: 0,
-  loads: 0, replayed: 0, resultTimer: null,
+  loads: 0, replayed: 0, resultTimer: null, presence: null,
 };
 const grid = new Grid($("grid"), $("detail"), {
   canPaint: () => page.people.has(page.you),
@@ -295,6 +295,7 @@ function describe(count, total) {
 function render() {
   renderYou();
   renderPeople();
+  renderViewers();
   const counts = tally();
   const total = page.people.size;
   const editable = page.people.has(page.you);
@@ -342,8 +343,17 @@ function renderPeople() {
 
 // ---- who is viewing -------------------------------------------------------------------------
 
-function renderViewers(frame) {
+// A presence frame may come before the event that adds its participant to the list: the
+// last frame is kept and shown again whenever the list is rendered.
+function onPresence(frame) {
   if (frame.topic !== `meeting:${page.meetingId}`) return;
+  page.presence = frame;
+  renderViewers();
+}
+
+function renderViewers() {
+  const frame = page.presence;
+  if (!frame || frame.topic !== `meeting:${page.meetingId}`) return;
   const names = frame.viewers.map((v) => {
     const who = v.participant_id && page.people.get(v.participant_id);
     if (v.connection === page.connection) return "you";
@@ -484,7 +494,7 @@ function connect() {
   client.on("state", showStatus);
   client.on("ready", (ready) => onReady(ready).catch(fail));
   client.on("event", onEvent);
-  client.on("presence", renderViewers);
+  client.on("presence", onPresence);
   client.on("reset", (topic) => topic === `meeting:${page.meetingId}` && reload());
   client.on("denied", (topic) => topic === `meeting:${page.meetingId}` && closePoll());
   client.on("closed", onClosed);
