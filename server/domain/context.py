@@ -23,7 +23,7 @@ from server.settings import Settings
 from server.storage.db import Database, Tx, lost_race
 from server.storage.events import NewEvent, append_batch
 from server.storage.locks import lock_keys, lock_set
-from server.storage.ops import claim_op, store_op_reply
+from server.storage.ops import record_op
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +183,9 @@ async def mutate(
 ) -> AsyncIterator[Mutation]:
     """Open a mutation holding the locks of the actor, ``owners`` and ``meetings``.
 
-    The locks are taken in one order before anything is read; with an op_id, it
-    is claimed next and the reply stored before commit, so a repeat gets it back.
+    The locks are taken in one order before anything is read. With an op_id the
+    reply is stored last, in the same transaction: a repeat finds the key taken,
+    rolls back (``OpAlreadyAppliedError``) and is answered with the first reply.
     """
     async with services.db.transaction() as tx:
         now = now_ms()
@@ -192,16 +193,16 @@ async def mutate(
         await mutation.hold(
             lock_set("owner", [actor.user_id, *owners]) | lock_set("meeting", meetings)
         )
-        if actor.op_id and not await claim_op(
-            tx.conn, actor.user_id, actor.op_id, actor.command, now
-        ):
-            raise OpAlreadyAppliedError(actor.op_id)
         yield mutation
         await mutation.flush()
         if actor.op_id:
             if mutation.reply is None:
                 raise RuntimeError("a mutation with an op_id must call done()")
-            await store_op_reply(tx.conn, actor.user_id, actor.op_id, mutation.reply)
+            recorded = await record_op(
+                tx.conn, actor.user_id, actor.op_id, actor.command, mutation.reply, now
+            )
+            if not recorded:  # a repeat: roll back, the first reply is the answer
+                raise OpAlreadyAppliedError(actor.op_id)
 
 
 def retrying(action: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

@@ -119,15 +119,19 @@ async def stored_reply(conn: Connection, cmd: Command) -> Any | None:
 
 
 async def run_command(conn: Connection, registered: Registered, cmd: Command) -> bytes:
-    """Call the handler, answering a repeated op_id with its first reply."""
-    replay = await stored_reply(conn, cmd)
-    if replay is not None:
-        return result_frame(cmd.id, replay, replayed=True)
+    """Call the handler, answering a repeated op_id with its first reply.
+
+    The op store is read only when the command did not apply: a repeat rolls back
+    when its reply cannot be stored (``OpAlreadyAppliedError``), or fails the
+    checks its first application changed (a second pause of one timer); either
+    way the first reply is the answer. A new op costs no read.
+    """
     try:
         data = await registered.handler(conn, cmd)
-    except OpAlreadyAppliedError:
-        # A concurrent command with the same op_id committed first.
+    except (OpAlreadyAppliedError, ApiError):
         replay = await stored_reply(conn, cmd)
+        if replay is None:
+            raise
         return result_frame(cmd.id, replay, replayed=True)
     return result_frame(cmd.id, data)
 

@@ -5,35 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.storage.tables import op_replies
 
 
-async def claim_op(conn: AsyncConnection, user_id: str, op_id: str, command: str, now: int) -> bool:
-    """Reserve ``op_id`` for this transaction; False when it was already used.
+async def record_op(
+    conn: AsyncConnection, user_id: str, op_id: str, command: str, reply: Any, now: int
+) -> bool:
+    """Store the reply of ``op_id`` in this transaction; False when the op was already applied.
 
-    On PostgreSQL a concurrent claim of the same op waits for this transaction,
-    then finds the row, so two racing repeats never both apply.
+    On PostgreSQL a concurrent insert of the same key waits for the other
+    transaction, then finds its row, so two racing repeats never both commit.
     """
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
         dialect.insert(op_replies)
-        .values(user_id=user_id, op_id=op_id, command=command, created_at=now)
+        .values(
+            user_id=user_id,
+            op_id=op_id,
+            command=command,
+            created_at=now,
+            reply=orjson.dumps(reply).decode(),
+        )
         .on_conflict_do_nothing(index_elements=[op_replies.c.user_id, op_replies.c.op_id])
     )
     return bool((await conn.execute(stmt)).rowcount)
-
-
-async def store_op_reply(conn: AsyncConnection, user_id: str, op_id: str, reply: Any) -> None:
-    """Record the reply of the op claimed in this transaction."""
-    await conn.execute(
-        update(op_replies)
-        .where(op_replies.c.user_id == user_id, op_replies.c.op_id == op_id)
-        .values(reply=orjson.dumps(reply).decode())
-    )
 
 
 async def get_op_reply(conn: AsyncConnection, user_id: str, op_id: str) -> tuple[str, Any] | None:

@@ -26,9 +26,12 @@ from tests.wsclient import Device
 Command = tuple[str, dict[str, Any]]
 
 
-async def race(first: Device, second: Device, a: Command, b: Command) -> list[dict[str, Any]]:
-    """Send two commands from two devices at the same moment; return both result frames."""
-    ids = await asyncio.gather(first.send(*a), second.send(*b))
+async def race(
+    first: Device, second: Device, a: Command, b: Command, op_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Send two commands (with one ``op_id``, if given) from two devices at the same moment;
+    return both result frames."""
+    ids = await asyncio.gather(first.send(*a, op_id=op_id), second.send(*b, op_id=op_id))
     return list(await asyncio.gather(first.result(ids[0], 20), second.result(ids[1], 20)))
 
 

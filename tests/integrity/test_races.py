@@ -18,7 +18,7 @@ import pytest
 from server.storage.tables import timers
 from tests.conftest import PG_URL
 from tests.integrity.invariants import all_violations, codes, race, read_rows
-from tests.wsclient import Device
+from tests.wsclient import Device, new_op
 
 ROUNDS = 40 if PG_URL else 8
 DEADLINE = "2030-01-01T09:00:00Z"
@@ -191,3 +191,20 @@ async def test_one_running_timer_when_two_start_at_once(instances, devices):
     assert set(outcomes) == {"ok ok"}, outcomes
     running = [t for t in await read_rows(servers[0], timers) if t["status"] == "RUNNING"]
     assert len(running) == 1, running
+
+
+async def test_one_op_sent_by_two_devices_applies_once(pair):
+    # The op store is read only when a command did not apply: the loser of each
+    # race either finds the op taken at commit or fails the check the winner
+    # changed (the timer is already paused); both answer with the first reply.
+    client, (a, b) = pair
+    timer = await a.ok("timer.start", {"allocated_ms": 60_000})
+    for n in range(ROUNDS):
+        verb = "timer.pause" if n % 2 == 0 else "timer.resume"
+        command = (verb, {"id": timer["id"]})
+        replies = await race(a, b, command, command, op_id=new_op())
+        assert codes(replies) == ["ok", "ok"], replies
+        assert sorted(bool(r.get("replayed")) for r in replies) == [False, True], replies
+        assert replies[0]["data"] == replies[1]["data"]
+    [row] = await read_rows(client, timers)
+    assert row["version"] == 1 + ROUNDS  # each op applied exactly once

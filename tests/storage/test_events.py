@@ -18,7 +18,7 @@ from server.storage.events import (
     prune_events,
     read_events,
 )
-from server.storage.ops import claim_op, get_op_reply, prune_ops, store_op_reply
+from server.storage.ops import get_op_reply, prune_ops, record_op
 from server.storage.tables import events
 
 
@@ -84,14 +84,12 @@ async def test_pruning_keeps_the_head_so_seqs_never_restart(db):
     assert await append(db, "user:x", at=300) == 3
 
 
-async def test_op_claims_are_once_per_user(db):
+async def test_op_replies_are_once_per_user(db):
     async with db.transaction() as tx:
-        assert await claim_op(tx.conn, "u", "op-1", "timer.start", 1) is True
-        await store_op_reply(tx.conn, "u", "op-1", {"id": "t"})
+        assert await record_op(tx.conn, "u", "op-1", "timer.start", {"id": "t"}, 1) is True
     async with db.transaction() as tx:
-        assert await claim_op(tx.conn, "u", "op-1", "timer.start", 2) is False
-        assert await claim_op(tx.conn, "v", "op-1", "timer.start", 2) is True
-        await store_op_reply(tx.conn, "v", "op-1", {"id": "v"})
+        assert await record_op(tx.conn, "u", "op-1", "timer.start", {"id": "x"}, 2) is False
+        assert await record_op(tx.conn, "v", "op-1", "timer.start", {"id": "v"}, 2) is True
     async with db.read() as conn:
         assert await get_op_reply(conn, "u", "op-1") == ("timer.start", {"id": "t"})
     async with db.transaction() as tx:

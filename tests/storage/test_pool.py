@@ -1,0 +1,45 @@
+"""Pooled PostgreSQL connections the server closed are replaced, not handed to commands."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from tests.conftest import PG_URL, requires_postgres
+from tests.wsclient import Device
+
+pytestmark = requires_postgres
+
+
+async def terminate_other_backends() -> int:
+    """Make PostgreSQL end every other session on the test database (as a restart would)."""
+    assert PG_URL is not None
+    admin = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    return int(ended)
+
+
+async def at_once(dev: Device, commands: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Send every command before reading any result (several pooled connections at once)."""
+    sent = [await dev.send(name, data) for name, data in commands]
+    return [await dev.result(cid) for cid in sent]
+
+
+async def test_commands_after_the_database_ended_every_pooled_connection(device):
+    dev = await device()
+    started = await at_once(dev, [("timer.start", {"allocated_ms": 60_000})] * 6)
+    await at_once(dev, [("timer.list", {})] * 6)
+    assert await terminate_other_backends() >= 1
+    await asyncio.sleep(0.2)  # the driver reads each socket's end
+    pauses = [("timer.pause", {"id": r["data"]["id"]}) for r in started]
+    replies = await at_once(dev, pauses + [("timer.list", {})] * 6)
+    assert [r["ok"] for r in replies] == [True] * 12, [r.get("error") for r in replies]
+    assert len((await dev.ok("timer.list", {}))["items"]) == 6
