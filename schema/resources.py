@@ -61,8 +61,8 @@ class PauseEntry(BaseModel):
     elapsed_ms: int
 
 
-class Timer(Resource):
-    """A timer; ``elapsed_ms`` is exact at ``server_time``."""
+class TimerChange(Resource):
+    """A timer as its events carry it: every field but ``pause_history``."""
 
     title: str
     description: str
@@ -75,10 +75,15 @@ class Timer(Resource):
     started_at: str
     paused_at: str | None
     ended_at: str | None
-    pause_history: list[PauseEntry]
     due_at: str | None
     visibility: Visibility
     server_time: str
+
+
+class Timer(TimerChange):
+    """A timer; ``elapsed_ms`` is exact at ``server_time``."""
+
+    pause_history: list[PauseEntry]
 
 
 class Deleted(BaseModel):

@@ -198,8 +198,16 @@ def test_event_section_has_a_valid_example(name):
     ]
     assert frames, f'the `{name}` section needs a ```json event frame with "name": "{name}"'
     for frame in frames:
-        Event.model_validate(frame)
-        DECLARED_EVENTS[name].model_validate(frame["data"])
+        check_event(frame)
+
+
+def check_event(frame: dict[str, Any]) -> None:
+    """Validate an event frame and its data, which may hold no field its model lacks."""
+    Event.model_validate(frame)
+    model = DECLARED_EVENTS[frame["name"]]
+    model.model_validate(frame["data"])
+    extra = set(frame["data"]) - set(model.model_fields)
+    assert not extra, f"{frame['name']} data has fields its model lacks: {sorted(extra)}"
 
 
 def test_every_json_example_parses_and_matches_its_frame_model():
@@ -209,6 +217,8 @@ def test_every_json_example_parses_and_matches_its_frame_model():
         kind = block["type"]
         if kind == "result":
             (ResultOk if block.get("ok") else ResultError).model_validate(block)
+        elif kind == "event" and block.get("name") in DECLARED_EVENTS:
+            check_event(block)
         elif kind in FRAME_MODELS:
             FRAME_MODELS[kind].model_validate(block)
         elif kind in commands():

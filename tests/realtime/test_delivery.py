@@ -169,13 +169,14 @@ async def test_slow_consumer_is_closed_4409_while_others_keep_receiving(start_se
     stalled_conn = connection_to(server, stalled.ws.get_extra_info("sockname")[1])
     # The healthy device reads all along, as a real client does; the stalled one reads
     # nothing until the server closes it, and then in time for the close frame (2 s).
-    receiving = asyncio.create_task(healthy.wait_events(401, timeout=30))
+    # 800 frames of 10 KB: more than the kernel's socket buffers hold on loopback.
+    receiving = asyncio.create_task(healthy.wait_events(801, timeout=60))
     closed = asyncio.create_task(close_code_once_closing(stalled, stalled_conn))
     timer = await sender.ok("timer.start", {"allocated_ms": 3_600_000, "description": "x" * 10_000})
-    for i in range(400):
+    for i in range(800):
         await sender.ok("timer.pause" if i % 2 == 0 else "timer.resume", {"id": timer["id"]})
     await receiving
-    assert [e["seq"] for e in healthy.events] == list(range(1, 402))
+    assert [e["seq"] for e in healthy.events] == list(range(1, 802))
     assert await closed == 4409
     for dev in (sender, healthy):
         await dev.close()

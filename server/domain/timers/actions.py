@@ -52,7 +52,7 @@ async def do_start_timer(services: Services, actor: Actor, data: TimerStartData)
         await store.insert_timer(m.conn, values)
         await insert_tag_links(m.conn, "timer", values["id"], actor.user_id, tag_ids)
         view = logic.timer_view(values, m.now)
-        m.emit(user_topic(actor.user_id), "timer.started", view)
+        m.emit(user_topic(actor.user_id), "timer.started", logic.timer_event(view))
         m.done(view)
     services.on_due_at(values["due_at"])
     return view
@@ -129,7 +129,8 @@ async def do_fire_due(services: Services, timer_id: str, owner_id: str) -> bool:
         row = await store.claim_due(m.conn, timer_id, m.now)
         if row is None:
             return False
-        m.emit(user_topic(row["owner_id"]), "timer.due", logic.timer_view(row, m.now))
+        view = logic.timer_view(row, m.now)
+        m.emit(user_topic(row["owner_id"]), "timer.due", logic.timer_event(view))
     return True
 
 
@@ -150,7 +151,7 @@ async def _apply(
     await store.update_timer(m.conn, row["id"], {**changes, "updated_at": m.now})
     updated = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
     view = logic.timer_view(updated, m.now)
-    m.emit(user_topic(row["owner_id"]), event, view)
+    m.emit(user_topic(row["owner_id"]), event, logic.timer_event(view))
     return view
 
 

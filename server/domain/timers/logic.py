@@ -13,8 +13,8 @@ from server.domain.visibility.policy import visibility_view
 from server.errors import ApiError
 
 RUNNING, PAUSED, COMPLETED, CANCELLED = "RUNNING", "PAUSED", "COMPLETED", "CANCELLED"
-# Every timer frame carries the history, so it is bounded: the newest 50 entries
-# (25 pause/resume pairs) are kept. Elapsed time never depends on it.
+# The history is bounded: the newest 50 entries (25 pause/resume pairs) are kept.
+# Elapsed time never depends on it, and events leave it out (``timer_event``).
 HISTORY_MAX = 50
 
 Row = Mapping[Any, Any]
@@ -133,6 +133,16 @@ def timer_view(row: Row, now: int) -> dict[str, Any]:
         "version": int(row["version"]),
         "server_time": iso_ms(now),
     }
+
+
+def timer_event(view: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a timer event's data: the timer without ``pause_history``.
+
+    Each event goes to every device of the owner and of each friend who may see
+    the timer; the history (up to 50 entries) would be most of every frame. A
+    client reads it with ``timer.get`` when it shows it.
+    """
+    return {key: value for key, value in view.items() if key != "pause_history"}
 
 
 def tick_entry(timer: Mapping[str, Any], owner: str, now: int, since_ms: int) -> dict[str, Any]:
