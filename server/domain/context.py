@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, Protocol, TypeVar
 
+from sqlalchemy import Table
+
 from schema.base import Command
 from schema.errors import ErrorCode
 from schema.events import EVENTS
@@ -21,9 +23,10 @@ from server.domain.visibility.policy import Viewer
 from server.errors import ApiError
 from server.settings import Settings
 from server.storage.db import Database, Tx, lost_race
-from server.storage.events import NewEvent, append_batch
+from server.storage.events import NewEvent, RowWrite, append_batch
 from server.storage.locks import lock_keys, lock_set
 from server.storage.ops import record_op
+from server.storage.rows import update_row
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,7 @@ class Mutation:
         self.events = 0
         self._events: dict[str, list[NewEvent]] = {}
         self._held: set[int] = set()
+        self._last_write: RowWrite | None = None
 
     async def lock_owners(self, owners: Iterable[str]) -> None:
         """Hold the owners' locks until commit: their data's rules cannot change meanwhile.
@@ -155,16 +159,32 @@ class Mutation:
         self._events.setdefault(topic, []).append(event)
         self.events += 1
 
+    def write_last(self, table: Table, ident: str, values: dict[str, Any]) -> None:
+        """Write a row's ``values`` (its version bumped) with the events, as the last write.
+
+        Nothing the mutation reads afterwards sees it: it goes out when the events
+        are appended, in the same statement on PostgreSQL (one round trip for the
+        change and its event, the shape of most commands).
+        """
+        if self._last_write is not None:
+            raise RuntimeError("a mutation has one last write")
+        self._last_write = RowWrite(table, ident, values)
+
     async def flush(self) -> None:
-        """Append the queued events, one batch per topic, and publish them after commit.
+        """Write the last row, append the queued events (one batch per topic), and publish
+        them after commit.
 
         Appending last keeps the topic head's row lock for the shortest time, and
         a client sees a transaction's events as one batch (``batch.index/size``).
         """
+        write, self._last_write = self._last_write, None
         # Topics in one order: two transactions never wait on each other's heads crosswise.
         for topic, batch in sorted(self._events.items()):
-            for frame in await append_batch(self.conn, topic, batch):
+            for frame in await append_batch(self.conn, topic, batch, write):
                 self.tx.after_commit.append(functools.partial(self.services.publish, topic, frame))
+            write = None
+        if write is not None:
+            await update_row(self.conn, write.table, write.ident, write.values)
         self._events.clear()
 
     def done(self, reply: Any) -> Any:
@@ -180,19 +200,22 @@ async def mutate(
     *,
     owners: Iterable[str] = (),
     meetings: Iterable[str] = (),
+    lock_actor: bool = True,
 ) -> AsyncIterator[Mutation]:
     """Open a mutation holding the locks of the actor, ``owners`` and ``meetings``.
 
-    The locks are taken in one order before anything is read. With an op_id the
+    The locks are taken in one order before anything is read. A mutation that
+    reads and writes one row of the actor, locked ``FOR UPDATE``, checks no rule
+    across rows: it may skip the actor's lock (``lock_actor=False``); the row's
+    lock serialises its writers. With an op_id the
     reply is stored last, in the same transaction: a repeat finds the key taken,
     rolls back (``OpAlreadyAppliedError``) and is answered with the first reply.
     """
     async with services.db.transaction() as tx:
         now = now_ms()
         mutation = Mutation(tx, services, actor, now)
-        await mutation.hold(
-            lock_set("owner", [actor.user_id, *owners]) | lock_set("meeting", meetings)
-        )
+        locked = [actor.user_id] if lock_actor else []
+        await mutation.hold(lock_set("owner", [*locked, *owners]) | lock_set("meeting", meetings))
         yield mutation
         await mutation.flush()
         if actor.op_id:

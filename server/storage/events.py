@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import Table, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.clock import iso_ms
+from server.storage.rows import update_row
 from server.storage.tables import events, topic_heads
 
 # PostgreSQL bumps the head and writes the event in one round trip; the frame's
 # seq is spliced in by the database between the two halves Python serialized.
-_APPEND_PG = text(
-    """
-    WITH head AS (
+_HEAD_AND_EVENT = """
+    head AS (
         INSERT INTO topic_heads (topic, seq) VALUES (:topic, 1)
         ON CONFLICT (topic) DO UPDATE SET seq = topic_heads.seq + 1
         RETURNING seq
@@ -29,8 +30,28 @@ _APPEND_PG = text(
            :op_id, :actor, :at
     FROM head
     RETURNING seq
-    """
-)
+"""
+_APPEND_PG = text("WITH" + _HEAD_AND_EVENT)
+
+
+@dataclass(frozen=True)
+class RowWrite:
+    """A row's changed fields, written with its version bumped (``Mutation.write_last``)."""
+
+    table: Table
+    ident: str
+    values: dict[str, Any]
+
+
+@functools.cache
+def _write_and_append_pg(table: Table, keys: tuple[str, ...]) -> Any:
+    """Build the statement that writes a row and appends one event: one round trip."""
+    unknown = set(keys) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
+    sets = ", ".join(f"{key} = :w_{key}" for key in keys)
+    write = f"written AS (UPDATE {table.name} SET {sets}, version = version + 1 WHERE id = :w_id)"
+    return text(f"WITH {write}, {_HEAD_AND_EVENT}")
 
 
 def _bump_statement(insert: Any) -> Any:
@@ -83,32 +104,48 @@ def frame_halves(event: NewEvent, topic: str, batch: tuple[int, int] | None) -> 
     return prefix, b"," + rest[1:]
 
 
-async def append_event(conn: AsyncConnection, topic: str, event: NewEvent) -> tuple[int, bytes]:
-    """Write one event with the topic's next seq; return the seq and the frame's bytes.
+async def append_event(
+    conn: AsyncConnection, topic: str, event: NewEvent, write: RowWrite | None = None
+) -> tuple[int, bytes]:
+    """Write one event with the topic's next seq (after ``write``, if any); return the seq
+    and the frame's bytes.
 
     The upsert of the topic's head row serialises writers per topic, so seqs are
-    gap-free: a rolled-back writer takes its bump with it.
+    gap-free: a rolled-back writer takes its bump with it. On PostgreSQL the row
+    write, the head and the event are one statement.
     """
     prefix, suffix = frame_halves(event, topic, None)
     row = _row(topic, event)
     if conn.dialect.name == "postgresql":
         params = {**row, "prefix": prefix.decode(), "suffix": suffix.decode()}
-        seq = int((await conn.execute(_APPEND_PG, params)).scalar_one())
+        stmt = _APPEND_PG
+        if write is not None:
+            stmt = _write_and_append_pg(write.table, tuple(write.values))
+            params.update({f"w_{key}": value for key, value in write.values.items()})
+            params["w_id"] = write.ident
+        seq = int((await conn.execute(stmt, params)).scalar_one())
         return seq, prefix + str(seq).encode() + suffix
+    if write is not None:
+        await update_row(conn, write.table, write.ident, write.values)
     seq = await _reserve(conn, topic, 1)
     frame = prefix + str(seq).encode() + suffix
     await conn.execute(_INSERT_EVENT, {**row, "seq": seq, "frame": frame.decode()})
     return seq, frame
 
 
-async def append_batch(conn: AsyncConnection, topic: str, batch: Sequence[NewEvent]) -> list[bytes]:
-    """Write one transaction's events on ``topic`` under consecutive seqs; return the frames.
+async def append_batch(
+    conn: AsyncConnection, topic: str, batch: Sequence[NewEvent], write: RowWrite | None = None
+) -> list[bytes]:
+    """Write one transaction's events on ``topic`` under consecutive seqs (after ``write``,
+    if any); return the frames.
 
     Each frame carries ``batch: {index, size}`` so a client can apply the whole
     change at once; the seqs are reserved in one statement and the rows written in one.
     """
     if len(batch) == 1:
-        return [(await append_event(conn, topic, batch[0]))[1]]
+        return [(await append_event(conn, topic, batch[0], write))[1]]
+    if write is not None:
+        await update_row(conn, write.table, write.ident, write.values)
     first = await _reserve(conn, topic, len(batch)) - len(batch) + 1
     frames, rows = [], []
     for index, event in enumerate(batch):

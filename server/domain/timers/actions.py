@@ -17,6 +17,7 @@ from server.domain.visibility.fanout import deletion
 from server.errors import ApiError, not_found
 from server.realtime.topics import user_topic
 from server.storage import timers as store
+from server.storage.tables import timers
 from server.storage.tag_links import delete_tag_links, insert_tag_links, set_tag_links
 
 Transition = Callable[[logic.Row, int], dict[str, Any]]
@@ -64,12 +65,14 @@ async def do_transition(
 ) -> dict[str, Any]:
     """Pause, resume, stop or cancel a timer."""
     transition, event = TRANSITIONS[action]
-    async with mutate(services, actor) as m:
+    # One timer's row is the whole change, unless a resume pauses the others.
+    single_running = services.settings.single_running_timer
+    async with mutate(services, actor, lock_actor=single_running) as m:
         row = await _load(m, timer_id, if_version)
-        if action == "resume" and services.settings.single_running_timer:
+        if action == "resume" and single_running:
             await _pause_running(m)
         changes = transition(row, m.now)
-        view = await _apply(m, row, changes, event)
+        view = _apply_last(m, row, changes, event)
         m.done(view)
     if changes.get("due_at") is not None:
         services.on_due_at(changes["due_at"])
@@ -97,7 +100,7 @@ async def do_update_timer(
             changes["tag_ids"] = orjson.dumps(new_tags).decode()
             await set_tag_links(m.conn, "timer", data.id, actor.user_id, new_tags)
         view = (
-            await _apply(m, row, changes, "timer.updated")
+            _apply_last(m, row, changes, "timer.updated")
             if changes
             else logic.timer_view(row, m.now)
         )
@@ -145,10 +148,21 @@ async def _load(m: Mutation, timer_id: str, if_version: int | None) -> logic.Row
     return row
 
 
-async def _apply(
+async def _apply_now(
     m: Mutation, row: logic.Row, changes: dict[str, Any], event: str
 ) -> dict[str, Any]:
+    """Write the changes at once (the mutation reads on) and emit them."""
     await store.update_timer(m.conn, row["id"], {**changes, "updated_at": m.now})
+    return _emit(m, row, changes, event)
+
+
+def _apply_last(m: Mutation, row: logic.Row, changes: dict[str, Any], event: str) -> dict[str, Any]:
+    """Write the changes as the mutation's last write (with its event) and emit it."""
+    m.write_last(timers, row["id"], {**changes, "updated_at": m.now})
+    return _emit(m, row, changes, event)
+
+
+def _emit(m: Mutation, row: logic.Row, changes: dict[str, Any], event: str) -> dict[str, Any]:
     updated = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
     view = logic.timer_view(updated, m.now)
     m.emit(user_topic(row["owner_id"]), event, logic.timer_event(view))
@@ -157,4 +171,4 @@ async def _apply(
 
 async def _pause_running(m: Mutation) -> None:
     for row in await store.list_active_timers(m.conn, m.actor.user_id, ("RUNNING",)):
-        await _apply(m, row, logic.pause(row, m.now), "timer.paused")
+        await _apply_now(m, row, logic.pause(row, m.now), "timer.paused")
