@@ -383,6 +383,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.names: dict[str, int] = {}
+        self.event_bytes = 0
         self.gaps = 0
         self.duplicates = 0
         self.other = 0
@@ -393,6 +394,7 @@ class Tally:
     def reset(self) -> None:
         """Forget the counts of earlier phases (closes are kept)."""
         self.names, self.gaps, self.duplicates, self.other, self.latencies_ns = {}, 0, 0, 0, []
+        self.event_bytes = 0
 
     def count(self, names: Iterable[str]) -> int:
         """Return how many events of ``names`` arrived."""
@@ -405,6 +407,7 @@ class Tally:
             self.other += 1
             return
         self.check_seq(dev, int(frame["seq"]))
+        self.event_bytes += len(text.encode())
         name = frame["name"]
         self.names[name] = self.names.get(name, 0) + 1
         if name == "timer.updated":
@@ -765,6 +768,7 @@ async def throughput_phase(
         "expected": expected,
         "gaps": fleet.tally.gaps,
         "duplicates": fleet.tally.duplicates,
+        "event_frame_bytes": round(fleet.tally.event_bytes / max(1, expected)),
         "server_cpu_us_per_mutation": round(server_s / max(1, merged["ok"]) * 1e6, 1),
         "pg_redis_cpu_us_per_mutation": round(services_s / max(1, merged["ok"]) * 1e6, 1),
         "load_cpu_s": round(load_s, 2),
@@ -866,6 +870,7 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("delivered/expected (devices)", fraction(t["delivered"], t["expected"])),
         ("sender copies delivered/expected", fraction(t["sender_events"], t["ok"])),
         ("seq gaps / duplicates", f"{t['gaps']} / {t['duplicates']}"),
+        ("event frame bytes (mean)", f"{t['event_frame_bytes']}"),
         ("latency rate target/achieved /s", f"{lat['target_rate']:.0f} / {lat['achieved_rate']}"),
         ("latency delivered/expected", fraction(lat["delivered"], lat["expected"])),
         ("latency p50 / p99 / max ms", f"{lat['p50_ms']} / {lat['p99_ms']} / {lat['max_ms']}"),
