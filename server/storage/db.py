@@ -50,6 +50,13 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # PostgreSQL reads run each statement on its own (autocommit): under READ
+        # COMMITTED a statement's snapshot is its own inside a transaction too, so a
+        # read transaction bought nothing but its BEGIN and ROLLBACK round trips.
+        # SQLite's read transaction is one snapshot for all its statements: kept.
+        self._reader = (
+            engine if self.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # SQLite has one writer; queueing writers here avoids SQLITE_BUSY on the
         # read-to-write upgrade that busy_timeout cannot resolve.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -67,7 +74,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """Give a connection for reads."""
-        async with self.engine.connect() as conn:
+        async with self._reader.connect() as conn:
             yield conn
 
     async def close(self) -> None:
