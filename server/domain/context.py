@@ -23,9 +23,9 @@ from server.domain.visibility.policy import Viewer
 from server.errors import ApiError
 from server.settings import Settings
 from server.storage.db import Database, Tx, lost_race
-from server.storage.events import NewEvent, RowWrite, append_batch
+from server.storage.events import NewEvent, RowWrite, StaleRowError, append_batch
 from server.storage.locks import lock_keys, lock_set
-from server.storage.ops import record_op
+from server.storage.ops import OpAlreadyAppliedError, OpRecord, record_op
 from server.storage.rows import update_row
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,6 @@ class Who:
         return cls(caller.user_id, caller.viewer, caller.guest)
 
 
-class OpAlreadyAppliedError(Exception):
-    """The op_id was applied by an earlier (possibly concurrent) command."""
-
-
 class Mutation:
     """One transaction: write rows, emit events, then commit and publish."""
 
@@ -124,6 +120,10 @@ class Mutation:
         self._events: dict[str, list[NewEvent]] = {}
         self._held: set[int] = set()
         self._last_write: RowWrite | None = None
+
+    def pending_version(self) -> int | None:
+        """Return the version the last write expects its row at (None: any, or no write)."""
+        return None if self._last_write is None else self._last_write.version
 
     async def lock_owners(self, owners: Iterable[str]) -> None:
         """Hold the owners' locks until commit: their data's rules cannot change meanwhile.
@@ -159,33 +159,50 @@ class Mutation:
         self._events.setdefault(topic, []).append(event)
         self.events += 1
 
-    def write_last(self, table: Table, ident: str, values: dict[str, Any]) -> None:
-        """Write a row's ``values`` (its version bumped) with the events, as the last write.
+    def write_last(
+        self, table: Table, ident: str, values: dict[str, Any], version: int | None = None
+    ) -> None:
+        """Write a row's ``values`` (its version bumped) with the events, as the last write;
+        with ``version``, only while the row still has it (else ``StaleRowError``).
 
         Nothing the mutation reads afterwards sees it: it goes out when the events
         are appended, in the same statement on PostgreSQL (one round trip for the
-        change and its event, the shape of most commands).
+        change, its event and the op's reply: the shape of most commands).
         """
         if self._last_write is not None:
             raise RuntimeError("a mutation has one last write")
-        self._last_write = RowWrite(table, ident, values)
+        self._last_write = RowWrite(table, ident, values, version)
 
     async def flush(self) -> None:
-        """Write the last row, append the queued events (one batch per topic), and publish
-        them after commit.
+        """Write the last row, append the queued events (one batch per topic), store the
+        op's reply, and publish the events after commit.
 
         Appending last keeps the topic head's row lock for the shortest time, and
         a client sees a transaction's events as one batch (``batch.index/size``).
         """
         write, self._last_write = self._last_write, None
+        op = self._op_record()
         # Topics in one order: two transactions never wait on each other's heads crosswise.
         for topic, batch in sorted(self._events.items()):
-            for frame in await append_batch(self.conn, topic, batch, write):
+            for frame in await append_batch(self.conn, topic, batch, write, op):
                 self.tx.after_commit.append(functools.partial(self.services.publish, topic, frame))
-            write = None
-        if write is not None:
-            await update_row(self.conn, write.table, write.ident, write.values)
+            write = op = None
+        if write is not None and not await update_row(
+            self.conn, write.table, write.ident, write.values, write.version
+        ):
+            raise StaleRowError(write.ident)
+        if op is not None and not await record_op(self.conn, op):
+            raise OpAlreadyAppliedError(op.op_id)
         self._events.clear()
+
+    def _op_record(self) -> OpRecord | None:
+        """Return the reply to store under the actor's op_id (None without one)."""
+        actor = self.actor
+        if not actor.op_id:
+            return None
+        if self.reply is None:
+            raise RuntimeError("a mutation with an op_id must call done()")
+        return OpRecord(actor.user_id, actor.op_id, actor.command, self.reply, self.now)
 
     def done(self, reply: Any) -> Any:
         """Record the command's reply (stored for op_id replays) and return it."""
@@ -200,32 +217,39 @@ async def mutate(
     *,
     owners: Iterable[str] = (),
     meetings: Iterable[str] = (),
-    lock_actor: bool = True,
 ) -> AsyncIterator[Mutation]:
     """Open a mutation holding the locks of the actor, ``owners`` and ``meetings``.
 
-    The locks are taken in one order before anything is read. A mutation that
-    reads and writes one row of the actor, locked ``FOR UPDATE``, checks no rule
-    across rows: it may skip the actor's lock (``lock_actor=False``); the row's
-    lock serialises its writers. With an op_id the
+    The locks are taken in one order before anything is read. With an op_id the
     reply is stored last, in the same transaction: a repeat finds the key taken,
     rolls back (``OpAlreadyAppliedError``) and is answered with the first reply.
     """
     async with services.db.transaction() as tx:
-        now = now_ms()
-        mutation = Mutation(tx, services, actor, now)
-        locked = [actor.user_id] if lock_actor else []
-        await mutation.hold(lock_set("owner", [*locked, *owners]) | lock_set("meeting", meetings))
+        mutation = Mutation(tx, services, actor, now_ms())
+        await mutation.hold(
+            lock_set("owner", [actor.user_id, *owners]) | lock_set("meeting", meetings)
+        )
         yield mutation
         await mutation.flush()
-        if actor.op_id:
-            if mutation.reply is None:
-                raise RuntimeError("a mutation with an op_id must call done()")
-            recorded = await record_op(
-                tx.conn, actor.user_id, actor.op_id, actor.command, mutation.reply, now
-            )
-            if not recorded:  # a repeat: roll back, the first reply is the answer
-                raise OpAlreadyAppliedError(actor.op_id)
+
+
+@contextlib.asynccontextmanager
+async def mutate_read_row(services: Services, actor: Actor) -> AsyncIterator[Mutation]:
+    """Open a mutation whose whole change is one row it reads, and one event.
+
+    The body reads (no locks), then calls ``write_last`` with the version it
+    read and emits one event: on PostgreSQL the write is one statement on its
+    own (no transaction), written only while the row still has that version. A
+    row written meanwhile raises ``StaleRowError``, which ``retrying`` answers
+    by running the action again. It suits a change that checks no rule across
+    rows (a timer's pause).
+    """
+    async with services.db.one_statement() as tx:
+        mutation = Mutation(tx, services, actor, now_ms())
+        yield mutation
+        if mutation.events != 1 or mutation.pending_version() is None:
+            raise RuntimeError("mutate_read_row takes one write_last at a version and one event")
+        await mutation.flush()
 
 
 def retrying(action: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

@@ -10,13 +10,12 @@ from pydantic import ValidationError
 
 from schema.base import MAX_SAFE_INT, Command
 from schema.errors import ErrorCode
-from server.domain.context import OpAlreadyAppliedError
 from server.domain.registry import Registered
 from server.errors import ApiError, validation_details
 from server.logs import COMMAND
 from server.protocol.connection import ClientLostError, Connection
 from server.protocol.observe import observed
-from server.storage.ops import get_op_reply
+from server.storage.ops import OpAlreadyAppliedError, get_op_reply
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from server.storage.events import StaleRowError
+
 AfterCommit = Callable[[], Awaitable[None]]
 
 # SQLSTATEs of a transaction the database aborted only because of a concurrent one:
@@ -27,6 +29,8 @@ def lost_race(exc: BaseException) -> str | None:
     "integrity" is a constraint that a concurrent commit made fail (a unique name
     taken meanwhile): run again, the command's own checks see the winner.
     """
+    if isinstance(exc, StaleRowError):
+        return "transient"  # read the row again and redo the change
     if isinstance(exc, IntegrityError):
         return "integrity"
     if isinstance(exc, DBAPIError):
@@ -66,6 +70,21 @@ class Database:
         """Run a block in one transaction; its after-commit hooks run once it committed."""
         lock = self._write_lock or contextlib.nullcontext()
         async with lock, self.engine.begin() as conn:
+            tx = Tx(conn)
+            yield tx
+        for hook in tx.after_commit:
+            await hook()
+
+    @contextlib.asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[Tx]:
+        """Give a connection for reads and one writing statement, atomic on its own: on
+        PostgreSQL each runs without a transaction (no BEGIN, no COMMIT); SQLite takes
+        the writer's transaction. The hooks run once it is written."""
+        if self.is_sqlite:
+            async with self.transaction() as tx:
+                yield tx
+            return
+        async with self._reader.connect() as conn:
             tx = Tx(conn)
             yield tx
         for hook in tx.after_commit:

@@ -10,20 +10,17 @@ from typing import Any
 import orjson
 from sqlalchemy import Table, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.clock import iso_ms
+from server.storage.ops import OpAlreadyAppliedError, OpRecord, is_op_taken, record_op
 from server.storage.rows import update_row
 from server.storage.tables import events, topic_heads
 
 # PostgreSQL bumps the head and writes the event in one round trip; the frame's
 # seq is spliced in by the database between the two halves Python serialized.
-_HEAD_AND_EVENT = """
-    head AS (
-        INSERT INTO topic_heads (topic, seq) VALUES (:topic, 1)
-        ON CONFLICT (topic) DO UPDATE SET seq = topic_heads.seq + 1
-        RETURNING seq
-    )
+_EVENT = """
     INSERT INTO events (topic, seq, name, frame, op_id, actor, at)
     SELECT :topic, head.seq, :name,
            CAST(:prefix AS text) || head.seq::text || CAST(:suffix AS text),
@@ -31,27 +28,66 @@ _HEAD_AND_EVENT = """
     FROM head
     RETURNING seq
 """
-_APPEND_PG = text("WITH" + _HEAD_AND_EVENT)
+_HEAD = """
+    head AS (
+        INSERT INTO topic_heads (topic, seq) SELECT :topic, 1 {source}
+        ON CONFLICT (topic) DO UPDATE SET seq = topic_heads.seq + 1
+        RETURNING seq
+    )
+"""
+_APPEND_PG = text("WITH" + _HEAD.format(source="") + _EVENT)
+# With a row's write: the head moves, the event and the op's reply are written only
+# when the write happened (a row no longer at the version read writes nothing, and
+# the statement returns no seq); a taken op_id fails the whole statement.
+_WRITTEN = "written AS (UPDATE {table} SET {sets}, version = version + 1 WHERE {where} RETURNING 1)"
+_OP = """
+    op AS (
+        INSERT INTO op_replies (user_id, op_id, command, created_at, reply)
+        SELECT :o_user_id, :o_op_id, :o_command, :o_created_at, :o_reply FROM written
+    )
+"""
+
+
+class StaleRowError(Exception):
+    """A row read at one version was written meanwhile: read it again and redo the change."""
 
 
 @dataclass(frozen=True)
 class RowWrite:
-    """A row's changed fields, written with its version bumped (``Mutation.write_last``)."""
+    """A row's changed fields, written with its version bumped (``Mutation.write_last``);
+    with ``version``, only while the row still has it."""
 
     table: Table
     ident: str
     values: dict[str, Any]
+    version: int | None = None
 
 
 @functools.cache
-def _write_and_append_pg(table: Table, keys: tuple[str, ...]) -> Any:
-    """Build the statement that writes a row and appends one event: one round trip."""
+def _write_and_append_pg(table: Table, keys: tuple[str, ...], checked: bool, with_op: bool) -> Any:
+    """Build the statement that writes a row (and the op's reply) and appends one event."""
     unknown = set(keys) - set(table.c.keys())
     if unknown:
         raise ValueError(f"{table.name} has no column {sorted(unknown)}")
     sets = ", ".join(f"{key} = :w_{key}" for key in keys)
-    write = f"written AS (UPDATE {table.name} SET {sets}, version = version + 1 WHERE id = :w_id)"
-    return text(f"WITH {write}, {_HEAD_AND_EVENT}")
+    where = "id = :w_id" + (" AND version = :w_version" if checked else "")
+    parts = [
+        _WRITTEN.format(table=table.name, sets=sets, where=where),
+        _HEAD.format(source="FROM written"),
+    ]
+    if with_op:
+        parts.append(_OP)
+    return text("WITH " + ", ".join(parts) + _EVENT)
+
+
+def _write_params(write: RowWrite, op: OpRecord | None) -> dict[str, Any]:
+    params = {f"w_{key}": value for key, value in write.values.items()}
+    params.update(w_id=write.ident, w_version=write.version)
+    if write.version is None:
+        del params["w_version"]
+    if op is not None:
+        params.update({f"o_{key}": value for key, value in op.params().items()})
+    return params
 
 
 def _bump_statement(insert: Any) -> Any:
@@ -104,48 +140,34 @@ def frame_halves(event: NewEvent, topic: str, batch: tuple[int, int] | None) -> 
     return prefix, b"," + rest[1:]
 
 
-async def append_event(
-    conn: AsyncConnection, topic: str, event: NewEvent, write: RowWrite | None = None
-) -> tuple[int, bytes]:
-    """Write one event with the topic's next seq (after ``write``, if any); return the seq
-    and the frame's bytes.
+async def append_event(conn: AsyncConnection, topic: str, event: NewEvent) -> tuple[int, bytes]:
+    """Write one event with the topic's next seq; return the seq and the frame's bytes.
 
     The upsert of the topic's head row serialises writers per topic, so seqs are
-    gap-free: a rolled-back writer takes its bump with it. On PostgreSQL the row
-    write, the head and the event are one statement.
+    gap-free: a rolled-back writer takes its bump with it.
     """
-    prefix, suffix = frame_halves(event, topic, None)
-    row = _row(topic, event)
-    if conn.dialect.name == "postgresql":
-        params = {**row, "prefix": prefix.decode(), "suffix": suffix.decode()}
-        stmt = _APPEND_PG
-        if write is not None:
-            stmt = _write_and_append_pg(write.table, tuple(write.values))
-            params.update({f"w_{key}": value for key, value in write.values.items()})
-            params["w_id"] = write.ident
-        seq = int((await conn.execute(stmt, params)).scalar_one())
-        return seq, prefix + str(seq).encode() + suffix
-    if write is not None:
-        await update_row(conn, write.table, write.ident, write.values)
-    seq = await _reserve(conn, topic, 1)
-    frame = prefix + str(seq).encode() + suffix
-    await conn.execute(_INSERT_EVENT, {**row, "seq": seq, "frame": frame.decode()})
-    return seq, frame
+    return await _append_one(conn, topic, event, None, None)
 
 
 async def append_batch(
-    conn: AsyncConnection, topic: str, batch: Sequence[NewEvent], write: RowWrite | None = None
+    conn: AsyncConnection,
+    topic: str,
+    batch: Sequence[NewEvent],
+    write: RowWrite | None = None,
+    op: OpRecord | None = None,
 ) -> list[bytes]:
-    """Write one transaction's events on ``topic`` under consecutive seqs (after ``write``,
-    if any); return the frames.
+    """Write ``write`` (if any), then one transaction's events on ``topic`` under
+    consecutive seqs, then the op's reply (if any); return the frames.
 
     Each frame carries ``batch: {index, size}`` so a client can apply the whole
     change at once; the seqs are reserved in one statement and the rows written in one.
+    A single event on PostgreSQL is one statement with the write and the reply.
+    Raises ``StaleRowError`` when the write's row left its version (nothing is
+    written), ``OpAlreadyAppliedError`` when the op was applied before.
     """
     if len(batch) == 1:
-        return [(await append_event(conn, topic, batch[0], write))[1]]
-    if write is not None:
-        await update_row(conn, write.table, write.ident, write.values)
+        return [(await _append_one(conn, topic, batch[0], write, op))[1]]
+    await _write(conn, write)
     first = await _reserve(conn, topic, len(batch)) - len(batch) + 1
     frames, rows = [], []
     for index, event in enumerate(batch):
@@ -154,7 +176,58 @@ async def append_batch(
         frames.append(frame)
         rows.append({**_row(topic, event), "seq": first + index, "frame": frame.decode()})
     await conn.execute(_INSERT_EVENT, rows)
+    await _record(conn, op)
     return frames
+
+
+async def _append_one(
+    conn: AsyncConnection,
+    topic: str,
+    event: NewEvent,
+    write: RowWrite | None,
+    op: OpRecord | None,
+) -> tuple[int, bytes]:
+    prefix, suffix = frame_halves(event, topic, None)
+    row = _row(topic, event)
+    if conn.dialect.name != "postgresql":
+        await _write(conn, write)
+        seq = await _reserve(conn, topic, 1)
+        frame = prefix + str(seq).encode() + suffix
+        await conn.execute(_INSERT_EVENT, {**row, "seq": seq, "frame": frame.decode()})
+        await _record(conn, op)
+        return seq, frame
+    params = {**row, "prefix": prefix.decode(), "suffix": suffix.decode()}
+    if write is None:  # the head and the event; the reply, if any, after them
+        seq = int((await conn.execute(_APPEND_PG, params)).scalar_one())
+        await _record(conn, op)
+        return seq, prefix + str(seq).encode() + suffix
+    keys = tuple(write.values)
+    stmt = _write_and_append_pg(write.table, keys, write.version is not None, op is not None)
+    params.update(_write_params(write, op))
+    try:
+        written = (await conn.execute(stmt, params)).scalar_one_or_none()
+    except IntegrityError as exc:
+        if is_op_taken(exc):
+            raise OpAlreadyAppliedError(op.op_id if op else "") from None
+        raise
+    if written is None:
+        raise StaleRowError(write.ident)
+    seq = int(written)
+    return seq, prefix + str(seq).encode() + suffix
+
+
+async def _write(conn: AsyncConnection, write: RowWrite | None) -> None:
+    if write is None:
+        return
+    if not await update_row(conn, write.table, write.ident, write.values, write.version):
+        raise StaleRowError(write.ident)
+
+
+async def _record(conn: AsyncConnection, op: OpRecord | None) -> None:
+    if op is None:
+        return
+    if not await record_op(conn, op):
+        raise OpAlreadyAppliedError(op.op_id)
 
 
 def _row(topic: str, event: NewEvent) -> dict[str, Any]:

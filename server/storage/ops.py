@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -11,11 +12,44 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.storage.tables import op_replies
 
+# The op store's key: a statement that inserts a taken op fails on it.
+OP_KEY = "pk_op_replies"
 
-async def record_op(
-    conn: AsyncConnection, user_id: str, op_id: str, command: str, reply: Any, now: int
-) -> bool:
-    """Store the reply of ``op_id`` in this transaction; False when the op was already applied.
+
+class OpAlreadyAppliedError(Exception):
+    """The op_id was applied by an earlier (possibly concurrent) command."""
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """A mutation's reply, stored under its op_id with the change."""
+
+    user_id: str
+    op_id: str
+    command: str
+    reply: Any
+    at: int
+
+    def params(self) -> dict[str, Any]:
+        """Return the row's values."""
+        return {
+            "user_id": self.user_id,
+            "op_id": self.op_id,
+            "command": self.command,
+            "created_at": self.at,
+            "reply": orjson.dumps(self.reply).decode(),
+        }
+
+
+def is_op_taken(exc: BaseException) -> bool:
+    """Tell whether a database error is the op store's key refusing a repeated op."""
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None)
+    return getattr(cause, "constraint_name", None) == OP_KEY
+
+
+async def record_op(conn: AsyncConnection, op: OpRecord) -> bool:
+    """Store the op's reply in this transaction; False when the op was already applied.
 
     On PostgreSQL a concurrent insert of the same key waits for the other
     transaction, then finds its row, so two racing repeats never both commit.
@@ -23,13 +57,7 @@ async def record_op(
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
         dialect.insert(op_replies)
-        .values(
-            user_id=user_id,
-            op_id=op_id,
-            command=command,
-            created_at=now,
-            reply=orjson.dumps(reply).decode(),
-        )
+        .values(**op.params())
         .on_conflict_do_nothing(index_elements=[op_replies.c.user_id, op_replies.c.op_id])
     )
     return bool((await conn.execute(stmt)).rowcount)

@@ -48,11 +48,28 @@ async def insert_row(conn: AsyncConnection, table: Table, values: dict[str, Any]
     await conn.execute(insert(table).values(**values))
 
 
+@functools.cache
+def _update_at_version_statement(table: Table) -> Any:
+    return _update_statement(table).where(table.c.version == bindparam("b_version"))
+
+
 async def update_row(
-    conn: AsyncConnection, table: Table, ident: str, values: dict[str, Any]
-) -> None:
-    """Write changed fields (the SET clause follows the keys) and bump the version."""
-    await conn.execute(_update_statement(table), {**values, "b_id": ident})
+    conn: AsyncConnection,
+    table: Table,
+    ident: str,
+    values: dict[str, Any],
+    at_version: int | None = None,
+) -> bool:
+    """Write changed fields (the SET clause follows the keys) and bump the version.
+
+    With ``at_version`` the row is written only while it still has that version;
+    False when it did not (another writer came first).
+    """
+    if at_version is None:
+        await conn.execute(_update_statement(table), {**values, "b_id": ident})
+        return True
+    params = {**values, "b_id": ident, "b_version": at_version}
+    return bool((await conn.execute(_update_at_version_statement(table), params)).rowcount)
 
 
 async def delete_rows(conn: AsyncConnection, table: Table, idents: Sequence[str]) -> None:

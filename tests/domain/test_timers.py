@@ -265,6 +265,23 @@ async def test_repeated_op_id_returns_the_first_reply_and_changes_nothing(device
     assert events_[0]["op_id"] == op
 
 
+async def test_a_pause_repeated_after_a_resume_is_answered_not_applied(device):
+    # The repeat passes every check (the timer runs again), so only the op store's
+    # key stops it: the change and its event are not written.
+    dev = await device()
+    timer = await dev.ok("timer.start", {"allocated_ms": 60_000})
+    op = new_op()
+    paused = await dev.ok("timer.pause", {"id": timer["id"]}, op_id=op)
+    resumed = await dev.ok("timer.resume", {"id": timer["id"]})
+    again = await dev.call("timer.pause", {"id": timer["id"]}, op_id=op)
+    assert (again["ok"], again.get("replayed"), again["data"]) == (True, True, paused)
+    now = await dev.ok("timer.get", {"id": timer["id"]})
+    assert (now["status"], now["version"]) == ("RUNNING", resumed["version"])
+    assert [e["seq"] for e in await dev.wait_events(3)] == [1, 2, 3]
+    await dev.ok("ping")
+    assert len(dev.events) == 3
+
+
 async def test_repeated_stop_with_op_id_answers_the_stored_state(device):
     dev = await device()
     timer = await dev.ok("timer.start", {"allocated_ms": 60_000})

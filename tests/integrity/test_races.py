@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import orjson
 import pytest
 
-from server.storage.tables import timers
+from server.storage.tables import events, timers
 from tests.conftest import PG_URL
 from tests.integrity.invariants import all_violations, codes, race, read_rows
 from tests.wsclient import Device, new_op
@@ -208,3 +209,21 @@ async def test_one_op_sent_by_two_devices_applies_once(pair):
         assert replies[0]["data"] == replies[1]["data"]
     [row] = await read_rows(client, timers)
     assert row["version"] == 1 + ROUNDS  # each op applied exactly once
+
+
+async def test_a_transition_racing_an_edit_loses_neither(pair):
+    # A transition writes its row only at the version it read (one statement, no
+    # lock); an edit in between makes it read again, so neither change is lost.
+    client, (a, b) = pair
+    timer = await a.ok("timer.start", {"allocated_ms": 60_000})
+    for n in range(ROUNDS):
+        verb = "timer.pause" if n % 2 == 0 else "timer.resume"
+        edit = ("timer.update", {"id": timer["id"], "title": f"t{n}"})
+        replies = await race(a, b, (verb, {"id": timer["id"]}), edit)
+        assert codes(replies) == ["ok", "ok"], replies
+    [row] = await read_rows(client, timers)
+    assert row["version"] == 1 + 2 * ROUNDS
+    assert (row["title"], row["status"]) == (f"t{ROUNDS - 1}", "RUNNING")
+    logged = [orjson.loads(e["frame"]) for e in await read_rows(client, events)]
+    versions = [e["data"]["version"] for e in sorted(logged, key=lambda e: e["seq"])]
+    assert versions == list(range(1, 2 + 2 * ROUNDS))  # one event per version, in order

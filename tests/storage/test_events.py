@@ -18,7 +18,7 @@ from server.storage.events import (
     prune_events,
     read_events,
 )
-from server.storage.ops import get_op_reply, prune_ops, record_op
+from server.storage.ops import OpRecord, get_op_reply, prune_ops, record_op
 from server.storage.tables import events
 
 
@@ -86,10 +86,10 @@ async def test_pruning_keeps_the_head_so_seqs_never_restart(db):
 
 async def test_op_replies_are_once_per_user(db):
     async with db.transaction() as tx:
-        assert await record_op(tx.conn, "u", "op-1", "timer.start", {"id": "t"}, 1) is True
+        assert await record_op(tx.conn, OpRecord("u", "op-1", "timer.start", {"id": "t"}, 1))
     async with db.transaction() as tx:
-        assert await record_op(tx.conn, "u", "op-1", "timer.start", {"id": "x"}, 2) is False
-        assert await record_op(tx.conn, "v", "op-1", "timer.start", {"id": "v"}, 2) is True
+        assert not await record_op(tx.conn, OpRecord("u", "op-1", "timer.start", {"id": "x"}, 2))
+        assert await record_op(tx.conn, OpRecord("v", "op-1", "timer.start", {"id": "v"}, 2))
     async with db.read() as conn:
         assert await get_op_reply(conn, "u", "op-1") == ("timer.start", {"id": "t"})
     async with db.transaction() as tx:

@@ -10,7 +10,15 @@ import orjson
 
 from schema.commands.timers import TimerStartData, TimerUpdateData
 from schema.errors import ErrorCode
-from server.domain.context import SYSTEM, Actor, Mutation, Services, mutate, retrying
+from server.domain.context import (
+    SYSTEM,
+    Actor,
+    Mutation,
+    Services,
+    mutate,
+    mutate_read_row,
+    retrying,
+)
 from server.domain.timers import logic
 from server.domain.timers.links import require_links, with_inherited
 from server.domain.visibility.fanout import deletion
@@ -64,18 +72,32 @@ async def do_transition(
     services: Services, actor: Actor, timer_id: str, action: str, if_version: int | None
 ) -> dict[str, Any]:
     """Pause, resume, stop or cancel a timer."""
+    if action == "resume" and services.settings.single_running_timer:
+        return await _resume_alone(services, actor, timer_id, if_version)
     transition, event = TRANSITIONS[action]
-    # One timer's row is the whole change, unless a resume pauses the others.
-    single_running = services.settings.single_running_timer
-    async with mutate(services, actor, lock_actor=single_running) as m:
-        row = await _load(m, timer_id, if_version)
-        if action == "resume" and single_running:
-            await _pause_running(m)
+    # One row is the whole change: read it, then write it only while it is as read
+    # (one statement on PostgreSQL); a writer in between makes ``retrying`` redo it.
+    async with mutate_read_row(services, actor) as m:
+        found = await store.get_timer(m.conn, actor.user_id, timer_id)
+        row = _checked(found, timer_id, if_version)
         changes = transition(row, m.now)
-        view = _apply_last(m, row, changes, event)
-        m.done(view)
+        view = m.done(_apply_last(m, row, changes, event, checked=True))
     if changes.get("due_at") is not None:
         services.on_due_at(changes["due_at"])
+    return view
+
+
+@retrying
+async def _resume_alone(
+    services: Services, actor: Actor, timer_id: str, if_version: int | None
+) -> dict[str, Any]:
+    """Resume a timer and pause the others (SINGLE_RUNNING_TIMER): a rule across rows."""
+    async with mutate(services, actor) as m:
+        row = await _load(m, timer_id, if_version)
+        await _pause_running(m)
+        changes = logic.resume(row, m.now)
+        view = m.done(_apply_last(m, row, changes, "timer.resumed"))
+    services.on_due_at(changes["due_at"])
     return view
 
 
@@ -139,6 +161,11 @@ async def do_fire_due(services: Services, timer_id: str, owner_id: str) -> bool:
 
 async def _load(m: Mutation, timer_id: str, if_version: int | None) -> logic.Row:
     row = await store.get_timer(m.conn, m.actor.user_id, timer_id, for_update=True)
+    return _checked(row, timer_id, if_version)
+
+
+def _checked(row: logic.Row | None, timer_id: str, if_version: int | None) -> logic.Row:
+    """Return the timer's row; a missing one is not_found, a stale ``if_version`` conflict."""
     if row is None:
         raise not_found("timer", timer_id)
     if if_version is not None and row["version"] != if_version:
@@ -156,9 +183,13 @@ async def _apply_now(
     return _emit(m, row, changes, event)
 
 
-def _apply_last(m: Mutation, row: logic.Row, changes: dict[str, Any], event: str) -> dict[str, Any]:
-    """Write the changes as the mutation's last write (with its event) and emit it."""
-    m.write_last(timers, row["id"], {**changes, "updated_at": m.now})
+def _apply_last(
+    m: Mutation, row: logic.Row, changes: dict[str, Any], event: str, *, checked: bool = False
+) -> dict[str, Any]:
+    """Write the changes as the mutation's last write (with its event) and emit it;
+    ``checked``: only while the row is at the version read."""
+    version = row["version"] if checked else None
+    m.write_last(timers, row["id"], {**changes, "updated_at": m.now}, version)
     return _emit(m, row, changes, event)
 
 
