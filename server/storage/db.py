@@ -33,10 +33,12 @@ def lost_race(exc: BaseException) -> str | None:
         return "transient"  # read the row again and redo the change
     if isinstance(exc, IntegrityError):
         return "integrity"
-    if isinstance(exc, DBAPIError):
-        state = getattr(exc.orig, "sqlstate", None)
-        if state in TRANSIENT_STATES:
-            return "transient"
+    # SQLAlchemy's wrapping, or asyncpg's own error (statements run on the driver).
+    state = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)
+    if state in TRANSIENT_STATES:
+        return "transient"
+    if isinstance(state, str) and state.startswith("23") and not isinstance(exc, DBAPIError):
+        return "integrity"
     return None
 
 

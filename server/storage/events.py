@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Table, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.clock import iso_ms
+from server.storage import driver
+from server.storage.driver import on_driver
 from server.storage.ops import OpAlreadyAppliedError, OpRecord, is_op_taken, record_op
 from server.storage.rows import update_row
 from server.storage.tables import events, topic_heads
@@ -205,8 +206,8 @@ async def _append_one(
     stmt = _write_and_append_pg(write.table, keys, write.version is not None, op is not None)
     params.update(_write_params(write, op))
     try:
-        written = (await conn.execute(stmt, params)).scalar_one_or_none()
-    except IntegrityError as exc:
+        written = await _returned_seq(conn, stmt, params)
+    except Exception as exc:
         if is_op_taken(exc):
             raise OpAlreadyAppliedError(op.op_id if op else "") from None
         raise
@@ -214,6 +215,14 @@ async def _append_one(
         raise StaleRowError(write.ident)
     seq = int(written)
     return seq, prefix + str(seq).encode() + suffix
+
+
+async def _returned_seq(conn: AsyncConnection, stmt: Any, params: dict[str, Any]) -> Any:
+    """Run a write-and-append statement; return its event's seq (None: nothing written)."""
+    if on_driver(conn):  # every timer transition's one statement
+        records = await driver.fetch(conn, stmt, params, cache=True)
+        return records[0]["seq"] if records else None
+    return (await conn.execute(stmt, params)).scalar_one_or_none()
 
 
 async def _write(conn: AsyncConnection, write: RowWrite | None) -> None:

@@ -42,9 +42,9 @@ class OpRecord:
 
 
 def is_op_taken(exc: BaseException) -> bool:
-    """Tell whether a database error is the op store's key refusing a repeated op."""
-    orig = getattr(exc, "orig", None)
-    cause = getattr(orig, "__cause__", None)
+    """Tell whether a database error is the op store's key refusing a repeated op
+    (asyncpg's own error, or SQLAlchemy's wrapping of it)."""
+    cause = getattr(getattr(exc, "orig", None), "__cause__", None) or exc
     return getattr(cause, "constraint_name", None) == OP_KEY
 
 

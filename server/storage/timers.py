@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.storage import driver
+from server.storage.driver import on_driver
 from server.storage.tables import timers
 
 ACTIVE = ("RUNNING", "PAUSED")
@@ -34,7 +36,11 @@ async def get_timer(
 ) -> RowMapping | None:
     """Return the owner's timer, locked for the transaction when asked; None if absent."""
     stmt = _GET_FOR_UPDATE if for_update else _GET
-    return (await conn.execute(stmt, {"b_id": timer_id, "b_owner": owner_id})).mappings().first()
+    params = {"b_id": timer_id, "b_owner": owner_id}
+    if on_driver(conn):  # the read of every timer transition
+        found = await driver.fetch(conn, stmt, params, cache=True)
+        return cast(RowMapping, found[0]) if found else None
+    return (await conn.execute(stmt, params)).mappings().first()
 
 
 async def update_timer(conn: AsyncConnection, timer_id: str, values: dict[str, Any]) -> None:

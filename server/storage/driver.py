@@ -1,0 +1,63 @@
+"""Statements run on asyncpg itself where SQLAlchemy's execution layer is pure cost.
+
+SQLAlchemy Core builds every statement; on PostgreSQL, a hot statement on a
+connection outside any transaction (``Database.read``, ``Database.one_statement``)
+can skip the layer that turns it into a cursor call and its rows into Row
+objects: it is compiled once, and asyncpg gets the SQL and the arguments. Inside
+a transaction SQLAlchemy's connection keeps the statements (it owns BEGIN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ClauseElement
+
+Compiled = tuple[str, tuple[str, ...], Mapping[str, Any]]
+
+# Prebuilt statements only (module constants, functools.cache results): they live
+# as long as the process, so keying by the object holds nothing that would be freed.
+_COMPILED: dict[ClauseElement, Compiled] = {}
+
+
+def on_driver(conn: AsyncConnection) -> bool:
+    """Tell whether statements on ``conn`` may go to asyncpg directly (PostgreSQL, autocommit)."""
+    sync = conn.sync_connection
+    if conn.dialect.driver != "asyncpg" or sync is None:
+        return False
+    return sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+def compile_for_driver(
+    conn: AsyncConnection, stmt: ClauseElement, *, cache: bool = False
+) -> Compiled:
+    """Return the statement's SQL, its parameter names in order, and its bound values."""
+    if cache and stmt in _COMPILED:
+        return _COMPILED[stmt]
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    names = getattr(compiled, "positiontup", None) or ()
+    result = (compiled.string, tuple(names), compiled.params)
+    if cache:
+        _COMPILED[stmt] = result
+    return result
+
+
+async def fetch(
+    conn: AsyncConnection,
+    stmt: ClauseElement,
+    params: Mapping[str, Any] | None = None,
+    *,
+    cache: bool = False,
+) -> Sequence[Any]:
+    """Run ``stmt`` with ``params`` (over its bound values) on the driver; return its records.
+
+    Records read like rows (``record["column"]``, ``dict(record)``) and like tuples.
+    """
+    sql, names, bound = compile_for_driver(conn, stmt, cache=cache)
+    given = params or {}
+    args = [given[name] if name in given else bound[name] for name in names]
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    return await driver.fetch(sql, *args)
