@@ -227,3 +227,19 @@ async def test_a_transition_racing_an_edit_loses_neither(pair):
     logged = [orjson.loads(e["frame"]) for e in await read_rows(client, events)]
     versions = [e["data"]["version"] for e in sorted(logged, key=lambda e: e["seq"])]
     assert versions == list(range(1, 2 + 2 * ROUNDS))  # one event per version, in order
+
+
+async def test_transitions_from_two_instances_see_what_the_other_wrote(pair):
+    client, (a, b) = pair
+    timer = await a.ok("timer.start", {"allocated_ms": 60_000})
+    ident = {"id": timer["id"]}
+    for n in range(ROUNDS):
+        first, second = (a, b) if n % 2 == 0 else (b, a)
+        await first.ok("timer.pause", ident)
+        await second.ok("timer.resume", ident)
+        assert (await first.ok("timer.pause", ident))["status"] == "PAUSED"
+        assert (await second.error("timer.pause", ident))["code"] == "invalid_transition"
+        await second.ok("timer.resume", ident)
+    await b.ok("timer.delete", ident)
+    assert (await a.error("timer.pause", ident))["code"] == "not_found"
+    assert await read_rows(client, timers) == []
