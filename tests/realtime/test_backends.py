@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from server.realtime.backend import FanoutBackend
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import TASK_NAME, RedisBackend
+from server.realtime.redis_cluster import RedisClusterBackend
 from server.realtime.topics import redis_channel
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -79,14 +80,6 @@ async def wait_for(condition: Callable[[], Any], what: str, within: float = 5.0)
         await asyncio.sleep(0.01)
 
 
-def make_backend(kind: str, prefix: str) -> FanoutBackend:
-    """Build a backend of ``kind`` on the namespace ``prefix``."""
-    if kind == "memory":
-        return InProcessBackend()
-    assert REDIS_URL is not None
-    return RedisBackend(REDIS_URL, prefix)
-
-
 @pytest.fixture
 def prefix() -> str:
     """Give each test its own channel namespace so tests never see each other."""
@@ -105,14 +98,30 @@ def peer_inbox() -> Inbox:
     return Inbox()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.redis),
+    ]
+)
+def make_backend(request: pytest.FixtureRequest, prefix: str) -> Callable[[], FanoutBackend]:
+    """Build backends of each kind in turn, on the namespace ``prefix``."""
+    if request.param == "memory":
+        return InProcessBackend
+    if request.param == "redis":
+        if not REDIS_URL:
+            pytest.skip(NO_REDIS)
+        return partial(RedisBackend, REDIS_URL, prefix)
+    return partial(RedisClusterBackend, request.getfixturevalue("cluster_seeds"), prefix)
+
+
+@pytest.fixture
 async def backend(
-    request: pytest.FixtureRequest, prefix: str, inbox: Inbox
+    make_backend: Callable[[], FanoutBackend], inbox: Inbox
 ) -> AsyncIterator[FanoutBackend]:
-    """Start each backend kind in turn, delivering into ``inbox``."""
-    if request.param == "redis" and not REDIS_URL:
-        pytest.skip(NO_REDIS)
-    started = make_backend(request.param, prefix)
+    """Start a backend, delivering into ``inbox``."""
+    started = make_backend()
     await started.start(inbox.on_message, inbox.on_reconnect)
     yield started
     await started.stop()
@@ -120,12 +129,12 @@ async def backend(
 
 @pytest.fixture
 async def peer(
-    backend: FanoutBackend, prefix: str, peer_inbox: Inbox
+    backend: FanoutBackend, make_backend: Callable[[], FanoutBackend], peer_inbox: Inbox
 ) -> AsyncIterator[FanoutBackend]:
     """Start a second instance of the same kind on the same namespace."""
     if isinstance(backend, InProcessBackend):
         pytest.skip("the in-process backend is a single instance by design")
-    started = make_backend("redis", prefix)
+    started = make_backend()
     await started.start(peer_inbox.on_message, peer_inbox.on_reconnect)
     yield started
     await started.stop()
