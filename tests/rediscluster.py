@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import socket
 import subprocess
 import time
@@ -114,6 +115,14 @@ class LocalCluster:
         proc = self._procs.pop(port)
         proc.kill()
         proc.wait()
+
+    def pause(self, port: int) -> None:
+        """SIGSTOP one master: its connections stay open, nothing is answered."""
+        self._procs[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        """SIGCONT a paused master."""
+        self._procs[port].send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Kill every master."""
