@@ -228,3 +228,25 @@ async def test_a_cluster_change_mid_stream_loses_and_repeats_no_event(
     assert len(reconnects) >= 2, "both instances caught up from the event log"
     for device in (sender, *receivers):
         await device.close()
+
+
+async def test_readiness_checks_the_link_to_the_cluster(
+    own_cluster: LocalCluster, cluster_seeds: list[str], start_server: Any
+) -> None:
+    server = await start_server(
+        redis_url=None, redis_cluster_url=cluster_seeds, redis_timeout_s=0.3
+    )
+    response = await server.get("/v1/health/ready")
+    assert (await response.json())["checks"] == {"database": "ok", "redis": "ok"}
+
+    port = own_cluster.ports[0]
+    own_cluster.pause(port)
+    try:
+        await wait_for(lambda: not server.server.app[STATE].hub.backend.healthy(), "the hang")
+        response = await server.get("/v1/health/ready")
+    finally:
+        own_cluster.resume(port)
+    assert response.status == 503
+    assert (await response.json())["error"]["details"]["reasons"] == {
+        "redis": "no reply to PING within 0.3 s"
+    }
