@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.exceptions
@@ -86,22 +86,23 @@ class RedisClusterBackend(RedisBackend):
         for url in dict.fromkeys([*self._seeds, *self._owners]):
             client = Redis.from_url(url, retry=Retry(NoBackoff(), 0), **self._client_options())
             try:
-                return self._slot_owners(await client.execute_command("CLUSTER", "SLOTS"))
+                return self._slot_owners(url, await client.execute_command("CLUSTER", "SLOTS"))
             except self.link_errors as exc:
                 error = exc
             finally:
                 await client.aclose()
         raise error
 
-    def _slot_owners(self, ranges: list[list[Any]]) -> list[str]:
-        """Turn a CLUSTER SLOTS reply into the URL of each slot's master."""
+    def _slot_owners(self, asked: str, ranges: list[list[Any]]) -> list[str]:
+        """Turn the CLUSTER SLOTS reply of node ``asked`` into the URL of each slot's master."""
         owners: list[str | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
         for start, end, (host, port, *_), *_replicas in ranges:
-            url = _with_address(self._url, _decode(host), int(port))
+            # An empty host means the node answering, as Redis documents.
+            url = _with_address(self._url, _decode(host) or _address(asked)[0], int(port))
             owners[start : end + 1] = [url] * (end + 1 - start)
         if None in owners:
             raise redis.exceptions.ClusterDownError("some hash slots have no master")
-        return [owner for owner in owners if owner is not None]
+        return cast(list[str], owners)
 
 
 def _slot(channel: str) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -250,3 +252,23 @@ async def test_readiness_checks_the_link_to_the_cluster(
     assert (await response.json())["error"]["details"]["reasons"] == {
         "redis": "no reply to PING within 0.3 s"
     }
+
+
+async def test_stop_leaves_no_tasks_or_open_connections(
+    cluster_seeds: list[str], prefix: str
+) -> None:
+    before = asyncio.all_tasks()
+    backend = RedisClusterBackend(cluster_seeds, prefix)
+    await backend.start(Inbox().on_message, Inbox().on_reconnect)
+    await backend.subscribe(TOPIC)
+    await backend.publish(TOPIC, b"hello")
+    assert backend.healthy()
+
+    await backend.stop()
+
+    assert asyncio.all_tasks() - before == set()
+    del backend
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
