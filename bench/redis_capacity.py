@@ -27,6 +27,7 @@ from tests.rediscluster import free_cluster_ports
 
 COMMANDS = {"publish": ("PUBLISH", "SUBSCRIBE"), "spublish": ("SPUBLISH", "SSUBSCRIBE")}
 DRAIN_TIMEOUT_S = 120.0
+SETTLE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def measure(
     while redis.output_queued() and time.monotonic() - t0 < DRAIN_TIMEOUT_S:
         time.sleep(0.01)
     wall, cpu = time.monotonic() - t0, redis.cpu_s() - cpu0
+    time.sleep(SETTLE_S)  # what left Redis may still sit in a socket or redis-cli's buffer
     delivered = sum(s.messages() for s in subscribers)
     return {
         "kind": kind,

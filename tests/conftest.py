@@ -102,6 +102,14 @@ def own_cluster(local_cluster: LocalCluster | None) -> LocalCluster:
     return local_cluster
 
 
+@pytest.fixture(params=["redis", "redis_cluster"])
+def over_redis(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Server settings that fan out over the test Redis, then over the test Redis Cluster."""
+    if request.param == "redis_cluster":
+        return {"redis_url": None, "redis_cluster_url": request.getfixturevalue("cluster_seeds")}
+    return {}
+
+
 @pytest.fixture
 async def database_url(
     tmp_path: Path, sqlite_template: Path, pg_migrated: str | None

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from tests.conftest import requires_postgres, requires_redis
 from tests.wsclient import Device
 
@@ -21,18 +19,11 @@ async def start_timers(device: Device) -> list[str]:
     return [(await device.ok("timer.start", {"allocated_ms": 60_000}))["id"] for _ in range(STARTS)]
 
 
-@pytest.mark.parametrize("fanout", ["redis", "redis_cluster"])
 async def test_every_device_on_three_instances_gets_each_event_of_its_user_once(
-    fanout: str, request: pytest.FixtureRequest, instances: Any, devices: Any
+    over_redis: dict[str, Any], instances: Any, devices: Any
 ) -> None:
     # Only the fan-out may carry events between instances: no sweep within the test.
-    settings: dict[str, Any] = {"hub_sweep_s": 60}
-    if fanout == "redis_cluster":
-        settings |= {
-            "redis_url": None,
-            "redis_cluster_url": request.getfixturevalue("cluster_seeds"),
-        }
-    servers = await instances(3, **settings)
+    servers = await instances(3, hub_sweep_s=60, **over_redis)
     # Each user has one device on each instance.
     fleet = {user: await devices(servers, user, user, user) for user in USERS}
 
