@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import uuid
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,10 +15,12 @@ from server.realtime.redis_cluster import RedisClusterBackend
 from server.realtime.topics import redis_channel
 from server.state import STATE
 from tests.conftest import requires_postgres
+from tests.realtime.conftest import StartRedis
 from tests.realtime.test_backends import (
     LOGGER,
     TOPIC,
     Inbox,
+    collected_resource_warnings,
     completes_without_suspending,
     pubsub_links,
     wait_for,
@@ -30,30 +29,6 @@ from tests.rediscluster import LocalCluster
 from tests.wsclient import Device
 
 pytestmark = pytest.mark.redis
-
-StartCluster = Callable[..., Awaitable[tuple[RedisClusterBackend, Inbox]]]
-
-
-@pytest.fixture
-def prefix() -> str:
-    """Give each test its own channel namespace."""
-    return f"test-{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-async def start_cluster(cluster_seeds: list[str], prefix: str) -> AsyncIterator[StartCluster]:
-    """Start cluster backends on the test's namespace and stop them all afterwards."""
-    started: list[RedisClusterBackend] = []
-
-    async def start(**options: Any) -> tuple[RedisClusterBackend, Inbox]:
-        backend, inbox = RedisClusterBackend(cluster_seeds, prefix, **options), Inbox()
-        started.append(backend)
-        await backend.start(inbox.on_message, inbox.on_reconnect)
-        return backend, inbox
-
-    yield start
-    for backend in started:
-        await backend.stop()
 
 
 async def shard_subscribers(port: int, channel: str) -> int:
@@ -64,9 +39,9 @@ async def shard_subscribers(port: int, channel: str) -> int:
 
 
 async def test_topics_on_every_master_arrive_over_one_link_per_master(
-    own_cluster: LocalCluster, start_cluster: StartCluster, prefix: str
+    own_cluster: LocalCluster, start_redis: StartRedis, cluster_seeds: list[str], prefix: str
 ) -> None:
-    backend, inbox = await start_cluster()
+    backend, inbox = await start_redis(cluster_seeds)
     topics = [f"user:u{i}" for i in range(30)]
     owners = {await own_cluster.owner(redis_channel(prefix, topic)) for topic in topics}
     assert owners == set(own_cluster.ports)
@@ -83,10 +58,10 @@ async def test_topics_on_every_master_arrive_over_one_link_per_master(
 
 
 async def test_moving_a_live_topics_slot_resubscribes_on_its_new_master(
-    own_cluster: LocalCluster, start_cluster: StartCluster, prefix: str
+    own_cluster: LocalCluster, start_redis: StartRedis, cluster_seeds: list[str], prefix: str
 ) -> None:
-    backend, inbox = await start_cluster()
-    publisher, _ = await start_cluster()
+    backend, inbox = await start_redis(cluster_seeds)
+    publisher, _ = await start_redis(cluster_seeds)
     channel = redis_channel(prefix, TOPIC)
     await backend.subscribe(TOPIC)
     await publisher.publish(TOPIC, b"before")
@@ -106,9 +81,9 @@ async def test_moving_a_live_topics_slot_resubscribes_on_its_new_master(
 
 
 async def test_a_master_restart_is_an_outage_the_link_recovers_from(
-    own_cluster: LocalCluster, start_cluster: StartCluster, prefix: str
+    own_cluster: LocalCluster, start_redis: StartRedis, cluster_seeds: list[str], prefix: str
 ) -> None:
-    backend, inbox = await start_cluster(retry_max_s=0.2)
+    backend, inbox = await start_redis(cluster_seeds, retry_max_s=0.2)
     await backend.subscribe(TOPIC)
     port = await own_cluster.owner(redis_channel(prefix, TOPIC))
 
@@ -124,9 +99,11 @@ async def test_a_master_restart_is_an_outage_the_link_recovers_from(
 
 
 async def test_a_hung_master_is_noticed_and_the_link_comes_back(
-    own_cluster: LocalCluster, start_cluster: StartCluster, prefix: str
+    own_cluster: LocalCluster, start_redis: StartRedis, cluster_seeds: list[str], prefix: str
 ) -> None:
-    backend, inbox = await start_cluster(timeout_s=0.3, health_check_s=0.1, retry_max_s=0.2)
+    backend, inbox = await start_redis(
+        cluster_seeds, timeout_s=0.3, health_check_s=0.1, retry_max_s=0.2
+    )
     await backend.subscribe(TOPIC)
     port = await own_cluster.owner(redis_channel(prefix, TOPIC))
 
@@ -143,11 +120,11 @@ async def test_a_hung_master_is_noticed_and_the_link_comes_back(
 
 
 async def test_publish_never_waits_for_a_hung_master(
-    own_cluster: LocalCluster, start_cluster: StartCluster, prefix: str
+    own_cluster: LocalCluster, start_redis: StartRedis, cluster_seeds: list[str], prefix: str
 ) -> None:
     # A long timeout: nothing but the queue may let publish() return early.
-    backend, _ = await start_cluster(timeout_s=60)
-    observer, seen = await start_cluster()
+    backend, _ = await start_redis(cluster_seeds, timeout_s=60)
+    observer, seen = await start_redis(cluster_seeds)
     await observer.subscribe(TOPIC)
     port = await own_cluster.owner(redis_channel(prefix, TOPIC))
     messages = [f"m{i}".encode() for i in range(100)]
@@ -268,7 +245,4 @@ async def test_stop_leaves_no_tasks_or_open_connections(
 
     assert asyncio.all_tasks() - before == set()
     del backend
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gc.collect()
-    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert collected_resource_warnings() == []
