@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from tests.rediscluster import free_cluster_ports
 
 COMMANDS = {"publish": ("PUBLISH", "SUBSCRIBE"), "spublish": ("SPUBLISH", "SSUBSCRIBE")}

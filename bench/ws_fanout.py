@@ -35,6 +35,10 @@ import orjson
 import psutil
 
 from server.auth.embedded import EmbeddedIssuer
+
+# The local Redis Cluster of --mode cluster is the tests' own.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from tests.rediscluster import LocalCluster, free_cluster_ports
 
 T = TypeVar("T")
@@ -502,7 +506,7 @@ def free_port() -> int:
 
 
 def server_env(
-    mode: str, data_dir: Path, secret: str, db_name: str | None, seeds: list[str]
+    mode: str, data_dir: Path, secret: str, db_name: str | None, seeds: Sequence[str] = ()
 ) -> dict[str, str]:
     """Return the server's environment for ``mode`` (``seeds``: the Redis Cluster's)."""
     env = {
@@ -812,7 +816,7 @@ async def latency_phase(
     }
 
 
-def start_cluster(stack: contextlib.AsyncExitStack, given: list[str]) -> list[str]:
+def start_cluster(stack: contextlib.AsyncExitStack, given: Sequence[str]) -> Sequence[str]:
     """Return the given Redis Cluster's seeds, or start three local masters until the run ends."""
     if given:
         return given
@@ -824,12 +828,12 @@ def start_cluster(stack: contextlib.AsyncExitStack, given: list[str]) -> list[st
 
 
 async def start_stack(
-    stack: contextlib.AsyncExitStack, cfg: Config, mode: str, log_path: Path
+    stack: contextlib.AsyncExitStack, mode: str, log_path: Path, cluster: Sequence[str] = ()
 ) -> tuple[Server, str]:
     """Create and migrate the database (service modes), start the server; return it, its secret."""
     data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ws_fanout-")))
     db_name = await create_database(stack) if mode in SERVICE_MODES else None
-    seeds = start_cluster(stack, cfg.redis_cluster) if mode == "cluster" else []
+    seeds = start_cluster(stack, cluster) if mode == "cluster" else ()
     secret = "bench-secret-" + secrets.token_hex(24)
     env = server_env(mode, data_dir, secret, db_name, seeds)
     if mode in SERVICE_MODES:
@@ -853,7 +857,7 @@ async def run_mode(cfg: Config, mode: str) -> dict[str, Any]:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     async with contextlib.AsyncExitStack() as stack:
-        server, secret = await start_stack(stack, cfg, mode, log_path)
+        server, secret = await start_stack(stack, mode, log_path, cfg.redis_cluster)
         session = await stack.enter_async_context(client_session())
         await wait_ready(session, server)
         senders = await start_senders(stack, cfg, server.port, secret)
