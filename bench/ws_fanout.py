@@ -36,6 +36,11 @@ import psutil
 
 from server.auth.embedded import EmbeddedIssuer
 
+# The local Redis Cluster of --mode cluster is the tests' own.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.rediscluster import LocalCluster, free_cluster_ports
+
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +49,8 @@ SERVER_BIN = str(Path(sys.executable).parent / "hipster-timer")
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL_BASE = "postgresql://postgres@127.0.0.1:5432/"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# Modes on PostgreSQL: with one Redis, or with a Redis Cluster.
+SERVICE_MODES = ("postgres", "cluster")
 TOKEN_TTL_S = 6 * 3600
 CONNECT_CONCURRENCY = 50
 READY_TIMEOUT_S = 60.0
@@ -69,6 +76,7 @@ class Config:
     window: int
     latency_seconds: float
     idle_seconds: float
+    redis_cluster: list[str]
 
     @property
     def users(self) -> list[str]:
@@ -500,8 +508,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_env(mode: str, data_dir: Path, secret: str, db_name: str | None) -> dict[str, str]:
-    """Return the server's environment for ``mode``."""
+def server_env(
+    mode: str, data_dir: Path, secret: str, db_name: str | None, seeds: Sequence[str] = ()
+) -> dict[str, str]:
+    """Return the server's environment for ``mode`` (``seeds``: the Redis Cluster's)."""
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),
@@ -512,12 +522,15 @@ def server_env(mode: str, data_dir: Path, secret: str, db_name: str | None) -> d
         "WS_RATE_BURST": "100000",
         "LOG_LEVEL": "WARNING",
     }
-    if mode == "postgres":
+    if mode in SERVICE_MODES:
         env |= {
             "DATABASE_URL": PG_URL_BASE + str(db_name),
-            "REDIS_URL": REDIS_URL,
             "REDIS_PREFIX": "bench" + secrets.token_hex(4),
         }
+    if mode == "postgres":
+        env["REDIS_URL"] = REDIS_URL
+    if mode == "cluster":
+        env["REDIS_CLUSTER_URL"] = ",".join(seeds)
     return env
 
 
@@ -807,15 +820,27 @@ async def latency_phase(
     }
 
 
+def start_cluster(stack: contextlib.AsyncExitStack, given: Sequence[str]) -> Sequence[str]:
+    """Return the given Redis Cluster's seeds, or start three local masters until the run ends."""
+    if given:
+        return given
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ws_fanout-cluster-")))
+    cluster = LocalCluster(workdir, free_cluster_ports())
+    stack.callback(cluster.stop)
+    cluster.start()
+    return cluster.seeds
+
+
 async def start_stack(
-    stack: contextlib.AsyncExitStack, mode: str, log_path: Path
+    stack: contextlib.AsyncExitStack, mode: str, log_path: Path, cluster: Sequence[str] = ()
 ) -> tuple[Server, str]:
-    """Create and migrate the database (postgres mode), start the server; return it, its secret."""
+    """Create and migrate the database (service modes), start the server; return it, its secret."""
     data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ws_fanout-")))
-    db_name = await create_database(stack) if mode == "postgres" else None
+    db_name = await create_database(stack) if mode in SERVICE_MODES else None
+    seeds = start_cluster(stack, cluster) if mode == "cluster" else ()
     secret = "bench-secret-" + secrets.token_hex(24)
-    env = server_env(mode, data_dir, secret, db_name)
-    if mode == "postgres":
+    env = server_env(mode, data_dir, secret, db_name, seeds)
+    if mode in SERVICE_MODES:
         await migrate(env, log_path)
     return await start_server(stack, env, log_path), secret
 
@@ -836,7 +861,7 @@ async def run_mode(cfg: Config, mode: str) -> dict[str, Any]:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     async with contextlib.AsyncExitStack() as stack:
-        server, secret = await start_stack(stack, mode, log_path)
+        server, secret = await start_stack(stack, mode, log_path, cfg.redis_cluster)
         session = await stack.enter_async_context(client_session())
         await wait_ready(session, server)
         senders = await start_senders(stack, cfg, server.port, secret)
@@ -929,7 +954,18 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Config]:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--mode", choices=["embedded", "postgres", "both"], default="both")
+    p.add_argument(
+        "--mode",
+        default="both",
+        help="embedded, postgres (Redis), cluster (Redis Cluster), a comma-separated list "
+        "run back to back, or both (embedded,postgres)",
+    )
+    p.add_argument(
+        "--redis-cluster",
+        default="",
+        help="seed node URLs of a running Redis Cluster, comma-separated, for --mode cluster "
+        "(default: start three local masters for the run)",
+    )
     p.add_argument("--devices", type=int, default=1000, help="receiving WebSocket connections")
     p.add_argument("--per-user", type=int, default=10, help="devices per user")
     p.add_argument("--senders", type=int, default=2, help="sender processes")
@@ -954,7 +990,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Config]:
         or a.devices // a.per_user < a.senders
     ):
         p.error("--devices must be a multiple of --per-user, with at least one user per sender")
-    modes = ["embedded", "postgres"] if a.mode == "both" else [a.mode]
+    modes = ["embedded", "postgres"] if a.mode == "both" else a.mode.split(",")
+    if not modes or any(mode not in ("embedded", *SERVICE_MODES) for mode in modes):
+        p.error("--mode takes embedded, postgres, cluster (comma-separated) or both")
     return modes, Config(
         a.devices,
         a.per_user,
@@ -964,6 +1002,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Config]:
         a.window,
         a.latency_seconds,
         a.idle_seconds,
+        [seed.strip() for seed in a.redis_cluster.split(",") if seed.strip()],
     )
 
 

@@ -40,6 +40,7 @@ from server.realtime.backend import FanoutBackend
 from server.realtime.hub import Hub
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import RedisBackend
+from server.realtime.redis_cluster import RedisClusterBackend
 from server.rest.docs import DOCUMENTS, load_documents
 from server.rest.meetings import GUEST_HEADER
 from server.rest.metrics import METRICS_PATH, handle_metrics, start_metrics_site
@@ -70,16 +71,18 @@ def build_registry() -> CommandRegistry:
 
 
 def build_backend(settings: Settings) -> FanoutBackend:
-    """Choose Redis pub/sub when REDIS_URL is set, else the in-process twin."""
+    """Choose Redis pub/sub (REDIS_URL), a Redis Cluster's sharded pub/sub
+    (REDIS_CLUSTER_URL), else the in-process twin."""
+    options: dict[str, Any] = {
+        "timeout_s": settings.redis_timeout_s,
+        "health_check_s": settings.redis_health_check_s,
+        "queue_max_frames": settings.redis_publish_queue_max_frames,
+        "queue_max_bytes": settings.redis_publish_queue_max_bytes,
+    }
     if settings.redis_url:
-        return RedisBackend(
-            settings.redis_url,
-            settings.redis_prefix,
-            timeout_s=settings.redis_timeout_s,
-            health_check_s=settings.redis_health_check_s,
-            queue_max_frames=settings.redis_publish_queue_max_frames,
-            queue_max_bytes=settings.redis_publish_queue_max_bytes,
-        )
+        return RedisBackend(settings.redis_url, settings.redis_prefix, **options)
+    if settings.redis_cluster_url:
+        return RedisClusterBackend(settings.redis_cluster_url, settings.redis_prefix, **options)
     return InProcessBackend()
 
 

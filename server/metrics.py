@@ -170,7 +170,7 @@ class StateCollector(Collector):
         yield gauge("hipster_db_pool_idle", "Open pooled connections not in use.", pool.checkedin())
 
     def _fanout_up(self) -> Metric:
-        backend = "redis" if self.state.settings.redis_url else "memory"
+        backend = self.state.settings.fanout
         family = GaugeMetricFamily(
             "hipster_fanout_up", "1 when the fan-out link is up, else 0.", labels=["backend"]
         )

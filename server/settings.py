@@ -6,6 +6,7 @@ import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
+    redis_cluster_url: Csv = Field(default_factory=list)
     redis_prefix: str = Field(default="ht", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     redis_timeout_s: float = Field(default=2.0, gt=0)
     redis_health_check_s: float = Field(default=1.0, gt=0)
@@ -104,9 +106,20 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_token: str | None = None
 
-    _csv = field_validator("oidc_algorithms", "cors_origins", "trusted_proxy_ips", mode="before")(
-        _split_csv
-    )
+    _csv = field_validator(
+        "oidc_algorithms", "cors_origins", "trusted_proxy_ips", "redis_cluster_url", mode="before"
+    )(_split_csv)
+
+    @field_validator("redis_cluster_url")
+    @classmethod
+    def _seed_nodes(cls, seeds: list[str]) -> list[str]:
+        for seed in seeds:
+            parts = urlsplit(seed)
+            if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+                raise ValueError(f"{seed!r} is no redis://host:port or rediss://host:port URL")
+            if parts.path.strip("/") not in ("", "0"):
+                raise ValueError(f"{seed!r}: a Redis Cluster has only database 0")
+        return seeds
 
     _durations = field_validator("event_retention", "op_retention", mode="before")(_duration)
 
@@ -162,6 +175,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _one_redis(self) -> Settings:
+        if self.redis_url and self.redis_cluster_url:
+            raise ValueError("set REDIS_URL or REDIS_CLUSTER_URL, not both")
+        return self
+
+    @model_validator(mode="after")
     def _issuers_differ(self) -> Settings:
         if self.oidc_issuer and self.oidc_issuer == self.auth_issuer:
             raise ValueError("OIDC_ISSUER must differ from AUTH_ISSUER (tokens are routed by iss)")
@@ -189,6 +208,13 @@ class Settings(BaseSettings):
         if self.auth_signing_secret and len(self.auth_signing_secret.encode()) < 32:
             problems.append("AUTH_SIGNING_SECRET must be at least 32 bytes")
         return problems
+
+    @property
+    def fanout(self) -> Literal["redis", "redis_cluster", "memory"]:
+        """Name the fan-out backend: Redis, a Redis Cluster, or in-process."""
+        if self.redis_url:
+            return "redis"
+        return "redis_cluster" if self.redis_cluster_url else "memory"
 
     @property
     def effective_database_url(self) -> str:

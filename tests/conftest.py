@@ -6,7 +6,7 @@ import asyncio
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,15 @@ from server.settings import Settings, async_url
 from server.storage import migrate
 from server.storage.db import create_engine
 from server.storage.tables import metadata
+from tests.rediscluster import LocalCluster, free_cluster_ports
 from tests.wsclient import Device
 
 SECRET = "test-secret-" + "x" * 40
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
+# Seed nodes of a running Redis Cluster; unset, the Redis pass starts a local one.
+REDIS_CLUSTER = os.environ.get("TEST_REDIS_CLUSTER")
+NO_CLUSTER = "neither TEST_REDIS_CLUSTER nor TEST_REDIS_URL is set; Redis Cluster not tested"
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +65,49 @@ async def _truncate(url: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster | None]:
+    """Start three local Redis Cluster masters, unless TEST_REDIS_CLUSTER names a cluster."""
+    if REDIS_CLUSTER:
+        yield None
+        return
+    if not REDIS_URL:
+        pytest.skip(NO_CLUSTER)
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        pytest.skip("redis-server and redis-cli are needed to start a local Redis Cluster")
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster"), free_cluster_ports())
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_seeds(local_cluster: LocalCluster | None) -> list[str]:
+    """Seed node URLs of the test Redis Cluster."""
+    if local_cluster is not None:
+        return local_cluster.seeds
+    assert REDIS_CLUSTER is not None
+    return [seed.strip() for seed in REDIS_CLUSTER.split(",")]
+
+
+@pytest.fixture
+def own_cluster(local_cluster: LocalCluster | None) -> LocalCluster:
+    """The local Redis Cluster, for tests that restart or reshard it."""
+    if local_cluster is None:
+        pytest.skip("TEST_REDIS_CLUSTER names a cluster these tests may not restart or reshard")
+    return local_cluster
+
+
+@pytest.fixture(params=["redis", "redis_cluster"])
+def over_redis(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Server settings that fan out over the test Redis, then over the test Redis Cluster."""
+    if request.param == "redis_cluster":
+        return {"redis_url": None, "redis_cluster_url": request.getfixturevalue("cluster_seeds")}
+    return {}
 
 
 @pytest.fixture

@@ -34,6 +34,35 @@ def test_durations(monkeypatch, text, expected):
     assert Settings().event_retention == expected
 
 
+def test_redis_cluster_url_lists_seed_nodes(monkeypatch):
+    monkeypatch.setenv("REDIS_CLUSTER_URL", "redis://10.0.0.1:7000, rediss://u:p@10.0.0.2:7001/0,")
+    settings = Settings()
+    assert settings.redis_cluster_url == ["redis://10.0.0.1:7000", "rediss://u:p@10.0.0.2:7001/0"]
+    assert settings.fanout == "redis_cluster"
+    monkeypatch.setenv("REDIS_CLUSTER_URL", "")
+    assert Settings().fanout == "memory"
+    assert Settings(redis_url="redis://r:6379/0").fanout == "redis"
+
+
+@pytest.mark.parametrize(
+    ("seeds", "why"),
+    [
+        ("10.0.0.1:7000", "no redis://host:port"),
+        ("http://10.0.0.1:7000", "no redis://host:port"),
+        ("redis://10.0.0.1:7000/3", "only database 0"),
+    ],
+)
+def test_bad_redis_cluster_urls_are_refused(monkeypatch, seeds, why):
+    monkeypatch.setenv("REDIS_CLUSTER_URL", seeds)
+    with pytest.raises(ValidationError, match=why):
+        Settings()
+
+
+def test_redis_url_and_redis_cluster_url_exclude_each_other():
+    with pytest.raises(ValidationError, match="not both"):
+        Settings(redis_url="redis://r:6379/0", redis_cluster_url=["redis://c:7000"])
+
+
 def test_zero_retention_is_refused():
     with pytest.raises(ValidationError, match="at least 1 second"):
         Settings(event_retention=0)

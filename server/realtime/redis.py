@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any, Literal
+from collections.abc import Collection, Coroutine
+from typing import Any, ClassVar, Literal
 
 import redis.exceptions
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -34,14 +36,33 @@ _BACKOFF_START_S = 0.05
 _HANDSHAKE_TIMEOUT_S = 10.0
 
 Request = Literal["subscribe", "unsubscribe"]
+Kind = Literal["message", "subscribe", "unsubscribe"]
 
 
 class RedisHungError(TimeoutError):
     """Redis accepted the connection but stopped answering it."""
 
 
+class SubscriptionDroppedError(redis.exceptions.ConnectionError):
+    """Redis ended a subscription nobody asked to end (a Cluster moved the channel's slot)."""
+
+
 class RedisBackend:
-    """Fan messages out through Redis pub/sub, surviving Redis restarts, hangs and network cuts."""
+    """Fan messages out through Redis pub/sub, surviving Redis restarts, hangs and network cuts.
+
+    The subscriptions live on one pub/sub connection per Redis node: one node here,
+    every master of a Redis Cluster in ``RedisClusterBackend``, which overrides the
+    hooks that say which nodes there are and which node carries a channel.
+    """
+
+    # The pub/sub message types this backend reads, by what they mean to it.
+    KINDS: ClassVar[dict[str, Kind]] = {
+        "message": "message",
+        "subscribe": "subscribe",
+        "unsubscribe": "unsubscribe",
+    }
+    PUBLISH_COMMAND: ClassVar[str] = "PUBLISH"
+    link_errors: ClassVar[tuple[type[BaseException], ...]] = LINK_ERRORS
 
     def __init__(
         self,
@@ -68,12 +89,14 @@ class RedisBackend:
             self._channel,
             link_up=self.healthy,
             on_failure=self._lose_link,
+            command=self.PUBLISH_COMMAND,
+            link_errors=self.link_errors,
         )
         self._on_message: MessageHandler | None = None
         self._on_reconnect: ReconnectHandler | None = None
-        self._publish_client: Redis | None = None
-        self._subscriber: Redis | None = None
-        self._pubsub: PubSub | None = None
+        self._publish_client: Redis | RedisCluster | None = None
+        # One pub/sub connection (and the client owning it) per node, by node URL.
+        self._pubsubs: dict[str, tuple[Redis, PubSub]] = {}
         self._task: asyncio.Task[None] | None = None
         self._first_attempt: asyncio.Event | None = None
         self._up = False
@@ -93,15 +116,7 @@ class RedisBackend:
             raise RuntimeError("RedisBackend is already started")
         self._on_message = on_message
         self._on_reconnect = on_reconnect
-        # One immediate retry lets a publish survive a pooled connection that Redis
-        # closed while idle; the pool cannot spot those while RESP3 maintenance
-        # notifications are on. Timeouts are not retried: that PUBLISH may have run.
-        self._publish_client = self._connect(
-            Retry(NoBackoff(), 1, (redis.exceptions.ConnectionError,))
-        )
-        # The supervisor owns resubscribing: redis-py reconnecting a pubsub on its
-        # own would hide the outage, and with it the messages the hub must catch up.
-        self._subscriber = self._connect(Retry(NoBackoff(), 0))
+        self._publish_client = self._connect_publisher()
         self.publisher.start(self._publish_client)
         self._first_attempt = asyncio.Event()
         self._task = asyncio.create_task(self._supervise(), name=TASK_NAME)
@@ -115,11 +130,10 @@ class RedisBackend:
         await self.publisher.stop()
         self._attempted()  # A start() still waiting must not wait forever.
         self._release_waiters()
-        await self._close_pubsub()
-        for client in (self._publish_client, self._subscriber):
-            if client is not None:
-                await client.aclose()
-        self._publish_client = self._subscriber = None
+        await self._close_pubsubs()
+        if self._publish_client is not None:
+            await self._publish_client.aclose()
+        self._publish_client = None
         self._topics.clear()
         self._on_message = self._on_reconnect = None
 
@@ -145,16 +159,37 @@ class RedisBackend:
         """Say why the link to Redis is not up, or None while it is."""
         return None if self._up else self._problem
 
-    def _connect(self, retry: Retry) -> Redis:
-        """Create a client; it connects lazily, so Redis may well be down now."""
-        return Redis.from_url(
-            self._url,
-            decode_responses=False,
-            client_name=self.client_name,
-            socket_timeout=self._timeout_s,
-            socket_connect_timeout=self._timeout_s,
-            retry=retry,
-        )
+    def _client_options(self) -> dict[str, Any]:
+        """Options of every client this backend opens."""
+        return {
+            "decode_responses": False,
+            "client_name": self.client_name,
+            "socket_timeout": self._timeout_s,
+            "socket_connect_timeout": self._timeout_s,
+        }
+
+    def _connect_publisher(self) -> Redis | RedisCluster:
+        """Create the publish client; it connects lazily, so Redis may well be down now."""
+        # One immediate retry lets a publish survive a pooled connection that Redis
+        # closed while idle; the pool cannot spot those while RESP3 maintenance
+        # notifications are on. Timeouts are not retried: that PUBLISH may have run.
+        retry = Retry(NoBackoff(), 1, (redis.exceptions.ConnectionError,))
+        return Redis.from_url(self._url, retry=retry, **self._client_options())
+
+    async def _node_urls(self) -> list[str]:
+        """Name the nodes to hold a pub/sub connection to: the one Redis."""
+        return [self._url]
+
+    def _route(self, channels: Collection[str]) -> dict[str, set[str]]:
+        """Group ``channels`` by the node that carries them: all on the one Redis."""
+        return {self._url: set(channels)}
+
+    async def _send_request(self, pubsub: PubSub, kind: Request, channels: Collection[str]) -> None:
+        """Send SUBSCRIBE or UNSUBSCRIBE for ``channels`` on ``pubsub``."""
+        if kind == "subscribe":
+            await pubsub.subscribe(*channels)
+        else:
+            await pubsub.unsubscribe(*channels)
 
     def _channel(self, topic: str) -> str:
         """Name the Redis channel of ``topic``."""
@@ -162,17 +197,15 @@ class RedisBackend:
 
     async def _request(self, kind: Request, topic: str) -> None:
         """Send SUBSCRIBE or UNSUBSCRIBE for ``topic`` and await the confirmation."""
-        pubsub = self._pubsub
-        if not self._up or pubsub is None:
+        if not self._up or not self._pubsubs:
             return  # The reconnect handshake subscribes exactly self._topics.
         channel = self._channel(topic)
+        [node] = self._route([channel])
+        _, pubsub = self._pubsubs[node]
         confirmed = self._expect(kind, channel)
         try:
-            if kind == "subscribe":
-                await pubsub.subscribe(channel)
-            else:
-                await pubsub.unsubscribe(channel)
-        except LINK_ERRORS as exc:
+            await self._send_request(pubsub, kind, [channel])
+        except self.link_errors as exc:
             self._lose_link(exc)  # Also releases ``confirmed``.
         except BaseException:
             self._forget(kind, channel, confirmed)
@@ -197,9 +230,15 @@ class RedisBackend:
                 del self._waiters[(kind, channel)]
 
     def _confirm(self, kind: Request, channel: str) -> None:
-        """Resolve the oldest waiter for ``kind`` of ``channel``."""
+        """Resolve the oldest waiter for ``kind`` of ``channel``.
+
+        Redis ending a subscription unasked (a Cluster moving the channel's slot)
+        means the link lost that topic: reconnect, and let the hub catch up.
+        """
         waiters = self._waiters.get((kind, channel))
         if not waiters:
+            if kind == "unsubscribe" and redis_channel_topic(self._prefix, channel) in self._topics:
+                raise SubscriptionDroppedError("Redis ended a subscription (its slot moved)")
             return
         waiter = waiters.popleft()
         if not waiters:
@@ -252,13 +291,13 @@ class RedisBackend:
             self._first_attempt.set()
 
     async def _establish(self, failed: int) -> bool:
-        """Open a fresh pubsub, subscribe every topic and flush the queue; tell if it worked."""
+        """Open fresh pubsubs, subscribe every topic and flush the queue; tell if it worked."""
         try:
-            pubsub = await self._open_pubsub()
-            await self._subscribe_all(pubsub)
+            await self._open_pubsubs()
+            await self._subscribe_all()
         except Exception as exc:
             self._log_attempt_failure(exc, failed)
-            await self._close_pubsub()
+            await self._close_pubsubs()
             return False
         self._up = True
         self.publisher.wake()  # What was queued meanwhile goes out after the subscriptions.
@@ -267,44 +306,52 @@ class RedisBackend:
     def _log_attempt_failure(self, exc: Exception, failed: int) -> None:
         """Log a failed connection attempt, loudly only for the first of an outage."""
         self._problem = _describe(exc, self._timeout_s)
-        if not isinstance(exc, LINK_ERRORS):
+        if not isinstance(exc, self.link_errors):
             logger.error("Redis fan-out connection attempt failed", exc_info=exc)
         elif failed == 0:
             logger.warning("Redis fan-out unreachable, retrying: %s: %s", type(exc).__name__, exc)
         else:
             logger.debug("Redis fan-out still unreachable: %s: %s", type(exc).__name__, exc)
 
-    async def _open_pubsub(self) -> PubSub:
-        """Replace the pubsub with a fresh, connected one."""
-        if self._subscriber is None:
-            raise RuntimeError("RedisBackend is not started")
-        await self._close_pubsub()
-        self._pubsub = self._subscriber.pubsub()
-        # Connect now so the reader can block on the socket before any SUBSCRIBE.
-        await self._pubsub.connect()
-        return self._pubsub
+    async def _open_pubsubs(self) -> None:
+        """Replace the pubsubs with fresh, connected ones, one per node."""
+        await self._close_pubsubs()
+        for url in await self._node_urls():
+            # The supervisor owns resubscribing: redis-py reconnecting a pubsub on its
+            # own would hide the outage, and with it the messages the hub must catch up.
+            client = Redis.from_url(url, retry=Retry(NoBackoff(), 0), **self._client_options())
+            pubsub = client.pubsub()
+            self._pubsubs[url] = (client, pubsub)
+            # Connect now so the reader can block on the socket before any SUBSCRIBE.
+            await pubsub.connect()
 
-    async def _close_pubsub(self) -> None:
-        """Close the pubsub and its connection, if any."""
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
+    async def _close_pubsubs(self) -> None:
+        """Close the pubsubs and their connections, if any."""
+        pubsubs, self._pubsubs = self._pubsubs, {}
+        for client, pubsub in pubsubs.values():
             try:
                 await pubsub.aclose()
+                await client.aclose()
             except Exception as exc:  # Cleanup after a failure must not kill the supervisor.
-                logger.debug("Closing the Redis pubsub failed: %r", exc)
+                logger.debug("Closing a Redis pubsub failed: %r", exc)
 
-    async def _subscribe_all(self, pubsub: PubSub) -> None:
+    async def _subscribe_all(self) -> None:
         """Subscribe every recorded topic and wait until Redis confirmed each one."""
         done: set[str] = set()
         async with asyncio.timeout(_HANDSHAKE_TIMEOUT_S):
             # Loop because subscribe() only records topics while the link is down.
             while missing := self._topics - done:
                 channels = {self._channel(topic) for topic in missing}
-                await pubsub.subscribe(*channels)
-                await self._read_confirmations(pubsub, channels)
+                for node, routed in self._route(channels).items():
+                    _, pubsub = self._pubsubs[node]
+                    await self._send_request(pubsub, "subscribe", routed)
+                    await self._read_confirmations(pubsub, routed)
                 done |= missing
-        if stale := done - self._topics:
-            await pubsub.unsubscribe(*(self._channel(topic) for topic in stale))
+        if stale := {self._channel(topic) for topic in done - self._topics}:
+            for node, routed in self._route(stale).items():
+                for channel in routed:
+                    self._expect("unsubscribe", channel)
+                await self._send_request(self._pubsubs[node][1], "unsubscribe", routed)
 
     async def _read_confirmations(self, pubsub: PubSub, channels: set[str]) -> None:
         """Read until every channel's subscription is confirmed, delivering what arrives."""
@@ -314,7 +361,7 @@ class RedisBackend:
             if message is None:
                 continue
             self._dispatch(message)
-            if message["type"] == "subscribe":
+            if self.KINDS.get(message["type"]) == "subscribe":
                 waiting.discard(_decode(message["channel"]))
 
     async def _announce_reconnect(self, failed: int) -> None:
@@ -328,31 +375,33 @@ class RedisBackend:
             logger.exception("The fan-out reconnect handler failed")
 
     async def _serve(self) -> None:
-        """Deliver messages until the link drops, then close the pubsub."""
+        """Deliver messages until the link drops, then close the pubsubs."""
         try:
             await self._read()
-        except LINK_ERRORS as exc:
+        except self.link_errors as exc:
             self._lose_link(exc)
         except Exception as exc:
             logger.error("Redis fan-out reader failed", exc_info=exc)
             self._lose_link(exc)
-        await self._close_pubsub()
+        await self._close_pubsubs()
 
     async def _read(self) -> None:
-        """Read and dispatch pubsub messages until the link is marked lost or hangs."""
-        pubsub = self._pubsub
-        if pubsub is None:
-            return
-        clock = asyncio.get_running_loop().time
-        live = Liveness(self._health_check_s, self._timeout_s, clock())
+        """Read every node's pubsub until the link is marked lost, or one node fails or hangs."""
+        readers = [self._read_node(pubsub) for _, pubsub in self._pubsubs.values()]
         try:
-            # A failed publish reschedules this deadline to interrupt the blocked read.
+            # A failed publish reschedules this deadline to interrupt the blocked reads.
             async with asyncio.timeout(None) as self._reading:
-                while self._up:
-                    message = await pubsub.get_message(timeout=live.wait(clock()))
-                    await self._heed(pubsub, live, message, clock())
+                await _until_first_ends(readers)
         finally:
             self._reading = None
+
+    async def _read_node(self, pubsub: PubSub) -> None:
+        """Read and dispatch one node's messages, PINGing it when quiet, until the link is lost."""
+        clock = asyncio.get_running_loop().time
+        live = Liveness(self._health_check_s, self._timeout_s, clock())
+        while self._up:
+            message = await pubsub.get_message(timeout=live.wait(clock()))
+            await self._heed(pubsub, live, message, clock())
 
     async def _heed(
         self, pubsub: PubSub, live: Liveness, message: dict[str, Any] | None, now: float
@@ -369,7 +418,7 @@ class RedisBackend:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         """Deliver a published message or resolve a subscription confirmation."""
-        kind = message["type"]
+        kind = self.KINDS.get(message["type"])
         if kind == "message":
             self._deliver(_decode(message["channel"]), message["data"])
         elif kind in ("subscribe", "unsubscribe"):
@@ -387,9 +436,22 @@ class RedisBackend:
             logger.exception("The fan-out message handler failed for topic %s", topic)
 
 
+async def _until_first_ends(readers: list[Coroutine[Any, Any, None]]) -> None:
+    """Run ``readers`` side by side until one ends; cancel the rest, raise what failed."""
+    tasks = [asyncio.create_task(reader) for reader in readers]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            await cancel_task(task)
+    errors = [task.exception() for task in tasks if not task.cancelled()]
+    if error := next(filter(None, errors), None):
+        raise error
+
+
 def _describe(exc: BaseException, timeout_s: float) -> str:
     """Say why the link is down, for an unauthenticated readiness answer: no addresses."""
-    if isinstance(exc, RedisHungError):
+    if isinstance(exc, RedisHungError | SubscriptionDroppedError):
         return str(exc)
     if isinstance(exc, TimeoutError | redis.exceptions.TimeoutError):
         return f"no reply within {timeout_s:g} s"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import redis.exceptions
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from server.realtime.outbox import Frame, Outbox
 
@@ -44,8 +45,9 @@ class RedisPublisher:
 
     It sends only while ``link_up()`` says the backend's link is up, so frames
     queued during an outage go out, oldest first, once the subscriptions are back.
-    A batch that fails goes back to the head of the outbox and ``on_failure`` is
-    told, so the backend reconnects.
+    A batch that fails on the link (one of ``link_errors``) goes back to the head
+    of the outbox and ``on_failure`` is told, so the backend reconnects.
+    ``command`` is PUBLISH, or SPUBLISH on a Redis Cluster.
     """
 
     def __init__(
@@ -55,16 +57,20 @@ class RedisPublisher:
         *,
         link_up: Callable[[], bool],
         on_failure: Callable[[BaseException], None],
+        command: str = "PUBLISH",
+        link_errors: tuple[type[BaseException], ...] = LINK_ERRORS,
     ) -> None:
         self.outbox = outbox
         self._channel = channel
         self._link_up = link_up
         self._on_failure = on_failure
-        self._client: Redis | None = None
+        self._command = command
+        self._link_errors = link_errors
+        self._client: Redis | RedisCluster | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self, client: Redis) -> None:
+    def start(self, client: Redis | RedisCluster) -> None:
         """Start the task that publishes through ``client``."""
         self._client = client
         self._task = asyncio.create_task(self._run(), name=PUBLISHER_TASK_NAME)
@@ -102,7 +108,7 @@ class RedisPublisher:
             batch = self.outbox.take(BATCH_MAX_FRAMES, BATCH_MAX_BYTES)
             try:
                 await self._send(batch)
-            except LINK_ERRORS as exc:
+            except self._link_errors as exc:
                 self.outbox.put_back(batch)
                 self._on_failure(exc)
             except Exception:
@@ -119,12 +125,12 @@ class RedisPublisher:
             await self._wake.wait()
 
     async def _send(self, batch: list[Frame]) -> None:
-        """PUBLISH a batch in one pipeline (one round trip)."""
+        """Publish a batch in one pipeline (one round trip per Redis node)."""
         if self._client is None:
             raise RuntimeError("RedisPublisher is not started")
         async with self._client.pipeline(transaction=False) as pipe:
             for topic, message in batch:
-                pipe.publish(self._channel(topic), message)
+                pipe.execute_command(self._command, self._channel(topic), message)
             await pipe.execute()
 
     def _report_drops(self) -> None:

@@ -39,7 +39,7 @@ async def _problems(request: web.Request) -> dict[str, str | None]:
     """Check each dependency: None when it is fine, else why not."""
     state = request.app[STATE]
     problems = {"database": await _database_problem(request)}
-    if state.settings.redis_url:
+    if state.settings.fanout != "memory":
         problems["redis"] = state.hub.backend.problem()
     if state.shutting_down:
         problems["server"] = "shutting down"

@@ -12,11 +12,12 @@ from tests.wsclient import Device
 
 @pytest.fixture
 async def instances(start_server):
-    """Two server instances on one database, or one when the database has one writer."""
+    """``count`` server instances on one database, or one when the database has one writer."""
 
-    async def start(**settings: Any) -> list[Any]:
-        first = await start_server(**settings)
-        return [first, await start_server(**settings) if PG_URL else first]
+    async def start(count: int = 2, **settings: Any) -> list[Any]:
+        if not PG_URL:
+            return [await start_server(**settings)] * count
+        return [await start_server(**settings) for _ in range(count)]
 
     return start
 

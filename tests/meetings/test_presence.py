@@ -47,8 +47,8 @@ async def test_pages_see_each_other_come_join_and_go(client, device):
 
 
 @requires_redis
-async def test_presence_spans_instances(start_server, token):
-    first, second = await start_server(), await start_server()
+async def test_presence_spans_instances(start_server, token, over_redis):
+    first, second = await start_server(**over_redis), await start_server(**over_redis)
     ana = await Device.connect(first, token("ana"))
     meeting = await poll(ana)
     await ana.ok("subscribe", {"topic": f"meeting:{meeting['id']}"})

@@ -7,12 +7,11 @@ import gc
 import inspect
 import logging
 import os
-import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -21,7 +20,11 @@ from redis.asyncio import Redis
 from server.realtime.backend import FanoutBackend
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import TASK_NAME, RedisBackend
+from server.realtime.redis_cluster import RedisClusterBackend
 from server.realtime.topics import redis_channel
+
+if TYPE_CHECKING:
+    from tests.realtime.conftest import StartRedis
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 NO_REDIS = "TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0); Redis backend not tested"
@@ -79,20 +82,6 @@ async def wait_for(condition: Callable[[], Any], what: str, within: float = 5.0)
         await asyncio.sleep(0.01)
 
 
-def make_backend(kind: str, prefix: str) -> FanoutBackend:
-    """Build a backend of ``kind`` on the namespace ``prefix``."""
-    if kind == "memory":
-        return InProcessBackend()
-    assert REDIS_URL is not None
-    return RedisBackend(REDIS_URL, prefix)
-
-
-@pytest.fixture
-def prefix() -> str:
-    """Give each test its own channel namespace so tests never see each other."""
-    return f"test-{uuid.uuid4().hex}"
-
-
 @pytest.fixture
 def inbox() -> Inbox:
     """Collect what ``backend`` delivers."""
@@ -105,14 +94,30 @@ def peer_inbox() -> Inbox:
     return Inbox()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.redis),
+    ]
+)
+def make_backend(request: pytest.FixtureRequest, prefix: str) -> Callable[[], FanoutBackend]:
+    """Build backends of each kind in turn, on the namespace ``prefix``."""
+    if request.param == "memory":
+        return InProcessBackend
+    if request.param == "redis":
+        if not REDIS_URL:
+            pytest.skip(NO_REDIS)
+        return partial(RedisBackend, REDIS_URL, prefix)
+    return partial(RedisClusterBackend, request.getfixturevalue("cluster_seeds"), prefix)
+
+
+@pytest.fixture
 async def backend(
-    request: pytest.FixtureRequest, prefix: str, inbox: Inbox
+    make_backend: Callable[[], FanoutBackend], inbox: Inbox
 ) -> AsyncIterator[FanoutBackend]:
-    """Start each backend kind in turn, delivering into ``inbox``."""
-    if request.param == "redis" and not REDIS_URL:
-        pytest.skip(NO_REDIS)
-    started = make_backend(request.param, prefix)
+    """Start a backend, delivering into ``inbox``."""
+    started = make_backend()
     await started.start(inbox.on_message, inbox.on_reconnect)
     yield started
     await started.stop()
@@ -120,12 +125,12 @@ async def backend(
 
 @pytest.fixture
 async def peer(
-    backend: FanoutBackend, prefix: str, peer_inbox: Inbox
+    backend: FanoutBackend, make_backend: Callable[[], FanoutBackend], peer_inbox: Inbox
 ) -> AsyncIterator[FanoutBackend]:
     """Start a second instance of the same kind on the same namespace."""
     if isinstance(backend, InProcessBackend):
         pytest.skip("the in-process backend is a single instance by design")
-    started = make_backend("redis", prefix)
+    started = make_backend()
     await started.start(peer_inbox.on_message, peer_inbox.on_reconnect)
     yield started
     await started.stop()
@@ -320,6 +325,14 @@ async def subscribers(admin: Redis, prefix: str, topic: str) -> int:
     return int(count)
 
 
+def collected_resource_warnings() -> list[warnings.WarningMessage]:
+    """Collect garbage; return the ResourceWarnings (unclosed sockets) it brought up."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    return [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
 def completes_without_suspending(coro: Coroutine[Any, Any, None]) -> bool:
     """Run ``coro`` one step; tell whether it finished without waiting for anything."""
     try:
@@ -339,9 +352,6 @@ async def last_command_is(admin: Redis, name: str, command: str) -> bool:
     """Tell whether client ``name``'s pub/sub connection last ran ``command``."""
     clients = await admin.client_list(_type="pubsub")
     return any(c["name"] == name and c["cmd"] == command for c in clients)
-
-
-StartRedis = Callable[..., Awaitable[tuple[RedisBackend, Inbox]]]
 
 
 @pytest.fixture
@@ -370,22 +380,6 @@ async def proxy(redis_url: str) -> AsyncIterator[Proxy]:
     await proxy.listen()
     yield proxy
     await proxy.close()
-
-
-@pytest.fixture
-async def start_redis(prefix: str) -> AsyncIterator[StartRedis]:
-    """Start RedisBackends on the test's namespace and stop them all afterwards."""
-    started: list[RedisBackend] = []
-
-    async def start(url: str, **options: Any) -> tuple[RedisBackend, Inbox]:
-        backend, inbox = RedisBackend(url, prefix, **options), Inbox()
-        started.append(backend)
-        await backend.start(inbox.on_message, inbox.on_reconnect)
-        return backend, inbox
-
-    yield start
-    for backend in started:
-        await backend.stop()
 
 
 @pytest.mark.redis
@@ -712,7 +706,4 @@ class TestRedisOutages:
 
         assert asyncio.all_tasks() - before == set()
         del backend
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            gc.collect()
-        assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+        assert collected_resource_warnings() == []

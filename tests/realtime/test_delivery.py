@@ -184,9 +184,9 @@ async def test_slow_consumer_is_closed_4409_while_others_keep_receiving(start_se
 
 @requires_postgres
 @requires_redis
-async def test_two_instances_deliver_each_others_events(start_server, token):
-    a = await start_server()
-    b = await start_server()
+async def test_two_instances_deliver_each_others_events(start_server, token, over_redis):
+    a = await start_server(**over_redis)
+    b = await start_server(**over_redis)
     on_a = await Device.connect(a, token())
     on_b = await Device.connect(b, token())
     sent = await make_events(on_a, 5)
