@@ -106,6 +106,7 @@ async def project_pass(devices: list[Device], server: Any, concurrency: int) -> 
     return {
         "connects_per_s": round(n / wall, 1),
         "server_cpu_ms_per_connect": round((after.server_s - before.server_s) * 1e3 / max(n, 1), 3),
+        "client_cpu_ms_per_connect": round((after.load_s - before.load_s) * 1e3 / max(n, 1), 3),
         "pg_redis_cpu_ms_per_connect": round(
             (after.services_s - before.services_s) * 1e3 / max(n, 1), 3
         ),

@@ -158,6 +158,8 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
         if STATE in app:
             await app[STATE].ticker.stop()
         await hub.stop()
+        if STATE in app:
+            await app[STATE].services.signing_in.stop()
         await http.close()
         await db.close()
 
