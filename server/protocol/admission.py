@@ -16,9 +16,10 @@ class Admission:
     """Let at most ``max_pending`` connections authenticate at once; turn the rest away.
 
     A client turned away is told when to come back. Each refusal books the next
-    free slot at the rate connections reached ``ready`` in the last second, so a
-    herd of 10,000 returns spread over the time this instance needs to serve it,
-    and a random factor of 0.5-1.5 breaks up clients that would return together.
+    free slot at the best rate connections reached ``ready`` in any second so far
+    (what this instance has shown it can do; a storm begins after a quiet second),
+    so a herd of 10,000 returns spread over the time this instance needs to serve
+    it, and a random factor of 0.5-1.5 breaks up clients that would return together.
     """
 
     def __init__(
@@ -37,7 +38,7 @@ class Admission:
         self._horizon = 0.0  # when the last booked return slot falls
         self._second = 0  # the whole second of the clock ``_served`` counts in
         self._served = 0
-        self._rate = MIN_RATE  # readies in the last whole second
+        self._rate = MIN_RATE  # the most readies in a whole second so far
 
     def enter(self) -> float | None:
         """Admit one connection (None), or return after how many seconds it may try again."""
@@ -59,7 +60,6 @@ class Admission:
     def _count_ready(self) -> None:
         second = int(self._clock())
         if second != self._second:
-            # A gap of more than a second means nothing was served meanwhile.
-            self._rate = max(MIN_RATE, self._served if second == self._second + 1 else 0)
+            self._rate = max(self._rate, self._served)
             self._second, self._served = second, 0
         self._served += 1
