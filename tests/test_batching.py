@@ -17,22 +17,17 @@ class Store:
         self.reads: list[list[str]] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        self.started = asyncio.Event()
 
     async def read_many(self, keys: list[str]) -> dict[str, int]:
         """Read ``keys`` as they are when the read starts; wait at the gate."""
         self.reads.append(keys)
+        self.started.set()
         seen = {key: self.values.get(key, 0) for key in keys}
         await self.gate.wait()
         if "boom" in keys:
             raise RuntimeError("the read failed")
         return seen
-
-
-async def reading(store: Store, count: int) -> None:
-    """Wait until ``count`` reads began."""
-    async with asyncio.timeout(1):
-        while len(store.reads) < count:
-            await asyncio.sleep(0)
 
 
 async def test_keys_asked_for_together_share_one_read() -> None:
@@ -48,7 +43,7 @@ async def test_a_key_asked_for_during_a_read_waits_for_the_next_read() -> None:
     batcher = Batcher(store.read_many, "test")
     store.gate.clear()
     first = asyncio.ensure_future(batcher.get("a"))
-    await reading(store, 1)
+    await asyncio.wait_for(store.started.wait(), 1)
     assert store.reads == [["a"]]
     store.values["a"] = 5  # changed after the first read began
     second = asyncio.ensure_future(batcher.get("a"))
@@ -71,7 +66,7 @@ async def test_a_caller_that_gives_up_leaves_the_others_their_answer() -> None:
     store.gate.clear()
     impatient = asyncio.ensure_future(batcher.get("a"))
     patient = asyncio.ensure_future(batcher.get("a"))
-    await reading(store, 1)
+    await asyncio.wait_for(store.started.wait(), 1)
     impatient.cancel()
     store.gate.set()
     assert await patient == 0
@@ -92,7 +87,7 @@ async def test_stop_cancels_the_read_under_way() -> None:
     batcher = Batcher(store.read_many, "test")
     store.gate.clear()
     waiting = asyncio.ensure_future(batcher.get("a"))
-    await reading(store, 1)
+    await asyncio.wait_for(store.started.wait(), 1)
     await batcher.stop()
     with pytest.raises(asyncio.CancelledError):
         await waiting
