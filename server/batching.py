@@ -61,7 +61,8 @@ class Batcher(Generic[K, V]):
     async def _answer(self, batch: dict[K, asyncio.Future[V]]) -> None:
         try:
             values = await self.read_many(list(batch))
-        except Exception as exc:
+            answers = [(future, values[key]) for key, future in batch.items()]
+        except Exception as exc:  # a key left out of the answer too: nobody waits forever
             for future in batch.values():
                 if not future.done():
                     future.set_exception(exc)
@@ -70,6 +71,6 @@ class Batcher(Generic[K, V]):
             for future in batch.values():
                 future.cancel()
             raise
-        for key, future in batch.items():
+        for future, value in answers:
             if not future.done():
-                future.set_result(values[key])
+                future.set_result(value)

@@ -60,6 +60,15 @@ async def test_a_failed_read_fails_its_callers_and_the_next_read_runs() -> None:
     assert await batcher.get("a") == 0
 
 
+async def test_a_read_that_leaves_a_key_out_fails_its_callers() -> None:
+    async def forgetful(keys: list[str]) -> dict[str, int]:
+        return {}
+
+    batcher = Batcher(forgetful, "test")
+    with pytest.raises(KeyError):
+        await asyncio.wait_for(batcher.get("a"), 1)
+
+
 async def test_a_caller_that_gives_up_leaves_the_others_their_answer() -> None:
     store = Store()
     batcher = Batcher(store.read_many, "test")
