@@ -32,6 +32,7 @@ from server.domain.visibility.fanout import load_relations
 from server.metrics import Metrics
 from server.pages.handlers import PAGE_FILES, load_page_files
 from server.protocol import core_commands
+from server.protocol.admission import Admission
 from server.protocol.keepalive import run_keepalive
 from server.protocol.limits import ConnectLimiter, parse_networks
 from server.protocol.session import handle_ws, shutdown_connections
@@ -138,6 +139,7 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             trusted_networks=parse_networks(settings.trusted_proxy_ips),
             metrics=metrics,
             exports=ExportSlots(settings.export_concurrency),
+            admission=Admission(settings.ws_admit_max_pending, settings.ws_admit_retry_max_s),
         )
         metrics.watch(app[STATE])
         await hub.start()
@@ -161,6 +163,8 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
         if STATE in app:
             await app[STATE].ticker.stop()
         await hub.stop()
+        if STATE in app:
+            await app[STATE].services.signing_in.stop()
         await http.close()
         await db.close()
 

@@ -60,6 +60,9 @@ def run_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         shutdown_timeout=settings.shutdown_grace_s,
+        # Clients of a dead instance all come back at once: with aiohttp's 128 the
+        # kernel drops their SYNs and they retry a second (then 3 s) later.
+        backlog=4096,
         access_log=None,
         print=lambda message: logging.getLogger("server").info(message),
     )

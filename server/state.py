@@ -13,6 +13,7 @@ from server.domain.exports.slots import ExportSlots
 from server.domain.registry import CommandRegistry
 from server.domain.timers.scheduler import DueScheduler
 from server.metrics import Metrics
+from server.protocol.admission import Admission
 from server.protocol.limits import ConnectLimiter, IpNetwork
 from server.protocol.ticks import Ticker
 from server.realtime.hub import Hub
@@ -37,6 +38,7 @@ class AppState:
     trusted_networks: list[IpNetwork]
     metrics: Metrics
     exports: ExportSlots
+    admission: Admission
     connections: set[Connection] = field(default_factory=set)
     shutting_down: bool = False
 

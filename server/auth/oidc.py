@@ -78,6 +78,10 @@ class OidcVerifier:
         )
         return identity_from_claims(claims, self.issuer)
 
+    def key_generation(self) -> int:
+        """Return which fetch of the JWKS is in use, or -1 once it is older than its TTL."""
+        return -1 if self._keys is None or self._keys_expired() else self._generation
+
     def _read_header(self, token: str) -> tuple[str | None, str]:
         """Return the unverified header's kid and alg, refusing disallowed algorithms."""
         try:

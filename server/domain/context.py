@@ -16,6 +16,7 @@ from sqlalchemy import Table
 from schema.base import Command
 from schema.errors import ErrorCode
 from schema.events import EVENTS
+from server.batching import Batcher
 from server.clock import now_ms
 from server.domain.holidays.engine import HolidayEngine
 from server.domain.visibility.fanout import audience_of
@@ -27,6 +28,7 @@ from server.storage.events import NewEvent, RowWrite, StaleRowError, append_batc
 from server.storage.locks import lock_keys, lock_set
 from server.storage.ops import OpAlreadyAppliedError, OpRecord, record_op
 from server.storage.rows import update_row
+from server.storage.users import get_users
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,16 @@ class Services:
     on_due_at: Callable[[int], None] = field(default=lambda _due_at: None)
     # Pure and app-wide: its cache of computed years is shared by every request.
     holidays: HolidayEngine = field(default_factory=HolidayEngine)
+    # Users signing in at once (a reconnect storm) are read in one query.
+    signing_in: Batcher[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signing_in = Batcher(self._read_users, "signing-in")
+
+    async def _read_users(self, user_ids: list[str]) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            rows = await get_users(conn, user_ids)
+        return {user_id: rows.get(user_id) for user_id in user_ids}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@
 export const FINAL_CLOSES = new Set([1000, 1002, 1007, 1008, 1009, 4401, 4403]);
 // Too many rate-limited commands: wait the longest delay before trying again.
 export const SLOW_DOWN_CLOSES = new Set([4429]);
+// The server was busy signing others in: come back when it said (its error frame's
+// details.retry_after_ms, jittered by the server; else the close reason's "retry after N ms").
+export const TRY_LATER_CLOSE = 1013;
 // Close code this client uses when it gives up on a socket that stopped answering pings.
 export const CLOSE_UNRESPONSIVE = 4000;
 
@@ -41,6 +44,12 @@ export function backoffDelay(attempt, backoff = DEFAULT_BACKOFF, random = Math.r
   const ceiling = Math.min(maxMs, initialMs * factor ** attempt);
   // "Equal jitter": never an instant retry, and clients that dropped together spread out.
   return ceiling / 2 + random() * (ceiling / 2);
+}
+
+/** Return the wait a turned-away client was told (ms), or null when it was told none. */
+export function retryAfterMs(error, reason = "") {
+  const told = error?.details?.retry_after_ms ?? Number(/retry after (\d+) ms/.exec(reason)?.[1]);
+  return Number.isFinite(told) && told > 0 ? told : null;
 }
 
 /** Return the WebSocket URL of the server that served `location`. */
@@ -209,7 +218,7 @@ export class Client {
     for (const pending of this._pending.values()) pending.sent = false;
     this._rejectPending((p) => !p.retry, "disconnected", "the connection dropped");
     const retrying = !FINAL_CLOSES.has(code);
-    const delayMs = retrying ? this._nextDelay(code) : null;
+    const delayMs = retrying ? this._nextDelay(code, reason) : null;
     if (retrying) {
       this._timer = setTimeout(() => this._connect(), delayMs);
       this._setState("waiting", { delayMs });
@@ -221,7 +230,9 @@ export class Client {
     this._emit("closed", { code, reason, error: this._lastError, retrying, delayMs });
   }
 
-  _nextDelay(code) {
+  _nextDelay(code, reason) {
+    const told = code === TRY_LATER_CLOSE ? retryAfterMs(this._lastError, reason) : null;
+    if (told !== null) return told;
     if (SLOW_DOWN_CLOSES.has(code)) return this.backoff.maxMs;
     return backoffDelay(this.attempt++, this.backoff, this.random);
   }

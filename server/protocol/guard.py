@@ -202,6 +202,8 @@ class SocketGuard(asyncio.Protocol):
         """Drop the socket now, buffers and all."""
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
-            with contextlib.suppress(OSError):
+            # ValueError: uvloop's stand-in for a socket whose descriptor is already
+            # closed (a client gone during a reconnect storm): nothing left to reset.
+            with contextlib.suppress(OSError, ValueError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         self.transport.abort()

@@ -30,6 +30,10 @@ class TokenBucket:
         self.tokens -= 1
         return True
 
+    def wait_s(self) -> float:
+        """Return how long until the bucket holds a whole token again."""
+        return max(0.0, (1 - self.tokens) / self.rate)
+
     def full(self) -> bool:
         """Tell whether the bucket has refilled completely (nothing to remember)."""
         return self.tokens + (time.monotonic() - self.stamp) * self.rate >= self.burst
@@ -61,14 +65,14 @@ class ConnectLimiter:
         self.burst = burst
         self._buckets: dict[str, TokenBucket] = {}
 
-    def allow(self, address: str) -> bool:
-        """Spend one connection for ``address``; False when it is over its limit."""
+    def allow(self, address: str) -> float | None:
+        """Spend one connection for ``address``: None, or the seconds until it may try again."""
         bucket = self._buckets.get(address)
         if bucket is None:
             if len(self._buckets) >= self.MAX_TRACKED:
                 self._forget_full()
             bucket = self._buckets[address] = TokenBucket(self.rate, self.burst)
-        return bucket.take()
+        return None if bucket.take() else bucket.wait_s()
 
     def _forget_full(self) -> None:
         for address in [a for a, b in self._buckets.items() if b.full()]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
 from typing import Any
 
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_POLICY = 1008
 CLOSE_RESTART = 1012
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_RATE_LIMITED = 4429
 CLOSING_TYPES = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
@@ -49,8 +51,15 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
     )
     if state.shutting_down:
         raise ApiError(ErrorCode.UNAVAILABLE, "the server is shutting down; reconnect shortly")
-    if not state.connect_limiter.allow(address):
-        raise ApiError(ErrorCode.RATE_LIMITED, "too many new connections from this address")
+    wait_s = state.connect_limiter.allow(address)
+    if wait_s is not None:
+        # Doubled at most, at random: devices behind one address come back apart.
+        ms = max(1, round(wait_s * (1 + random.random()) * 1000))
+        raise ApiError(
+            ErrorCode.RATE_LIMITED,
+            "too many new connections from this address",
+            {"retry_after_ms": ms},
+        )
     # The guard refuses larger messages first (with a close that reaches a sending
     # client); aiohttp refuses a message of its max_msg_size, hence the byte more.
     ws = web.WebSocketResponse(
@@ -97,11 +106,28 @@ def hello_frame(state: AppState) -> dict[str, Any]:
 
 
 async def run_session(conn: Connection) -> None:
-    """Greet, authenticate, then serve commands until the socket closes."""
-    conn.send_json(hello_frame(conn.state))
-    if not await authenticate(conn):
+    """Admit, greet, authenticate, then serve commands until the socket closes."""
+    admission = conn.state.admission
+    retry_after_s = admission.enter()
+    if retry_after_s is not None:
+        await turn_away(conn, retry_after_s)
         return
-    await read_commands(conn)
+    ready = False
+    try:
+        conn.send_json(hello_frame(conn.state))
+        ready = await authenticate(conn)
+    finally:
+        admission.leave(ready=ready)
+    if ready:
+        await read_commands(conn)
+
+
+async def turn_away(conn: Connection, retry_after_s: float) -> None:
+    """Tell a connection the instance is busy with others, and when to try again (1013)."""
+    ms = round(retry_after_s * 1000)
+    message = f"too many connections are signing in; retry after {ms} ms"
+    error = ApiError(ErrorCode.UNAVAILABLE, message, {"retry_after_ms": ms})
+    await refuse(conn, error, CLOSE_TRY_AGAIN_LATER)
 
 
 async def refuse(conn: Connection, error: ApiError, code: int = CLOSE_UNAUTHORIZED) -> bool:

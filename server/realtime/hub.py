@@ -6,13 +6,14 @@ import asyncio
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.batching import Batcher
 from server.metrics import Metrics
 from server.realtime.backend import FanoutBackend
 from server.realtime.presence import BEAT_S, Presence, is_presence
@@ -32,13 +33,13 @@ class TopicContext(Protocol):
         """Follow a change the topic's own event carries, in seq order."""
 
 
-# Reads a topic's context when the hub starts serving the topic (None: no context).
-ContextLoader = Callable[[str, AsyncConnection], Awaitable[TopicContext | None]]
+# Reads the contexts of topics the hub starts serving (a topic left out has none).
+ContextLoader = Callable[[list[str], AsyncConnection], Awaitable[Mapping[str, TopicContext]]]
 
 
-async def no_context(topic: str, conn: AsyncConnection) -> TopicContext | None:
+async def no_context(topics: list[str], conn: AsyncConnection) -> Mapping[str, TopicContext]:
     """The default loader: topics carry no context."""
-    return None
+    return {}
 
 
 @dataclass
@@ -113,6 +114,8 @@ class Hub:
         self.load_context = load_context
         self._topics: dict[str, _Topic] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Topics starting at once (a reconnect storm) read their heads in one query.
+        self._starts = Batcher(self._read_starts, "topic-starts")
         self.presence = Presence(secrets.token_hex(8), self.publish_presence, self._present)
 
     async def start(self) -> None:
@@ -122,6 +125,7 @@ class Hub:
     async def stop(self) -> None:
         """Stop the backend and await the hub's own tasks."""
         await self.backend.stop()
+        await self._starts.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -233,12 +237,17 @@ class Hub:
         # Subscribe before reading the head: anything committed after the read
         # arrives as a message and waits in `pending` behind the lock.
         await self.backend.subscribe(state.name)
-        async with self.db.read() as conn:
-            state.last_seq = (await get_heads(conn, [state.name]))[state.name]
-            # Read after the head: a change committed in between is also in a later
-            # event, which the context observes again (observing is idempotent).
-            state.context = await self.load_context(state.name, conn)
+        state.last_seq, state.context = await self._starts.get(state.name)
         state.active = True
+
+    async def _read_starts(self, topics: list[str]) -> dict[str, tuple[int, TopicContext | None]]:
+        """Read where topics stand now: their heads, then their contexts."""
+        async with self.db.read() as conn:
+            heads = await get_heads(conn, topics)
+            # Read after the heads: a change committed in between is also in a later
+            # event, which the context observes again (observing is idempotent).
+            contexts = await self.load_context(topics, conn)
+        return {topic: (heads[topic], contexts.get(topic)) for topic in topics}
 
     async def _catch_up_subscriber(
         self, state: _Topic, sub: Subscriber, since: int | None

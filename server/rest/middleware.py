@@ -47,6 +47,10 @@ def error_response(error: ApiError, request_id: str) -> web.Response:
     if error.code is ErrorCode.UNAUTHORIZED:
         # RFC 9110 section 11.6.1: a 401 names the scheme that would be accepted.
         response.headers["WWW-Authenticate"] = 'Bearer realm="hipster-timer"'
+    retry_after_ms = error.details.get("retry_after_ms")
+    if isinstance(retry_after_ms, int):
+        # RFC 9110 section 10.2.3: whole seconds, rounded up so nobody comes back early.
+        response.headers["Retry-After"] = str(-(-retry_after_ms // 1000))
     return response
 
 

@@ -37,6 +37,12 @@ async def get_user(conn: AsyncConnection, user_id: str) -> RowMapping | None:
     return (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
 
 
+async def get_users(conn: AsyncConnection, user_ids: list[str]) -> dict[str, RowMapping]:
+    """Return the rows of those of ``user_ids`` that exist, by id."""
+    rows = (await conn.execute(select(users).where(users.c.id.in_(user_ids)))).mappings()
+    return {row["id"]: row for row in rows}
+
+
 async def update_user(conn: AsyncConnection, user_id: str, values: dict[str, Any]) -> None:
     """Write changed profile fields and bump the version."""
     await conn.execute(

@@ -2,7 +2,7 @@
 // Each exported check_* throws on failure. The scripted socket is the server's side:
 // it records what the client sent and delivers frames or closes when a check says so.
 
-import { Client, backoffDelay, uuid4 } from "/m/static/client.mjs";
+import { Client, backoffDelay, retryAfterMs, uuid4 } from "/m/static/client.mjs";
 
 class FakeSocket {
   static opened = [];
@@ -217,6 +217,24 @@ export async function check_backoff_grows_with_jitter_and_resets_after_ready() {
   socket(5).drop(4429); // rate limited: the longest wait
   const waits = c.log.filter(([k, v]) => k === "state" && v.state === "waiting").map(([, v]) => v.delayMs);
   same(waits, [20, 40, 80, 80, 20, 80], "waits");
+  c.stop();
+}
+
+export async function check_a_turned_away_client_returns_when_the_server_said() {
+  same(retryAfterMs(null, "too many connections are signing in; retry after 41 ms"), 41, "from the reason");
+  same([retryAfterMs(null, ""), retryAfterMs({ details: {} }, "busy")], [null, null], "told nothing");
+  const c = client({ random: () => 1 });
+  c.start();
+  await until(() => FakeSocket.opened.length === 1, "connection 0");
+  socket(0).deliver({ type: "error", error: { code: "unavailable", message: "busy", details: { retry_after_ms: 37 } } });
+  socket(0).drop(1013, "too many connections are signing in; retry after 37 ms");
+  await until(() => FakeSocket.opened.length === 2, "connection 1");
+  socket(1).drop(1013, "retry after 55 ms"); // no error frame this time: the reason tells
+  await until(() => FakeSocket.opened.length === 3, "connection 2");
+  socket(2).drop(1013); // told nothing: the usual backoff, from its first step
+  await connected(c, 3);
+  const waits = c.log.filter(([k, v]) => k === "state" && v.state === "waiting").map(([, v]) => v.delayMs);
+  same(waits, [37, 55, 20], "waits");
   c.stop();
 }
 

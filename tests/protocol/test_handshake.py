@@ -204,6 +204,10 @@ async def test_connect_limit_per_address_answers_429(start_server):
     body = await response.json()
     assert body["error"]["code"] == "rate_limited"
     assert body["error"]["request_id"] == response.headers["X-Request-ID"]
+    # A token a minute: the next one comes in 60 s, told with up to as much again of jitter.
+    retry_after_ms = body["error"]["details"]["retry_after_ms"]
+    assert 59_000 <= retry_after_ms <= 120_000
+    assert response.headers["Retry-After"] == str(-(-retry_after_ms // 1000))
     await first.close()
     await second.close()
 

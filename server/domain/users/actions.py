@@ -46,8 +46,7 @@ def claim_changes(row: Mapping[Any, Any], profile: dict[str, Any]) -> dict[str, 
 async def do_sign_in(services: Services, identity: Identity) -> dict[str, Any]:
     """Create the user, or refresh what the token changes (telling their devices)."""
     profile = profile_from_identity(identity)
-    async with services.db.read() as conn:
-        row = await get_user(conn, identity.sub)
+    row = await services.signing_in.get(identity.sub)
     if row is not None and not claim_changes(row, profile):
         return user_view(row, private=True)
     async with mutate(services, Actor(identity.sub)) as m:

@@ -78,20 +78,11 @@ class OwnerRelations:
     friends: set[str] = field(default_factory=set)
     blocked: set[str] = field(default_factory=set)
 
-    async def load(self, conn: AsyncConnection) -> None:
-        """Read the owner's accepted and blocked pairs."""
-        me = self.owner
-        stmt = select(friendships.c.user_low, friendships.c.user_high, friendships.c.status).where(
-            or_(friendships.c.user_low == me, friendships.c.user_high == me)
-        )
-        for row in (await conn.execute(stmt)).mappings():
-            self._set(peer_of(row, me), relation_of_status(row["status"]))
-
     def observe(self, event: dict[str, Any]) -> None:
         """Follow a relation change carried by one of the topic's events."""
         audience = event.get("audience")
         if audience is not None and "peer" in audience:
-            self._set(audience["peer"], audience["relation"])
+            self.observe_pair(audience["peer"], audience["relation"])
 
     def relation(self, viewer: str) -> str:
         """Return how ``viewer`` stands to the owner."""
@@ -101,7 +92,8 @@ class OwnerRelations:
             return BLOCKED
         return FRIEND if viewer in self.friends else STRANGER
 
-    def _set(self, peer: str, relation: str | None) -> None:
+    def observe_pair(self, peer: str, relation: str | None) -> None:
+        """Take how ``peer`` stands to the owner (None: no relation)."""
         self.friends.discard(peer)
         self.blocked.discard(peer)
         if relation == FRIEND:
@@ -110,14 +102,21 @@ class OwnerRelations:
             self.blocked.add(peer)
 
 
-async def load_relations(topic: str, conn: AsyncConnection) -> OwnerRelations | None:
-    """Build the relations a user topic's fan-out needs (None for other topics)."""
-    owner = topic_owner(topic)
-    if owner is None:
-        return None
-    relations = OwnerRelations(owner)
-    await relations.load(conn)
-    return relations
+async def load_relations(topics: list[str], conn: AsyncConnection) -> dict[str, OwnerRelations]:
+    """Read the relations (accepted and blocked pairs) the fan-out of user topics needs."""
+    owners = {owner: topic for topic in topics if (owner := topic_owner(topic)) is not None}
+    if not owners:
+        return {}
+    loaded = {owner: OwnerRelations(owner) for owner in owners}
+    pair = (friendships.c.user_low, friendships.c.user_high, friendships.c.status)
+    stmt = select(*pair).where(
+        or_(friendships.c.user_low.in_(owners), friendships.c.user_high.in_(owners))
+    )
+    for row in (await conn.execute(stmt)).mappings():
+        for me in (row["user_low"], row["user_high"]):
+            if me in loaded:
+                loaded[me].observe_pair(peer_of(row, me), relation_of_status(row["status"]))
+    return {owners[owner]: relations for owner, relations in loaded.items()}
 
 
 @dataclass(frozen=True)

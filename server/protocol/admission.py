@@ -1,0 +1,65 @@
+"""Admission of new connections: a bound on those authenticating at once, and when to return."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+# Never tell a client to come back sooner than this (s), nor later than the cap setting.
+MIN_RETRY_S = 0.5
+# The readiness rate assumed before one was measured, and its floor (connects/s).
+MIN_RATE = 50.0
+
+
+class Admission:
+    """Let at most ``max_pending`` connections authenticate at once; turn the rest away.
+
+    A client turned away is told when to come back. Each refusal books the next
+    free slot at the best rate connections reached ``ready`` in any second so far
+    (what this instance has shown it can do; a storm begins after a quiet second),
+    so a herd of 10,000 returns spread over the time this instance needs to serve
+    it, and a random factor of 0.5-1.5 breaks up clients that would return together.
+    """
+
+    def __init__(
+        self,
+        max_pending: int,
+        retry_max_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.max_pending = max_pending
+        self.retry_max_s = retry_max_s
+        self.pending = 0
+        self.turned_away = 0
+        self._clock = clock
+        self._rand = rand
+        self._horizon = 0.0  # when the last booked return slot falls
+        self._second = 0  # the whole second of the clock ``_served`` counts in
+        self._served = 0
+        self._rate = MIN_RATE  # the most readies in a whole second so far
+
+    def enter(self) -> float | None:
+        """Admit one connection (None), or return after how many seconds it may try again."""
+        if self.pending < self.max_pending:
+            self.pending += 1
+            return None
+        self.turned_away += 1
+        now = self._clock()
+        self._horizon = max(self._horizon, now + MIN_RETRY_S) + 1.0 / self._rate
+        wait = (self._horizon - now) * (0.5 + self._rand())
+        return min(max(wait, MIN_RETRY_S), self.retry_max_s)
+
+    def leave(self, *, ready: bool) -> None:
+        """End an admitted connection's authentication (``ready``: it succeeded)."""
+        self.pending -= 1
+        if ready:
+            self._count_ready()
+
+    def _count_ready(self) -> None:
+        second = int(self._clock())
+        if second != self._second:
+            self._rate = max(self._rate, self._served)
+            self._second, self._served = second, 0
+        self._served += 1
