@@ -109,7 +109,8 @@ async def build_verifier(settings: Settings, session: aiohttp.ClientSession) -> 
 async def app_context(app: web.Application) -> AsyncIterator[None]:
     """Create the app's resources, run its background tasks, and tear both down."""
     settings = app[SETTINGS]
-    db = Database(create_engine(settings.effective_database_url, settings.db_pool_size))
+    url = settings.effective_database_url
+    db = Database(create_engine(url, settings.db_pool_size, settings.db_pool_timeout_s))
     http = aiohttp.ClientSession()
     metrics = Metrics()
     hub = Hub(

@@ -28,6 +28,19 @@ def not_found(kind: str, ident: str) -> ApiError:
     return ApiError(ErrorCode.NOT_FOUND, f"{kind} {ident} does not exist", {"id": ident})
 
 
+# When a client that found every pooled database connection busy is told to come back.
+DB_BUSY_RETRY_MS = 1000
+
+
+def database_busy() -> ApiError:
+    """Build the answer to a command that found every database connection busy."""
+    return ApiError(
+        ErrorCode.UNAVAILABLE,
+        "the database is busy; retry later",
+        {"retry_after_ms": DB_BUSY_RETRY_MS},
+    )
+
+
 def validation_error(message: str, **details: Any) -> ApiError:
     """Build a validation error with details."""
     return ApiError(ErrorCode.VALIDATION_ERROR, message, details)

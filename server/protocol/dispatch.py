@@ -7,11 +7,12 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from schema.base import MAX_SAFE_INT, Command
 from schema.errors import ErrorCode
 from server.domain.registry import Registered
-from server.errors import ApiError, validation_details
+from server.errors import ApiError, database_busy, validation_details
 from server.logs import COMMAND
 from server.protocol.connection import ClientLostError, Connection
 from server.protocol.observe import observed
@@ -152,6 +153,9 @@ async def dispatch(conn: Connection, text: str) -> tuple[bytes, ErrorCode | None
         return error_frame(cid, error), error.code
     except ClientLostError:
         raise  # the client left or fell behind (the session ends): no reply, no fault
+    except PoolTimeoutError:  # every pooled connection stayed busy: load, not a fault
+        busy = database_busy()
+        return error_frame(cid, busy), busy.code
     except Exception:
         log.exception("command %r failed on connection %s", cid, conn.id)
         fault = ApiError(

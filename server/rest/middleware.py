@@ -9,9 +9,10 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from schema.errors import HTTP_STATUS, ErrorCode
-from server.errors import ApiError
+from server.errors import ApiError, database_busy
 from server.httplog import ServerLog
 from server.logs import REQUEST_ID as REQUEST_ID_VAR
 
@@ -74,6 +75,8 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         for name in _KEPT_HEADERS:
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
+    except PoolTimeoutError:  # every pooled connection stayed busy: load, not a fault
+        response = error_response(database_busy(), request_id)
     except Exception:
         log.exception("request %s failed", request_id)
         response = error_response(

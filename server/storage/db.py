@@ -18,6 +18,7 @@ from server.storage.events import StaleRowError
 
 AfterCommit = Callable[[], Awaitable[None]]
 
+
 # SQLSTATEs of a transaction the database aborted only because of a concurrent one:
 # serialization failure, deadlock, lock not available. Running it again is safe.
 TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03"})
@@ -103,11 +104,13 @@ class Database:
         await self.engine.dispose()
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, pool_timeout_s: float = 5.0) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout_s
+        )
         event.listen(engine.sync_engine, "checkout", _refuse_closed)
         return engine
     if parsed.database and parsed.database != ":memory:":

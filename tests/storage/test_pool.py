@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import asyncpg
 
+from server.state import STATE
 from tests.conftest import PG_URL, requires_postgres
 from tests.wsclient import Device
 
@@ -43,3 +45,19 @@ async def test_commands_after_the_database_ended_every_pooled_connection(device)
     replies = await at_once(dev, pauses + [("timer.list", {})] * 6)
     assert [r["ok"] for r in replies] == [True] * 12, [r.get("error") for r in replies]
     assert len((await dev.ok("timer.list", {}))["items"]) == 6
+
+
+async def test_a_command_that_finds_every_connection_busy_is_told_to_come_back(start_server, token):
+    server = await start_server(db_pool_size=1, db_pool_timeout_s=0.3)
+    dev = await Device.connect(server, token())
+    timer = await dev.ok("timer.start", {"allocated_ms": 60_000})
+    db = server.server.app[STATE].services.db
+    async with contextlib.AsyncExitStack() as held:  # both connections (1 + 1 overflow)
+        for _ in range(2):
+            await held.enter_async_context(db.read())
+        error = await dev.error("timer.pause", {"id": timer["id"]})
+        response = await server.get("/v1/timers", headers={"Authorization": f"Bearer {token()}"})
+        rest = await response.json()
+    assert (error["code"], error["details"]) == ("unavailable", {"retry_after_ms": 1000})
+    assert (response.status, rest["error"]["code"]) == (503, "unavailable")
+    assert (await dev.ok("timer.pause", {"id": timer["id"]}))["status"] == "PAUSED"
