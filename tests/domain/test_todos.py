@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.dbstate import refused
@@ -197,8 +199,12 @@ async def test_deleting_a_todo_promotes_its_children_and_unlinks_its_timers(alic
     kids = [await todo(alice, f"kid {i}", parent_id=middle["id"]) for i in range(2)]
     grandchild = await todo(alice, "grandchild", parent_id=kids[0]["id"])
     timer = await alice.ok("timer.start", {"allocated_ms": 60_000, "todo_id": middle["id"]})
-    created = await other.wait_events(6)
-    assert [e["seq"] for e in created] == list(range(created[0]["seq"], created[0]["seq"] + 6))
+    # A device that connects without a cursor starts at the head its instance knows,
+    # which may not yet count the fixture's last tag group (its event is on its way):
+    # wait for the timer's event, not for a count.
+    async with asyncio.timeout(10):
+        while not any(e["name"] == "timer.started" for e in other.events):
+            await other.pump()
     other.events.clear()
     reply = await alice.ok("todo.delete", {"id": middle["id"]}, op_id=new_op())
     assert reply == {
@@ -207,13 +213,12 @@ async def test_deleting_a_todo_promotes_its_children_and_unlinks_its_timers(alic
         "unlinked_timers": 1,
     }
     events = await other.wait_events(4)
-    seen = [(e["seq"], e["name"]) for e in events]  # in the message when it fails
     assert [e["name"] for e in events] == [
         "todo.updated",
         "todo.updated",
         "timer.updated",
         "todo.deleted",
-    ], seen
+    ]
     assert {e["batch"]["size"] for e in events} == {4}
     assert {e["data"]["parent_id"] for e in events[:2]} == {None}
     assert events[2]["data"]["todo_id"] is None
