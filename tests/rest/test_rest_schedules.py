@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from tests.conftest import ServedLikeProduction
+from tests.domain.test_schedules import weekly
 from tests.rest.test_rest import bearer
 from tests.wsclient import Device
 
@@ -24,20 +25,8 @@ async def dev(client, token):
     await device.close()
 
 
-async def make_weekly(dev, **fields):
-    data = {
-        "title": "Standup",
-        "start_time": "2026-03-02T09:00:00-05:00",
-        "end_time": "2026-03-02T09:30:00-05:00",
-        "timezone": NY,
-        "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO",
-        **fields,
-    }
-    return await dev.ok("schedule.create", data)
-
-
 async def test_a_window_streams_whole_and_pages_with_a_limit(client, token, dev):
-    series = await make_weekly(dev)
+    series = await weekly(dev)
     query = "start=2026-03-01T00:00:00Z&end=2026-06-01T00:00:00Z"
     response = await client.get(f"/v1/schedules?{query}", headers=bearer(token()))
     assert response.status == 200
@@ -82,7 +71,7 @@ async def test_bad_windows_are_422(client, token, dev, query):
 
 
 async def test_bootstrap_includes_the_window_the_client_names(client, token, dev):
-    await make_weekly(dev)
+    await weekly(dev)
     plain = await (await client.get("/v1/bootstrap", headers=bearer(token()))).json()
     assert "schedules" not in plain
     query = "schedules_start=2026-03-01T00:00:00Z&schedules_end=2026-03-15T00:00:00Z"
@@ -99,8 +88,8 @@ async def test_bootstrap_includes_the_window_the_client_names(client, token, dev
 
 
 async def test_the_feed_serves_series_exceptions_and_zones(client, dev):
-    series = await make_weekly(dev)
-    await make_weekly(
+    series = await weekly(dev)
+    await weekly(
         dev,
         title="Seoul sync",
         timezone="Asia/Seoul",
@@ -168,7 +157,7 @@ async def test_a_replayed_feed_creation_does_not_reveal_the_token(dev):
 
 
 async def test_a_cursor_without_a_limit_pages(client, token, dev):
-    await make_weekly(dev, recurrence_rule="FREQ=DAILY")
+    await weekly(dev, recurrence_rule="FREQ=DAILY")
     query = "start=2026-03-01T00:00:00Z&end=2029-01-01T00:00:00Z"
     first = await (
         await client.get(f"/v1/schedules?{query}&limit=1", headers=bearer(token()))
@@ -187,7 +176,7 @@ async def test_a_cursor_without_a_limit_pages(client, token, dev):
 async def test_a_window_over_the_cap_is_refused_before_anything_streams(start_server, token):
     server = await start_server(schedule_window_max_items=50)
     dev = await Device.connect(server, token())
-    await make_weekly(dev, recurrence_rule="FREQ=DAILY")
+    await weekly(dev, recurrence_rule="FREQ=DAILY")
     await dev.ok(  # a single schedule counts as an item too
         "schedule.create",
         {"title": "once", "start_time": "2026-03-20T10:00:00Z", "end_time": "2026-03-20T11:00:00Z"},
@@ -224,13 +213,13 @@ async def test_a_window_over_the_cap_is_refused_before_anything_streams(start_se
 async def test_a_feed_over_its_instants_is_refused(start_server, token):
     server = await start_server(calendar_feed_max_instants=3)
     dev = await Device.connect(server, token())
-    series = await make_weekly(dev)
+    series = await weekly(dev)
     await dev.ok("schedule.delete", {"id": f"{series['id']}:20260309T130000Z"})
     feed = await dev.ok("calendar_feed.create")
     assert (await server.get(feed["url"])).status == 200  # the series and one EXDATE
-    await make_weekly(dev, title="second")
+    await weekly(dev, title="second")
     assert (await server.get(feed["url"])).status == 200  # three instants: the limit
-    await make_weekly(dev, title="third")
+    await weekly(dev, title="third")
     response = await server.get(feed["url"])
     assert response.status == 422
     error = (await response.json())["error"]
@@ -245,7 +234,7 @@ async def test_a_client_leaving_a_streamed_window_is_no_error(make_settings, tok
     client = TestClient(ServedLikeProduction(create_app(make_settings())))
     await client.start_server()
     owner = await Device.connect(client, token())
-    await make_weekly(owner, recurrence_rule="FREQ=HOURLY")
+    await weekly(owner, recurrence_rule="FREQ=HOURLY")
     query = "start=2026-03-01T00:00:00Z&end=2029-01-01T00:00:00Z"  # ~25,000 items, megabytes
     response = await client.get(f"/v1/schedules?{query}", headers=bearer(token()))
     assert response.status == 200

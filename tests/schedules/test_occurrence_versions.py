@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.dbstate import refused
+from tests.domain.test_schedules import weekly
 from tests.rest.test_rest import bearer
 
-NY = "America/New_York"
 SPAN = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
 SECOND = "20260309T130000Z"  # the series' second Monday, 09:00 New York
 
@@ -16,19 +16,6 @@ SECOND = "20260309T130000Z"  # the series' second Monday, 09:00 New York
 @pytest.fixture
 async def dev(device):
     return await device()
-
-
-async def weekly(dev, **fields):
-    """A weekly Monday 09:00 New York series from 2026-03-02."""
-    data = {
-        "title": "Standup",
-        "start_time": "2026-03-02T09:00:00-05:00",
-        "end_time": "2026-03-02T09:30:00-05:00",
-        "timezone": NY,
-        "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO",
-        **fields,
-    }
-    return await dev.ok("schedule.create", data)
 
 
 async def read_version(client, token, dev, ident):
