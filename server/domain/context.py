@@ -24,10 +24,9 @@ from server.domain.visibility.policy import Viewer
 from server.errors import ApiError
 from server.settings import Settings
 from server.storage.db import Database, Tx, lost_race
-from server.storage.events import NewEvent, RowWrite, StaleRowError, append_batch
+from server.storage.events import NewEvent, RowWrite, append_batch, apply_write, record_reply
 from server.storage.locks import lock_keys, lock_set
-from server.storage.ops import OpAlreadyAppliedError, OpRecord, record_op
-from server.storage.rows import update_row
+from server.storage.ops import OpRecord
 from server.storage.users import get_users
 
 log = logging.getLogger(__name__)
@@ -199,12 +198,8 @@ class Mutation:
             for frame in await append_batch(self.conn, topic, batch, write, op):
                 self.tx.after_commit.append(functools.partial(self.services.publish, topic, frame))
             write = op = None
-        if write is not None and not await update_row(
-            self.conn, write.table, write.ident, write.values, write.version
-        ):
-            raise StaleRowError(write.ident)
-        if op is not None and not await record_op(self.conn, op):
-            raise OpAlreadyAppliedError(op.op_id)
+        await apply_write(self.conn, write)  # a mutation without events
+        await record_reply(self.conn, op)
         self._events.clear()
 
     def _op_record(self) -> OpRecord | None:

@@ -168,7 +168,7 @@ async def append_batch(
     """
     if len(batch) == 1:
         return [(await _append_one(conn, topic, batch[0], write, op))[1]]
-    await _write(conn, write)
+    await apply_write(conn, write)
     first = await _reserve(conn, topic, len(batch)) - len(batch) + 1
     frames, rows = [], []
     for index, event in enumerate(batch):
@@ -177,7 +177,7 @@ async def append_batch(
         frames.append(frame)
         rows.append({**_row(topic, event), "seq": first + index, "frame": frame.decode()})
     await conn.execute(_INSERT_EVENT, rows)
-    await _record(conn, op)
+    await record_reply(conn, op)
     return frames
 
 
@@ -191,16 +191,16 @@ async def _append_one(
     prefix, suffix = frame_halves(event, topic, None)
     row = _row(topic, event)
     if conn.dialect.name != "postgresql":
-        await _write(conn, write)
+        await apply_write(conn, write)
         seq = await _reserve(conn, topic, 1)
         frame = prefix + str(seq).encode() + suffix
         await conn.execute(_INSERT_EVENT, {**row, "seq": seq, "frame": frame.decode()})
-        await _record(conn, op)
+        await record_reply(conn, op)
         return seq, frame
     params = {**row, "prefix": prefix.decode(), "suffix": suffix.decode()}
     if write is None:  # the head and the event; the reply, if any, after them
         seq = int((await conn.execute(_APPEND_PG, params)).scalar_one())
-        await _record(conn, op)
+        await record_reply(conn, op)
         return seq, prefix + str(seq).encode() + suffix
     keys = tuple(write.values)
     stmt = _write_and_append_pg(write.table, keys, write.version is not None, op is not None)
@@ -225,14 +225,16 @@ async def _returned_seq(conn: AsyncConnection, stmt: Any, params: dict[str, Any]
     return (await conn.execute(stmt, params)).scalar_one_or_none()
 
 
-async def _write(conn: AsyncConnection, write: RowWrite | None) -> None:
+async def apply_write(conn: AsyncConnection, write: RowWrite | None) -> None:
+    """Apply ``write`` (if any); ``StaleRowError`` when its row left the version it expects."""
     if write is None:
         return
     if not await update_row(conn, write.table, write.ident, write.values, write.version):
         raise StaleRowError(write.ident)
 
 
-async def _record(conn: AsyncConnection, op: OpRecord | None) -> None:
+async def record_reply(conn: AsyncConnection, op: OpRecord | None) -> None:
+    """Store the op's reply (if any); ``OpAlreadyAppliedError`` when the op was applied before."""
     if op is None:
         return
     if not await record_op(conn, op):
