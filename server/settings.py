@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
 
     database_url: str | None = None
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     db_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
     redis_url: str | None = None
     redis_cluster_url: Csv = Field(default_factory=list)

@@ -104,12 +104,14 @@ class Database:
         await self.engine.dispose()
 
 
-def create_engine(url: str, pool_size: int = 10, pool_timeout_s: float = 5.0) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20, pool_timeout_s: float = 5.0) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        # No overflow: a connection opened under load is kept, not closed on its
+        # return (each reopening cost a connect, a TLS probe and re-prepared statements).
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout_s
+            url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout_s
         )
         event.listen(engine.sync_engine, "checkout", _refuse_closed)
         return engine

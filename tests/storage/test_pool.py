@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import asyncpg
+from sqlalchemy import event
 
 from server.state import STATE
 from tests.conftest import PG_URL, requires_postgres
@@ -52,12 +52,26 @@ async def test_a_command_that_finds_every_connection_busy_is_told_to_come_back(s
     dev = await Device.connect(server, token())
     timer = await dev.ok("timer.start", {"allocated_ms": 60_000})
     db = server.server.app[STATE].services.db
-    async with contextlib.AsyncExitStack() as held:  # both connections (1 + 1 overflow)
-        for _ in range(2):
-            await held.enter_async_context(db.read())
+    async with db.read():  # the pool's one connection
         error = await dev.error("timer.pause", {"id": timer["id"]})
         response = await server.get("/v1/timers", headers={"Authorization": f"Bearer {token()}"})
         rest = await response.json()
     assert (error["code"], error["details"]) == ("unavailable", {"retry_after_ms": 1000})
     assert (response.status, rest["error"]["code"]) == (503, "unavailable")
     assert (await dev.ok("timer.pause", {"id": timer["id"]}))["status"] == "PAUSED"
+
+
+async def test_a_busy_pool_opens_its_connections_once_and_keeps_them(start_server, token):
+    server = await start_server(db_pool_size=3)
+    devices = [await Device.connect(server, token()) for _ in range(12)]
+    timer = await devices[0].ok("timer.start", {"allocated_ms": 60_000})
+    engine = server.server.app[STATE].services.db.engine
+    opened: list[object] = []
+    before = engine.pool.checkedin()
+    event.listen(engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
+    for _ in range(10):  # a command on each of 12 connections at once, against 3
+        sent = [await dev.send("timer.get", {"id": timer["id"]}) for dev in devices]
+        for dev, cid in zip(devices, sent, strict=True):
+            assert (await dev.result(cid))["ok"]
+    # Every connection opened is still pooled: none was opened and closed again.
+    assert before + len(opened) == engine.pool.checkedin() <= 3
