@@ -20,7 +20,7 @@ from schema.base import (
 )
 from schema.commands.tags import TagIds
 from schema.commands.visibility import UserId
-from schema.resources import ActiveTimers, Deleted, Timer, TimerList, TimerStatus
+from schema.resources import ActiveTimers, Deleted, Timer, TimerChange, TimerList, TimerStatus
 
 # 30 days: longer than any pomodoro or work block; larger values are typos.
 MAX_ALLOCATED_MS = 30 * 24 * 3600 * 1000
@@ -79,7 +79,7 @@ class TimerStart(Command):
     """Create a RUNNING timer."""
 
     mutating = True
-    result = Timer
+    result = TimerChange
     type: Literal["timer.start"]
     data: TimerStartData
 
@@ -88,7 +88,7 @@ class TimerPause(Command):
     """Pause a RUNNING timer."""
 
     mutating = True
-    result = Timer
+    result = TimerChange
     type: Literal["timer.pause"]
     data: IdVersionData
 
@@ -97,7 +97,7 @@ class TimerResume(Command):
     """Resume a PAUSED timer."""
 
     mutating = True
-    result = Timer
+    result = TimerChange
     type: Literal["timer.resume"]
     data: IdVersionData
 
@@ -106,7 +106,7 @@ class TimerStop(Command):
     """Complete a RUNNING or PAUSED timer."""
 
     mutating = True
-    result = Timer
+    result = TimerChange
     type: Literal["timer.stop"]
     data: IdVersionData
 
@@ -115,7 +115,7 @@ class TimerCancel(Command):
     """Cancel a RUNNING or PAUSED timer."""
 
     mutating = True
-    result = Timer
+    result = TimerChange
     type: Literal["timer.cancel"]
     data: IdVersionData
 
@@ -124,7 +124,7 @@ class TimerUpdate(Command):
     """Change a timer's title, description, tags or links."""
 
     mutating = True
-    result = Timer
+    result = TimerChange
     type: Literal["timer.update"]
     data: TimerUpdateData
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.domain.context import Mutation
 from server.domain.editing import require_all_owned, write_row
 from server.domain.schedules.views import schedule_view
-from server.domain.timers.logic import timer_view
+from server.domain.timers.logic import timer_change
 from server.domain.todos.logic import todo_view
 from server.realtime.topics import user_topic
 from server.storage.tables import schedules, tags, timers, todos
@@ -29,7 +29,7 @@ class Taggable:
 
 
 TAGGABLE: dict[str, Taggable] = {
-    "timer": Taggable(timers, "timer.updated", timer_view),
+    "timer": Taggable(timers, "timer.updated", timer_change),
     "todo": Taggable(todos, "todo.updated", lambda row, _now: todo_view(row)),
     "schedule": Taggable(schedules, "schedule.updated", lambda row, _now: schedule_view(row)),
 }

@@ -60,8 +60,8 @@ async def do_start_timer(services: Services, actor: Actor, data: TimerStartData)
         values = logic.new_timer_values(str(uuid.uuid4()), actor.user_id, fields, m.now)
         await store.insert_timer(m.conn, values)
         await insert_tag_links(m.conn, "timer", values["id"], actor.user_id, tag_ids)
-        view = logic.timer_view(values, m.now)
-        m.emit(user_topic(actor.user_id), "timer.started", logic.timer_event(view))
+        view = logic.timer_change(values, m.now)
+        m.emit(user_topic(actor.user_id), "timer.started", view)
         m.done(view)
     services.on_due_at(values["due_at"])
     return view
@@ -124,7 +124,7 @@ async def do_update_timer(
         view = (
             _apply_last(m, row, changes, "timer.updated")
             if changes
-            else logic.timer_view(row, m.now)
+            else logic.timer_change(row, m.now)
         )
         m.done(view)
     return view
@@ -154,8 +154,7 @@ async def do_fire_due(services: Services, timer_id: str, owner_id: str) -> bool:
         row = await store.claim_due(m.conn, timer_id, m.now)
         if row is None:
             return False
-        view = logic.timer_view(row, m.now)
-        m.emit(user_topic(row["owner_id"]), "timer.due", logic.timer_event(view))
+        m.emit(user_topic(row["owner_id"]), "timer.due", logic.timer_change(row, m.now))
     return True
 
 
@@ -195,8 +194,8 @@ def _apply_last(
 
 def _emit(m: Mutation, row: logic.Row, changes: dict[str, Any], event: str) -> dict[str, Any]:
     updated = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
-    view = logic.timer_view(updated, m.now)
-    m.emit(user_topic(row["owner_id"]), event, logic.timer_event(view))
+    view = logic.timer_change(updated, m.now)
+    m.emit(user_topic(row["owner_id"]), event, view)
     return view
 
 

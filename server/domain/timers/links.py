@@ -14,7 +14,7 @@ from schema.commands.tags import MAX_TAGS
 from server.domain.context import Mutation
 from server.domain.editing import require_owned, write_row
 from server.domain.taggable import require_own_tags
-from server.domain.timers.logic import timer_event, timer_view
+from server.domain.timers.logic import timer_change
 from server.errors import validation_error
 from server.realtime.topics import user_topic
 from server.storage.rows import get_owned
@@ -94,6 +94,5 @@ async def do_unlink_timers(m: Mutation, links: Mapping[str, Sequence[str]]) -> i
     for row in rows:
         changes = {link: None for link, ids in links.items() if row[link] in ids}
         updated = await write_row(m, timers, row, changes)
-        view = timer_view(updated, m.now)
-        m.emit(user_topic(row["owner_id"]), "timer.updated", timer_event(view))
+        m.emit(user_topic(row["owner_id"]), "timer.updated", timer_change(updated, m.now))
     return len(rows)

@@ -14,7 +14,7 @@ from server.errors import ApiError
 
 RUNNING, PAUSED, COMPLETED, CANCELLED = "RUNNING", "PAUSED", "COMPLETED", "CANCELLED"
 # The history is bounded: the newest 50 entries (25 pause/resume pairs) are kept.
-# Elapsed time never depends on it, and events leave it out (``timer_event``).
+# Elapsed time never depends on it; changes and events leave it out (``timer_change``).
 HISTORY_MAX = 50
 
 Row = Mapping[Any, Any]
@@ -108,8 +108,14 @@ def finish(row: Row, now: int, status: str) -> dict[str, Any]:
     }
 
 
-def timer_view(row: Row, now: int) -> dict[str, Any]:
-    """Return the timer resource, with ``elapsed_ms`` exact at ``server_time`` = ``now``."""
+def timer_change(row: Row, now: int) -> dict[str, Any]:
+    """Return the timer as its events and the commands that change it carry it: every
+    field but ``pause_history``, with ``elapsed_ms`` exact at ``server_time`` = ``now``.
+
+    A change goes to every device of the owner and of each friend who may see the
+    timer; the history (up to 50 entries) would be most of every frame, and of the
+    row the change reads and writes. A client reads it with ``timer.get``.
+    """
     due_at = row["due_at"] if row["status"] == RUNNING else None
     return {
         "id": row["id"],
@@ -125,7 +131,6 @@ def timer_view(row: Row, now: int) -> dict[str, Any]:
         "started_at": iso_ms(row["started_at"]),
         "paused_at": iso_or_none(row["paused_at"]),
         "ended_at": iso_or_none(row["ended_at"]),
-        "pause_history": orjson.loads(row["pause_history"]),
         "due_at": iso_or_none(due_at),
         "visibility": visibility_view(row),
         "created_at": iso_ms(row["created_at"]),
@@ -135,14 +140,9 @@ def timer_view(row: Row, now: int) -> dict[str, Any]:
     }
 
 
-def timer_event(view: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a timer event's data: the timer without ``pause_history``.
-
-    Each event goes to every device of the owner and of each friend who may see
-    the timer; the history (up to 50 entries) would be most of every frame. A
-    client reads it with ``timer.get`` when it shows it.
-    """
-    return {key: value for key, value in view.items() if key != "pause_history"}
+def timer_view(row: Row, now: int) -> dict[str, Any]:
+    """Return the timer resource whole, ``pause_history`` included (reads)."""
+    return {**timer_change(row, now), "pause_history": orjson.loads(row["pause_history"])}
 
 
 def tick_entry(timer: Mapping[str, Any], owner: str, now: int, since_ms: int) -> dict[str, Any]:
