@@ -162,12 +162,18 @@ class StateCollector(Collector):
         return family
 
     def _pool(self) -> Iterator[Metric]:
-        pool: Any = self.state.services.db.engine.pool
+        db = self.state.services.db
+        pool: Any = db.engine.pool
         if not hasattr(pool, "checkedout"):
             return
+        kept = db.kept_idle  # checked out of the pool, yet idle
         yield gauge("hipster_db_pool_size", "Connections the pool keeps.", pool.size())
-        yield gauge("hipster_db_pool_checked_out", "Pooled connections in use.", pool.checkedout())
-        yield gauge("hipster_db_pool_idle", "Open pooled connections not in use.", pool.checkedin())
+        yield gauge(
+            "hipster_db_pool_checked_out", "Pooled connections in use.", pool.checkedout() - kept
+        )
+        yield gauge(
+            "hipster_db_pool_idle", "Open pooled connections not in use.", pool.checkedin() + kept
+        )
 
     def _fanout_up(self) -> Metric:
         backend = self.state.settings.fanout

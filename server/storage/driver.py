@@ -30,6 +30,12 @@ def on_driver(conn: AsyncConnection) -> bool:
     return sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
+def driver_of(conn: AsyncConnection) -> Any:
+    """Return the asyncpg connection under an open ``conn`` (no I/O, unlike
+    ``get_raw_connection``, which spawns a greenlet to ask)."""
+    return conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+
+
 def compile_for_driver(
     conn: AsyncConnection, stmt: ClauseElement, *, cache: bool = False
 ) -> Compiled:
@@ -58,6 +64,4 @@ async def fetch(
     sql, names, bound = compile_for_driver(conn, stmt, cache=cache)
     given = params or {}
     args = [given[name] if name in given else bound[name] for name in names]
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    return await driver.fetch(sql, *args)
+    return await driver_of(conn).fetch(sql, *args)

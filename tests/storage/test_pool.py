@@ -75,3 +75,20 @@ async def test_a_busy_pool_opens_its_connections_once_and_keeps_them(start_serve
             assert (await dev.result(cid))["ok"]
     # Every connection opened is still pooled: none was opened and closed again.
     assert before + len(opened) == engine.pool.checkedin() <= 3
+
+
+async def test_single_statements_reuse_a_kept_connection_without_a_pool_checkout(device, client):
+    dev = await device()
+    timer = await dev.ok("timer.start", {"allocated_ms": 60_000})
+    engine = client.server.app[STATE].services.db.engine
+    checkouts: list[object] = []
+    event.listen(engine.sync_engine, "checkout", lambda *args: checkouts.append(args))
+    for _ in range(10):
+        await dev.ok("timer.get", {"id": timer["id"]})
+        await dev.ok("timer.pause", {"id": timer["id"]})
+        await dev.ok("timer.resume", {"id": timer["id"]})
+    assert len(checkouts) <= 1, "reads and transitions went through the pool's checkout"
+    # A kept connection the database closed is replaced, not used.
+    assert await terminate_other_backends() >= 1
+    await asyncio.sleep(0.2)
+    assert (await dev.ok("timer.pause", {"id": timer["id"]}))["status"] == "PAUSED"
