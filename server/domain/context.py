@@ -19,12 +19,20 @@ from schema.events import EVENTS
 from server.batching import Batcher
 from server.clock import now_ms
 from server.domain.holidays.engine import HolidayEngine
+from server.domain.rowcache import RowCache
 from server.domain.visibility.fanout import audience_of
 from server.domain.visibility.policy import Viewer
 from server.errors import ApiError
 from server.settings import Settings
 from server.storage.db import Database, Tx, lost_race
-from server.storage.events import NewEvent, RowWrite, append_batch, apply_write, record_reply
+from server.storage.events import (
+    NewEvent,
+    RowWrite,
+    StaleRowError,
+    append_batch,
+    apply_write,
+    record_reply,
+)
 from server.storage.locks import lock_keys, lock_set
 from server.storage.ops import OpRecord
 from server.storage.users import get_users
@@ -56,6 +64,8 @@ class Services:
     holidays: HolidayEngine = field(default_factory=HolidayEngine)
     # Users signing in at once (a reconnect storm) are read in one query.
     signing_in: Batcher[str, Any] = field(init=False)
+    # Timers as this process last wrote them: a transition on one skips its read.
+    timer_rows: RowCache = field(default_factory=RowCache)
 
     def __post_init__(self) -> None:
         self.signing_in = Batcher(self._read_users, "signing-in")
@@ -242,14 +252,14 @@ async def mutate(
 
 @contextlib.asynccontextmanager
 async def mutate_read_row(services: Services, actor: Actor) -> AsyncIterator[Mutation]:
-    """Open a mutation whose whole change is one row it reads, and one event.
+    """Open a mutation whose whole change is one row, read before it, and one event.
 
-    The body reads (no locks), then calls ``write_last`` with the version it
-    read and emits one event: on PostgreSQL the write is one statement on its
-    own (no transaction), written only while the row still has that version. A
-    row written meanwhile raises ``StaleRowError``, which ``retrying`` answers
-    by running the action again. It suits a change that checks no rule across
-    rows (a timer's pause).
+    The body calls ``write_last`` with the version the row was read at (or
+    cached at: ``RowCache``) and emits one event: on PostgreSQL the write is one
+    statement on its own (no transaction), written only while the row still has
+    that version. A row written meanwhile raises ``StaleRowError``, which
+    ``retrying`` answers by running the action again. It suits a change that
+    checks no rule across rows (a timer's pause).
     """
     async with services.db.one_statement() as tx:
         mutation = Mutation(tx, services, actor, now_ms())
@@ -282,7 +292,8 @@ def retrying(action: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
                 log.info("%s lost a race (%s), attempt %d", action.__name__, kind, attempt)
                 if attempt >= ATTEMPTS[kind]:
                     raise busy() from exc
-                await asyncio.sleep(random.uniform(0, RETRY_BASE_S * 2**attempt))
+                if attempt > 1 or not isinstance(exc, StaleRowError):  # a stale row: read now
+                    await asyncio.sleep(random.uniform(0, RETRY_BASE_S * 2**attempt))
 
     return run
 

@@ -57,16 +57,18 @@ class Outbound:
 
     async def put(self, wire: bytes, timeout: float) -> bool:
         """Send or queue a framed message, waiting up to ``timeout`` s for room."""
+        if self.push(wire):  # the common case: room at once, no timer to arm
+            return True
         try:
             async with asyncio.timeout(timeout):
-                while not self.push(wire):
-                    if self.failed:
-                        return False
+                while not self.failed:
                     self._room.clear()
                     await self._room.wait()
+                    if self.push(wire):
+                        return True
         except TimeoutError:
-            return False
-        return True
+            pass
+        return False
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` s for the backlog to reach the transport."""

@@ -25,6 +25,7 @@ from server.domain.visibility.fanout import deletion
 from server.errors import ApiError, not_found
 from server.realtime.topics import user_topic
 from server.storage import timers as store
+from server.storage.events import StaleRowError
 from server.storage.tables import timers
 from server.storage.tag_links import delete_tag_links, insert_tag_links, set_tag_links
 
@@ -75,13 +76,25 @@ async def do_transition(
     if action == "resume" and services.settings.single_running_timer:
         return await _resume_alone(services, actor, timer_id, if_version)
     transition, event = TRANSITIONS[action]
-    # One row is the whole change: read it, then write it only while it is as read
-    # (one statement on PostgreSQL); a writer in between makes ``retrying`` redo it.
+    # The row as this process last wrote it, if it did (taken out: a failed attempt
+    # leaves none, so ``retrying`` reads). Else one read. Either way the write lands
+    # only while the row is still as used (one statement on PostgreSQL).
+    key = (actor.user_id, timer_id)
+    cached = services.timer_rows.take(key)
+    if cached is not None and if_version not in (None, cached["version"]):
+        cached = None
     async with mutate_read_row(services, actor) as m:
-        found = await store.get_timer(m.conn, actor.user_id, timer_id)
+        found = cached or await store.get_timer(m.conn, actor.user_id, timer_id)
         row = _checked(found, timer_id, if_version)
-        changes = transition(row, m.now)
+        try:
+            changes = transition(row, m.now)
+        except ApiError:
+            if cached is None:
+                raise
+            raise StaleRowError(timer_id) from None  # refused by a row maybe stale: read it
         view = m.done(_apply_last(m, row, changes, event, checked=True))
+    written = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
+    services.timer_rows.put(key, written)
     if changes.get("due_at") is not None:
         services.on_due_at(changes["due_at"])
     return view
