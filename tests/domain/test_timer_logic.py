@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from server.domain.timers import logic
@@ -91,6 +92,15 @@ def test_tick_entry_reports_overtime():
         "remaining_ms": 0,
         "overtime_ms": 2_000,
     }
+
+
+def test_history_is_the_json_of_its_newest_entries_after_each_change():
+    row, entries = running(now=0), []
+    for i in range(logic.HISTORY_MAX + 7):
+        change = logic.pause if row["status"] == logic.RUNNING else logic.resume
+        row = {**row, **change(row, 10 * i + 1)}
+        entries.append(orjson.loads(row["pause_history"])[-1])
+        assert orjson.loads(row["pause_history"]) == entries[-logic.HISTORY_MAX :]
 
 
 def test_history_keeps_the_newest_entries_only():

@@ -64,9 +64,17 @@ def _require(row: Row, allowed: tuple[str, ...], action: str) -> None:
 
 
 def _history(row: Row, action: str, now: int, elapsed: int) -> str:
-    entries = orjson.loads(row["pause_history"])
-    entries.append({"action": action, "at": iso_ms(now), "elapsed_ms": elapsed})
-    return orjson.dumps(entries[-HISTORY_MAX:]).decode()
+    """Return the history with an entry appended, the oldest dropped beyond HISTORY_MAX.
+
+    Spliced as text, not parsed: every entry is a flat object the server wrote
+    (its strings hold no brace), so entries are counted by ``{`` and the oldest
+    ends at the first ``},``.
+    """
+    entry = orjson.dumps({"action": action, "at": iso_ms(now), "elapsed_ms": elapsed}).decode()
+    body = row["pause_history"][1:-1]
+    if body.count("{") >= HISTORY_MAX:
+        body = body[body.index("},") + 2 :]
+    return f"[{body},{entry}]" if body else f"[{entry}]"
 
 
 def pause(row: Row, now: int) -> dict[str, Any]:
