@@ -36,6 +36,7 @@ class RawSocket(asyncio.Protocol):
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
         self.close_code: int | None = None
+        self.frame_size = 0  # the bytes of the text frame ``on_frame`` is given
         self.lost = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -85,6 +86,7 @@ class RawSocket(asyncio.Protocol):
 
     def _frame(self, opcode: int, payload: bytes) -> None:
         if opcode == OP_TEXT:
+            self.frame_size = len(payload)
             self.on_frame(self, orjson.loads(payload))
         elif opcode == OP_PING:
             self._send(0x8A, payload)
@@ -118,3 +120,26 @@ async def open_socket(port: int, on_frame: Callable[[RawSocket, dict], None]) ->
     loop = asyncio.get_running_loop()
     _, proto = await loop.create_connection(lambda: RawSocket(port, on_frame), "127.0.0.1", port)
     return proto
+
+
+async def authenticate(
+    port: int, token: str, on_frame: Callable[[RawSocket, dict], None]
+) -> tuple[RawSocket, dict]:
+    """Open a socket, answer hello with ``auth``; return it with its ready frame.
+
+    Frames after ready go to ``on_frame``; events before it (a replay) are skipped.
+    """
+    ready: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+
+    def handshake(sock: RawSocket, frame: dict) -> None:
+        kind = frame.get("type")
+        if kind == "hello":
+            sock.send({"type": "auth", "token": token})
+        elif kind == "ready":
+            sock.on_frame = on_frame
+            ready.set_result(frame)
+        elif kind != "event" and not ready.done():
+            ready.set_exception(ConnectionError(f"expected ready, got {frame}"))
+
+    sock = await open_socket(port, handshake)
+    return sock, await asyncio.wait_for(ready, 30)

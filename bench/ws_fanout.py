@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
@@ -33,6 +34,7 @@ import aiohttp
 import asyncpg
 import orjson
 import psutil
+from rawws import RawSocket, authenticate
 
 from server.auth.embedded import EmbeddedIssuer
 
@@ -60,7 +62,6 @@ STALL_S = 10.0
 STOP_GRACE_S = 10.0
 CLOSE_TIMEOUT_S = 15.0
 TOGGLES = ("timer.paused", "timer.resumed")
-UPDATES = ("timer.updated",)
 TEXT = aiohttp.WSMsgType.TEXT
 
 
@@ -166,8 +167,8 @@ async def wait_until(count: Callable[[], int], target: int, stall_s: float) -> N
 class SenderConn:
     """One sender socket of one user: its timer, its window of outstanding commands, counters."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, user: str, window: int) -> None:
-        self.ws = ws
+    def __init__(self, user: str, window: int) -> None:
+        self.sock: RawSocket | None = None
         self.user = user
         self.window = window
         self.timer_id = ""
@@ -193,7 +194,7 @@ class SenderConn:
         if target == 0 or self.close_code is not None:
             self.settled.set()
 
-    def take(self, frame: dict[str, Any]) -> None:
+    def take(self, _sock: RawSocket, frame: dict[str, Any]) -> None:
         """File one frame from the server."""
         kind = frame.get("type")
         if kind == "event":
@@ -218,49 +219,42 @@ class SenderConn:
         if self.ok + self.failed >= self.target:
             self.settled.set()
 
-    def ended(self) -> None:
+    def ended(self, code: int | None) -> None:
         """Record that the socket closed and unblock everything waiting on it."""
-        self.close_code = self.ws.close_code
+        self.close_code = code
         for _ in range(self.window):
             self.slots.release()
         self.settled.set()
 
-    async def send(self, type_: str, data: dict[str, Any]) -> int:
+    async def send(self, type_: str, data: dict[str, Any], op_id: str | None = None) -> int:
         """Send one command; return its id."""
         cid = next(self.ids)
-        await self.ws.send_str(orjson.dumps({"id": cid, "type": type_, "data": data}).decode())
+        frame = {"id": cid, "type": type_, "data": data}
+        if op_id is not None:
+            frame["op_id"] = op_id
+        self.write(frame)
         return cid
+
+    def write(self, frame: dict[str, Any]) -> None:
+        """Send one frame (the socket's own buffer takes it)."""
+        assert self.sock is not None
+        self.sock.send(frame)
 
     async def call(self, type_: str, data: dict[str, Any]) -> dict[str, Any]:
         """Send one command and wait for its result frame."""
         cid = next(self.ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.replies[cid] = future
-        await self.ws.send_str(orjson.dumps({"id": cid, "type": type_, "data": data}).decode())
+        self.write({"id": cid, "type": type_, "data": data})
         async with asyncio.timeout(30):
             return await future
 
 
-async def sender_reader(conn: SenderConn) -> None:
-    """Read one sender socket until it closes."""
-    async for msg in conn.ws:
-        if msg.type == TEXT:
-            conn.take(orjson.loads(msg.data))
-    conn.ended()
-
-
-async def open_sender_conn(
-    session: aiohttp.ClientSession,
-    port: int,
-    token: str,
-    user: str,
-    window: int,
-    tasks: set[asyncio.Task[None]],
-) -> SenderConn:
+async def open_sender_conn(port: int, token: str, user: str, window: int) -> SenderConn:
     """Open one user's sender socket and start one running timer on it."""
-    ws, _ready = await open_authenticated(session, port, token)
-    conn = SenderConn(ws, user, window)
-    tasks.add(asyncio.create_task(sender_reader(conn)))
+    conn = SenderConn(user, window)
+    conn.sock, _ready = await authenticate(port, token, conn.take)
+    conn.sock.lost.add_done_callback(lambda lost: conn.ended(lost.result()))
     reply = await conn.call("timer.start", {"allocated_ms": 3_600_000, "title": "bench"})
     if not reply.get("ok"):
         raise RuntimeError(f"timer.start failed for {user}: {reply}")
@@ -279,8 +273,19 @@ async def pump_toggles(conn: SenderConn, count: int) -> None:
         await conn.send(verb, {"id": conn.timer_id})
 
 
-async def pace_updates(conns: Sequence[SenderConn], count: int, rate: float) -> tuple[int, int]:
-    """Send ``count`` timer.update round-robin at ``rate``/s with the send time (ns) as title."""
+def timed_op_id(send_ns: int, n: int) -> str:
+    """Return an op_id (a UUID) whose first 16 hex digits are the send time in ns."""
+    return str(uuid.UUID(f"{send_ns:016x}{n:016x}"))
+
+
+def sent_ns_of(op_id: str) -> int:
+    """Return the send time ``timed_op_id`` put in ``op_id``."""
+    return int(op_id.replace("-", "")[:16], 16)
+
+
+async def pace_toggles(conns: Sequence[SenderConn], count: int, rate: float) -> tuple[int, int]:
+    """Send ``count`` pause/resume round-robin at ``rate``/s, each with an op_id carrying
+    its send time (its event brings it back to every device)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     first = last = 0
@@ -291,7 +296,9 @@ async def pace_updates(conns: Sequence[SenderConn], count: int, rate: float) -> 
         conn = conns[i % len(conns)]
         last = time.time_ns()
         first = first or last
-        await conn.send("timer.update", {"id": conn.timer_id, "title": str(last)})
+        verb = "timer.resume" if conn.paused else "timer.pause"
+        conn.paused = not conn.paused
+        await conn.send(verb, {"id": conn.timer_id}, op_id=timed_op_id(last, i))
     return first, last
 
 
@@ -333,12 +340,12 @@ async def run_toggles(conns: Sequence[SenderConn], count: int) -> dict[str, Any]
     return phase_stats(conns, first, cpu0)
 
 
-async def run_updates(conns: Sequence[SenderConn], count: int, rate: float) -> dict[str, Any]:
-    """Latency phase of one sender process: ``count`` paced timer.update commands."""
+async def run_paced(conns: Sequence[SenderConn], count: int, rate: float) -> dict[str, Any]:
+    """Latency phase of one sender process: ``count`` paced pause/resume commands."""
     cpu0 = process_cpu_s()
     for conn, share in zip(conns, split(count, len(conns)), strict=True):
         conn.begin(share)
-    first, last = await pace_updates(conns, count, rate)
+    first, last = await pace_toggles(conns, count, rate)
     await settle(conns)
     return {**phase_stats(conns, first, cpu0), "last_send_ns": last}
 
@@ -346,23 +353,16 @@ async def run_updates(conns: Sequence[SenderConn], count: int, rate: float) -> d
 async def sender_serve(pipe: Pipe, port: int, secret: str, users: list[str], window: int) -> None:
     """Open the sender sockets, then run the phases the parent asks for until told to stop."""
     issuer = EmbeddedIssuer(secret.encode())
-    tasks: set[asyncio.Task[None]] = set()
-    async with client_session() as session:
-        works = (
-            open_sender_conn(session, port, issuer.mint(u, ttl_s=TOKEN_TTL_S), u, window, tasks)
-            for u in users
-        )
-        conns = await gather_bounded(works, CONNECT_CONCURRENCY)
-        pipe.send(("ready", {"connections": len(conns)}))
-        while (request := await asyncio.to_thread(pipe.recv))[0] != "stop":
-            kind, arg = request
-            stats = await (
-                run_toggles(conns, arg) if kind == "throughput" else run_updates(conns, *arg)
-            )
-            pipe.send(("done", stats))
-        await close_sockets([c.ws for c in conns])
-        for task in tasks:
-            task.cancel()
+    works = (open_sender_conn(port, issuer.mint(u, ttl_s=TOKEN_TTL_S), u, window) for u in users)
+    conns = await gather_bounded(works, CONNECT_CONCURRENCY)
+    pipe.send(("ready", {"connections": len(conns)}))
+    while (request := await asyncio.to_thread(pipe.recv))[0] != "stop":
+        kind, arg = request
+        stats = await (run_toggles(conns, arg) if kind == "throughput" else run_paced(conns, *arg))
+        pipe.send(("done", stats))
+    for conn in conns:
+        if conn.sock is not None:
+            conn.sock.abort()
 
 
 def sender_main(pipe: Pipe, port: int, secret: str, users: list[str], window: int) -> None:
@@ -378,12 +378,24 @@ def sender_main(pipe: Pipe, port: int, secret: str, users: list[str], window: in
 
 
 class Device:
-    """One receiving socket and the last seq it saw on its user's topic."""
+    """One receiving socket (the lean client of ``rawws``, as the floor's devices use) and
+    the last seq it saw on its user's topic."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, topic: str, seq: int) -> None:
-        self.ws = ws
-        self.topic = topic
-        self.seq = seq
+    def __init__(self, user: str, tally: Tally) -> None:
+        self.topic = f"user:{user}"
+        self.tally = tally
+        self.seq = 0
+        self.sock: RawSocket | None = None
+
+    def on_frame(self, sock: RawSocket, frame: dict[str, Any]) -> None:
+        """File one frame received after ready."""
+        self.tally.take(self, time.time_ns(), frame, sock.frame_size)
+
+    async def connect(self, port: int, token: str) -> None:
+        """Open the socket, authenticate, and count a close the server makes later."""
+        self.sock, ready = await authenticate(port, token, self.on_frame)
+        self.seq = int(ready["topics"][self.topic]["seq"])
+        self.sock.lost.add_done_callback(lambda lost: self.tally.closed(lost.result()))
 
 
 class Tally:
@@ -408,18 +420,17 @@ class Tally:
         """Return how many events of ``names`` arrived."""
         return sum(self.names.get(n, 0) for n in names)
 
-    def take(self, dev: Device, now_ns: int, text: str) -> None:
-        """File one frame a device received at ``now_ns``."""
-        frame = orjson.loads(text)
+    def take(self, dev: Device, now_ns: int, frame: dict[str, Any], size: int) -> None:
+        """File one frame of ``size`` bytes a device received at ``now_ns``."""
         if frame.get("type") != "event" or frame.get("topic") != dev.topic:
             self.other += 1
             return
         self.check_seq(dev, int(frame["seq"]))
-        self.event_bytes += len(text.encode())
+        self.event_bytes += size
         name = frame["name"]
         self.names[name] = self.names.get(name, 0) + 1
-        if name == "timer.updated":
-            self.latencies_ns.append(now_ns - int(frame["data"]["title"]))
+        if frame.get("op_id"):  # the paced phase's: it carries the send time
+            self.latencies_ns.append(now_ns - sent_ns_of(frame["op_id"]))
 
     def check_seq(self, dev: Device, seq: int) -> None:
         """Count gaps and repeats in a device's seq stream."""
@@ -435,34 +446,18 @@ class Tally:
             self.closes[str(code)] = self.closes.get(str(code), 0) + 1
 
 
-async def device_reader(dev: Device, tally: Tally) -> None:
-    """Read one device socket until it closes."""
-    async for msg in dev.ws:
-        if msg.type == TEXT:
-            tally.take(dev, time.time_ns(), msg.data)
-    tally.closed(dev.ws.close_code)
-
-
-async def open_device(session: aiohttp.ClientSession, port: int, token: str, user: str) -> Device:
-    """Connect and authenticate one receiving device."""
-    topic = f"user:{user}"
-    ws, ready = await open_authenticated(session, port, token)
-    return Device(ws, topic, int(ready["topics"][topic]["seq"]))
-
-
 class Fleet:
-    """The receiving devices of the load process and their reader tasks."""
+    """The receiving devices of the load process."""
 
     def __init__(self) -> None:
         self.tally = Tally()
         self.devices: list[Device] = []
-        self.tasks: set[asyncio.Task[None]] = set()
 
-    async def add(self, session: aiohttp.ClientSession, port: int, token: str, user: str) -> None:
-        """Open one device and start reading it."""
-        dev = await open_device(session, port, token, user)
+    async def add(self, port: int, token: str, user: str) -> None:
+        """Open one device and authenticate it."""
+        dev = Device(user, self.tally)
         self.devices.append(dev)
-        self.tasks.add(asyncio.create_task(device_reader(dev, self.tally)))
+        await dev.connect(port, token)
 
     async def connect(
         self, session: aiohttp.ClientSession, port: int, secret: str, cfg: Config
@@ -470,18 +465,15 @@ class Fleet:
         """Open ``per_user`` devices for every user."""
         issuer = EmbeddedIssuer(secret.encode())
         tokens = {u: issuer.mint(u, ttl_s=TOKEN_TTL_S) for u in cfg.users}
-        works = (
-            self.add(session, port, tokens[u], u) for u in cfg.users for _ in range(cfg.per_user)
-        )
+        works = (self.add(port, tokens[u], u) for u in cfg.users for _ in range(cfg.per_user))
         await gather_bounded(works, CONNECT_CONCURRENCY)
 
     async def close(self) -> None:
-        """Close every device and stop its reader."""
+        """Drop every device."""
         self.tally.stopping = True
-        await close_sockets([d.ws for d in self.devices])
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for dev in self.devices:
+            if dev.sock is not None:
+                dev.sock.abort()
 
 
 # --------------------------------------------------------------------------- server and services
@@ -793,14 +785,14 @@ async def throughput_phase(
 async def latency_phase(
     cfg: Config, senders: Sequence[Sender], fleet: Fleet, rate: float
 ) -> dict[str, Any]:
-    """Send paced timer.update commands and measure send-to-device latency."""
+    """Send paced pause/resume commands and measure send-to-device latency."""
     fleet.tally.reset()
     count = max(len(senders), round(rate * cfg.latency_seconds))
     args = [(n, rate / len(senders)) for n in split(count, len(senders))]
     stats = await command_senders(senders, "latency", args)
     merged = merge_stats(stats)
     expected = merged["ok"] * cfg.per_user
-    await wait_until(lambda: fleet.tally.count(UPDATES), expected, STALL_S)
+    await wait_until(lambda: fleet.tally.count(TOGGLES), expected, STALL_S)
     sent_s = (max(s["last_send_ns"] for s in stats) - min(s["first_send_ns"] for s in stats)) / 1e9
     lat = sorted(fleet.tally.latencies_ns)
     return {
@@ -810,7 +802,7 @@ async def latency_phase(
         "ok": merged["ok"],
         "failed": merged["failed"],
         "errors": merged["errors"],
-        "delivered": fleet.tally.count(UPDATES),
+        "delivered": fleet.tally.count(TOGGLES),
         "expected": expected,
         "gaps": fleet.tally.gaps,
         "duplicates": fleet.tally.duplicates,
