@@ -16,7 +16,7 @@ from server.clock import iso_ms
 from server.storage import driver
 from server.storage.driver import on_driver
 from server.storage.ops import OpAlreadyAppliedError, OpRecord, is_op_taken, record_op
-from server.storage.rows import update_row
+from server.storage.rows import one_of, update_row
 from server.storage.tables import events, topic_heads
 
 # PostgreSQL bumps the head and writes the event in one round trip; the frame's
@@ -278,7 +278,9 @@ async def get_heads(conn: AsyncConnection, topics: Iterable[str]) -> dict[str, i
     wanted = list(topics)
     heads = dict.fromkeys(wanted, 0)
     if wanted:
-        stmt = select(topic_heads.c.topic, topic_heads.c.seq).where(topic_heads.c.topic.in_(wanted))
+        stmt = select(topic_heads.c.topic, topic_heads.c.seq).where(
+            one_of(conn, topic_heads.c.topic, wanted)
+        )
         heads.update({row.topic: int(row.seq) for row in await conn.execute(stmt)})
     return heads
 

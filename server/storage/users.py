@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.storage.rows import one_of
 from server.storage.tables import users
 
 # No 0/O or 1/I/L: friend codes are read aloud and typed by hand.
@@ -39,7 +40,8 @@ async def get_user(conn: AsyncConnection, user_id: str) -> RowMapping | None:
 
 async def get_users(conn: AsyncConnection, user_ids: list[str]) -> dict[str, RowMapping]:
     """Return the rows of those of ``user_ids`` that exist, by id."""
-    rows = (await conn.execute(select(users).where(users.c.id.in_(user_ids)))).mappings()
+    stmt = select(users).where(one_of(conn, users.c.id, user_ids))
+    rows = (await conn.execute(stmt)).mappings()
     return {row["id"]: row for row in rows}
 
 

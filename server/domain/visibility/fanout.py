@@ -40,6 +40,7 @@ from server.domain.visibility.policy import (
 from server.realtime.topics import topic_owner
 from server.realtime.wire import text_frame
 from server.storage.friendships import peer_of
+from server.storage.rows import one_of
 from server.storage.tables import friendships
 
 SUBSCRIPTION_ENDED = "subscription.ended"
@@ -110,7 +111,10 @@ async def load_relations(topics: list[str], conn: AsyncConnection) -> dict[str, 
     loaded = {owner: OwnerRelations(owner) for owner in owners}
     pair = (friendships.c.user_low, friendships.c.user_high, friendships.c.status)
     stmt = select(*pair).where(
-        or_(friendships.c.user_low.in_(owners), friendships.c.user_high.in_(owners))
+        or_(
+            one_of(conn, friendships.c.user_low, owners),
+            one_of(conn, friendships.c.user_high, owners),
+        )
     )
     for row in (await conn.execute(stmt)).mappings():
         for me in (row["user_low"], row["user_high"]):
