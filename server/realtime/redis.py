@@ -103,6 +103,9 @@ class RedisBackend:
         self._problem = "not connected yet"
         self._topics: set[str] = set()
         self._waiters: dict[tuple[Request, str], deque[asyncio.Future[None]]] = {}
+        # Requests not sent yet, in order, and the task sending them.
+        self._outgoing: deque[tuple[Request, str, asyncio.Future[None]]] = deque()
+        self._sender: asyncio.Task[None] | None = None
         self._reading: asyncio.Timeout | None = None
 
     @property
@@ -127,6 +130,9 @@ class RedisBackend:
         task, self._task = self._task, None
         self._up = False
         await cancel_task(task)
+        sender, self._sender = self._sender, None
+        await cancel_task(sender)
+        self._outgoing.clear()
         await self.publisher.stop()
         self._attempted()  # A start() still waiting must not wait forever.
         self._release_waiters()
@@ -196,24 +202,57 @@ class RedisBackend:
         return redis_channel(self._prefix, topic)
 
     async def _request(self, kind: Request, topic: str) -> None:
-        """Send SUBSCRIBE or UNSUBSCRIBE for ``topic`` and await the confirmation."""
+        """Send SUBSCRIBE or UNSUBSCRIBE for ``topic`` and await the confirmation.
+
+        Requests made in one turn of the loop go out together, in order: each run
+        of one kind as one command per node (a storm's joins share a SUBSCRIBE).
+        """
         if not self._up or not self._pubsubs:
             return  # The reconnect handshake subscribes exactly self._topics.
         channel = self._channel(topic)
-        [node] = self._route([channel])
-        _, pubsub = self._pubsubs[node]
         confirmed = self._expect(kind, channel)
-        try:
-            await self._send_request(pubsub, kind, [channel])
-        except self.link_errors as exc:
-            self._lose_link(exc)  # Also releases ``confirmed``.
-        except BaseException:
-            self._forget(kind, channel, confirmed)
-            raise
+        self._outgoing.append((kind, channel, confirmed))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_outgoing(), name="redis-requests")
         # The reader resolves ``confirmed``, so waiting from inside the reader's own
         # task (on_reconnect subscribing) would deadlock.
         if asyncio.current_task() is not self._task:
             await confirmed
+
+    async def _send_outgoing(self) -> None:
+        """Send the queued requests: consecutive ones of a kind in one command per node
+        (a channel asked twice goes in the next command: each confirms one request)."""
+        try:
+            while self._outgoing:
+                kind = self._outgoing[0][0]
+                run: list[tuple[Request, str, asyncio.Future[None]]] = []
+                channels: set[str] = set()
+                while self._outgoing and self._outgoing[0][0] == kind:
+                    if self._outgoing[0][1] in channels:
+                        break
+                    channels.add(self._outgoing[0][1])
+                    run.append(self._outgoing.popleft())
+                await self._send_run(kind, run)
+        finally:
+            self._sender = None
+
+    async def _send_run(
+        self, kind: Request, run: list[tuple[Request, str, asyncio.Future[None]]]
+    ) -> None:
+        """Send one run of requests; a failure other than the link's fails their waiters."""
+        if not self._up or not self._pubsubs:
+            return  # The link went down: its loss released these waiters.
+        try:
+            for node, channels in self._route([channel for _, channel, _ in run]).items():
+                _, pubsub = self._pubsubs[node]
+                await self._send_request(pubsub, kind, channels)
+        except self.link_errors as exc:
+            self._lose_link(exc)  # Also releases the waiters.
+        except Exception as exc:
+            for _, channel, waiter in run:
+                self._forget(kind, channel, waiter)
+                if not waiter.done():
+                    waiter.set_exception(exc)
 
     def _expect(self, kind: Request, channel: str) -> asyncio.Future[None]:
         """Register a future the reader resolves when Redis confirms ``kind`` of ``channel``."""

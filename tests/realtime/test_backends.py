@@ -158,6 +158,26 @@ async def test_subscribed_topic_receives_messages_in_order_with_exact_bytes(
     assert inbox.messages == [(TOPIC, message) for message in messages]
 
 
+async def test_topics_subscribed_at_once_each_deliver_and_leave_at_once(
+    backend: FanoutBackend, inbox: Inbox
+) -> None:
+    topics = [f"user:many-{i}" for i in range(40)]
+    await asyncio.gather(*(backend.subscribe(t) for t in topics))
+    for topic in topics:
+        await backend.publish(topic, topic.encode())
+    await wait_for(lambda: len(inbox.messages) >= len(topics), "a message per topic")
+    assert sorted(inbox.messages) == sorted((t, t.encode()) for t in topics)
+    # Leaving and coming back in one turn: the order of the requests holds.
+    await asyncio.gather(*(backend.unsubscribe(t) for t in topics[:20]))
+    await asyncio.gather(backend.unsubscribe(topics[20]), backend.subscribe(topics[20]))
+    inbox.messages.clear()
+    for topic in topics[:21]:
+        await backend.publish(topic, b"again")
+    await wait_for(lambda: len(inbox.messages) >= 1, "the topic subscribed again")
+    await asyncio.sleep(0.2)
+    assert inbox.messages == [(topics[20], b"again")]
+
+
 async def test_unsubscribed_topic_receives_nothing(backend: FanoutBackend, inbox: Inbox) -> None:
     await backend.subscribe(OTHER)
     await backend.publish(TOPIC, b"nobody listens")
@@ -380,6 +400,22 @@ async def proxy(redis_url: str) -> AsyncIterator[Proxy]:
     await proxy.listen()
     yield proxy
     await proxy.close()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
+async def test_joins_in_one_turn_share_one_subscribe(
+    redis_url: str, admin: Redis, start_redis: StartRedis
+) -> None:
+    backend, _inbox = await start_redis(redis_url)
+    await backend.subscribe("user:first")
+
+    async def subscribes() -> int:
+        return int((await admin.info("commandstats")).get("cmdstat_subscribe", {}).get("calls", 0))
+
+    before = await subscribes()
+    await asyncio.gather(*(backend.subscribe(f"user:storm-{i}") for i in range(100)))
+    assert await subscribes() - before <= 2  # other tests' clients may subscribe meanwhile
 
 
 @pytest.mark.redis
