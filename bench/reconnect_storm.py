@@ -224,6 +224,25 @@ def delivery(devices: list[Device], heads: dict[str, int]) -> dict[str, int]:
     return {"expected": expected, "lost": lost, "duplicated": duplicated}
 
 
+async def watch_loop_lag(lags: list[tuple[int, int]], stop: asyncio.Event) -> None:
+    """Record how late this (the load) process's loop wakes from a 20 ms sleep: a late
+    receive is late here, not at the server, by up to that much."""
+    while not stop.is_set():
+        asked = time.monotonic()
+        await asyncio.sleep(0.02)
+        lags.append((time.time_ns(), int((time.monotonic() - asked - 0.02) * 1e9)))
+
+
+def loop_lag(lags: list[tuple[int, int]], start_ns: int, end_ns: int) -> dict[str, Any]:
+    """Return the load process's loop lag in [start, end): p50, p99, max in ms."""
+    values = sorted(v for at, v in lags if start_ns <= at < end_ns)
+    return {
+        "p50_ms": round(percentile(values, 50), 2),
+        "p99_ms": round(percentile(values, 99), 2),
+        "max_ms": round(values[-1] / 1e6, 2) if values else None,
+    }
+
+
 def latency(devices: list[Device], start_ns: int, end_ns: int) -> dict[str, Any]:
     """Return delivery latency of the live devices' events received in [start, end)."""
     values = sorted(v for d in devices for at, v in d.latencies_ns if start_ns <= at < end_ns)
@@ -274,10 +293,12 @@ async def run_storm(
     print(f"connected in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     live_senders = live[:: args.per_user][: args.mutated_users]
+    lags: list[tuple[int, int]] = []
     pumps = [
         asyncio.ensure_future(send_updates(live_senders, args.rate / 2, stop)),
         asyncio.ensure_future(send_updates(senders, args.rate / 2, stop)),
     ]
+    watcher = asyncio.ensure_future(watch_loop_lag(lags, stop))
     await asyncio.sleep(args.warmup_s)
     cpu0, before_ns = cpu_snapshot(b), time.time_ns()
     figures = await storm(stormed, a, b)
@@ -285,6 +306,7 @@ async def run_storm(
     await asyncio.sleep(args.after_s)
     stop.set()
     sent = sum(await asyncio.gather(*pumps))
+    await watcher
     everyone = live + stormed + senders
     heads = await topic_heads(db_url, {d.topic for d in everyone})
     await settle(everyone, heads)
@@ -305,6 +327,10 @@ async def run_storm(
         "live_latency_before_storm": latency(live, before_ns - int(args.warmup_s * 1e9), before_ns),
         "live_latency_during_storm": latency(live, before_ns, after_ns),
         "live_latency_after_storm": latency(live, after_ns, time.time_ns()),
+        "load_loop_lag_before_storm": loop_lag(
+            lags, before_ns - int(args.warmup_s * 1e9), before_ns
+        ),
+        "load_loop_lag_during_storm": loop_lag(lags, before_ns, after_ns),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -324,6 +350,12 @@ def report(result: dict[str, Any]) -> None:
         lat = result[f"live_latency_{phase}_storm"]
         print(f"live delivery {phase} the storm: {lat['events']} events", end=", ")
         print(f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms")
+    for phase in ("before", "during"):
+        lag = result[f"load_loop_lag_{phase}_storm"]
+        print(
+            f"the load process's own loop lag {phase} the storm: p50 {lag['p50_ms']} ms", end=", "
+        )
+        print(f"p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms")
 
 
 def main() -> None:

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     ws_bad_frames_per_min: int = Field(default=20, ge=1)
     ws_connect_per_min: float = Field(default=120.0, gt=0)
     ws_connect_burst: int = Field(default=60, ge=1)
-    ws_admit_max_pending: int = Field(default=500, ge=1)
+    ws_admit_max_pending: int = Field(default=64, ge=1)
     ws_admit_retry_max_s: float = Field(default=60.0, ge=1)
     ws_auth_expiring_s: float = Field(default=60.0, ge=0)
     ws_send_timeout_s: float = Field(default=10.0, gt=0)
