@@ -87,6 +87,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[Tx]:
         """Run a block in one transaction; its after-commit hooks run once it committed."""
         lock = self._write_lock or contextlib.nullcontext()
+        await self._give_back_kept_if_pool_empty()
         async with lock, self.engine.begin() as conn:
             tx = Tx(conn)
             yield tx
@@ -136,6 +137,14 @@ class Database:
             self._kept.append(conn)
         else:
             await conn.close()
+
+    async def _give_back_kept_if_pool_empty(self) -> None:
+        """Return one idle kept connection to the pool when the pool has none left: a
+        transaction must not wait while a connection idles here."""
+        pool = self.engine.pool
+        if self._kept and isinstance(pool, QueuePool) and pool.checkedin() == 0:
+            if pool.checkedout() >= pool.size():
+                await self._kept.pop().close()
 
     async def _take_kept(self) -> AsyncConnection | None:
         """Return a kept connection the database has not closed (those go back), or None."""

@@ -92,3 +92,15 @@ async def test_single_statements_reuse_a_kept_connection_without_a_pool_checkout
     assert await terminate_other_backends() >= 1
     await asyncio.sleep(0.2)
     assert (await dev.ok("timer.pause", {"id": timer["id"]}))["status"] == "PAUSED"
+
+
+async def test_a_transaction_gets_the_connection_a_read_kept_idle(start_server, token):
+    server = await start_server(db_pool_size=2, db_pool_timeout_s=0.5)
+    dev = await Device.connect(server, token())
+    timer = await dev.ok("timer.start", {"allocated_ms": 60_000})
+    await dev.ok("timer.get", {"id": timer["id"]})  # its connection is kept, idle
+    db = server.server.app[STATE].services.db
+    assert db.kept_idle == 1
+    async with db.transaction():  # the pool's other connection
+        updated = await dev.ok("timer.update", {"id": timer["id"], "title": "a transaction"})
+    assert updated["title"] == "a transaction"
