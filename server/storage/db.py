@@ -142,9 +142,10 @@ class Database:
         """Return one idle kept connection to the pool when the pool has none left: a
         transaction must not wait while a connection idles here."""
         pool = self.engine.pool
-        if self._kept and isinstance(pool, QueuePool) and pool.checkedin() == 0:
-            if pool.checkedout() >= pool.size():
-                await self._kept.pop().close()
+        if not self._kept or not isinstance(pool, QueuePool):
+            return
+        if pool.checkedin() == 0 and pool.checkedout() >= pool.size():
+            await self._kept.pop().close()
 
     async def _take_kept(self) -> AsyncConnection | None:
         """Return a kept connection the database has not closed (those go back), or None."""
