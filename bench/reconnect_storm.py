@@ -301,6 +301,7 @@ async def run_storm(
     watcher = asyncio.ensure_future(watch_loop_lag(lags, stop))
     await asyncio.sleep(args.warmup_s)
     cpu0, before_ns = cpu_snapshot(b), time.time_ns()
+    warm_ns = before_ns - int(args.warmup_s * 1e9)
     figures = await storm(stormed, a, b)
     cpu1, after_ns = cpu_snapshot(b), time.time_ns()
     await asyncio.sleep(args.after_s)
@@ -324,12 +325,10 @@ async def run_storm(
             **delivery(stormed, heads),
         },
         "live_delivery": delivery(live, heads),
-        "live_latency_before_storm": latency(live, before_ns - int(args.warmup_s * 1e9), before_ns),
+        "live_latency_before_storm": latency(live, warm_ns, before_ns),
         "live_latency_during_storm": latency(live, before_ns, after_ns),
         "live_latency_after_storm": latency(live, after_ns, time.time_ns()),
-        "load_loop_lag_before_storm": loop_lag(
-            lags, before_ns - int(args.warmup_s * 1e9), before_ns
-        ),
+        "load_loop_lag_before_storm": loop_lag(lags, warm_ns, before_ns),
         "load_loop_lag_during_storm": loop_lag(lags, before_ns, after_ns),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }

@@ -93,8 +93,7 @@ async def do_transition(
                 raise
             raise StaleRowError(timer_id) from None  # refused by a row maybe stale: read it
         view = m.done(_apply_last(m, row, changes, event, checked=True))
-    written = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
-    services.timer_rows.put(key, written)
+    services.timer_rows.put(key, _written(row, changes, m.now))
     if changes.get("due_at") is not None:
         services.on_due_at(changes["due_at"])
     return view
@@ -205,9 +204,13 @@ def _apply_last(
     return _emit(m, row, changes, event)
 
 
+def _written(row: logic.Row, changes: dict[str, Any], now: int) -> dict[str, Any]:
+    """Return the row as ``changes`` written at ``now`` leave it (its version bumped)."""
+    return {**row, **changes, "updated_at": now, "version": row["version"] + 1}
+
+
 def _emit(m: Mutation, row: logic.Row, changes: dict[str, Any], event: str) -> dict[str, Any]:
-    updated = {**row, **changes, "updated_at": m.now, "version": row["version"] + 1}
-    view = logic.timer_change(updated, m.now)
+    view = logic.timer_change(_written(row, changes, m.now), m.now)
     m.emit(user_topic(row["owner_id"]), event, view)
     return view
 
