@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import socket
 import struct
@@ -111,7 +112,8 @@ class RawSocket(asyncio.Protocol):
             return
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(OSError):  # the peer closed it already
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
 
 
@@ -122,13 +124,34 @@ async def open_socket(port: int, on_frame: Callable[[RawSocket, dict], None]) ->
     return proto
 
 
+class TurnedAwayError(ConnectionError):
+    """The server's admission asked this client to come back after ``retry_after_ms``."""
+
+    def __init__(self, retry_after_ms: int) -> None:
+        super().__init__(f"turned away, retry after {retry_after_ms} ms")
+        self.retry_after_ms = retry_after_ms
+
+
 async def authenticate(
-    port: int, token: str, on_frame: Callable[[RawSocket, dict], None]
+    port: int, token: str, on_frame: Callable[[RawSocket, dict], None], attempts: int = 20
 ) -> tuple[RawSocket, dict]:
     """Open a socket, answer hello with ``auth``; return it with its ready frame.
 
     Frames after ready go to ``on_frame``; events before it (a replay) are skipped.
+    A client turned away by admission waits the ``retry_after_ms`` it was told, as
+    the client module does, up to ``attempts`` times.
     """
+    for _ in range(attempts - 1):
+        try:
+            return await _authenticate_once(port, token, on_frame)
+        except TurnedAwayError as exc:
+            await asyncio.sleep(exc.retry_after_ms / 1000)
+    return await _authenticate_once(port, token, on_frame)
+
+
+async def _authenticate_once(
+    port: int, token: str, on_frame: Callable[[RawSocket, dict], None]
+) -> tuple[RawSocket, dict]:
     ready: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
 
     def handshake(sock: RawSocket, frame: dict) -> None:
@@ -139,7 +162,20 @@ async def authenticate(
             sock.on_frame = on_frame
             ready.set_result(frame)
         elif kind != "event" and not ready.done():
-            ready.set_exception(ConnectionError(f"expected ready, got {frame}"))
+            ready.set_exception(refusal(frame))
 
     sock = await open_socket(port, handshake)
-    return sock, await asyncio.wait_for(ready, 30)
+    try:
+        return sock, await asyncio.wait_for(ready, 30)
+    except TurnedAwayError:
+        sock.abort()
+        raise
+
+
+def refusal(frame: dict) -> ConnectionError:
+    """Return the error a frame other than ready means (``TurnedAwayError`` for admission's)."""
+    error = frame.get("error") or {}
+    retry_after = (error.get("details") or {}).get("retry_after_ms")
+    if error.get("code") == "unavailable" and retry_after is not None:
+        return TurnedAwayError(int(retry_after))
+    return ConnectionError(f"expected ready, got {frame}")

@@ -34,7 +34,7 @@ import aiohttp
 import asyncpg
 import orjson
 import psutil
-from rawws import RawSocket, authenticate
+from rawws import RawSocket, TurnedAwayError, authenticate, refusal
 
 from server.auth.embedded import EmbeddedIssuer
 
@@ -126,9 +126,21 @@ async def receive_frame(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
 
 
 async def open_authenticated(
+    session: aiohttp.ClientSession, port: int, token: str, attempts: int = 20
+) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
+    """Connect, read hello, authenticate and return the socket with its ready frame;
+    a client turned away by admission comes back when it was told to."""
+    for _ in range(attempts - 1):
+        try:
+            return await _open_authenticated_once(session, port, token)
+        except TurnedAwayError as exc:
+            await asyncio.sleep(exc.retry_after_ms / 1000)
+    return await _open_authenticated_once(session, port, token)
+
+
+async def _open_authenticated_once(
     session: aiohttp.ClientSession, port: int, token: str
 ) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
-    """Connect, read hello, authenticate and return the socket with its ready frame."""
     ws = await session.ws_connect(f"http://127.0.0.1:{port}/v1/ws", autoping=True)
     hello = await receive_frame(ws)
     if hello.get("type") != "hello":
@@ -139,7 +151,8 @@ async def open_authenticated(
         if frame.get("type") == "ready":
             return ws, frame
         if frame.get("type") != "event":
-            raise ConnectionError(f"expected ready, got {frame}")
+            await ws.close()
+            raise refusal(frame)
 
 
 async def close_sockets(sockets: Sequence[aiohttp.ClientWebSocketResponse]) -> None:
