@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool
 
@@ -71,12 +73,18 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # PostgreSQL connections kept checked out between autocommit uses (reads and
         # single statements): a pool checkout and return through SQLAlchemy cost more
-        # CPU than the statement they serve. Up to half the pool idles here.
+        # CPU than the statement they serve. The whole pool may idle here: a
+        # transaction that finds the pool empty takes one back.
         self._kept: list[AsyncConnection] = []
+        self._pool_waiters = 0  # blocks waiting inside the pool for a checkout
+        # Autocommit blocks waiting for a kept connection (every one was out): woken
+        # when a block keeps one, or the pool gets one back.
+        self._kept_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         pool = engine.pool
-        self._keep_max = (
-            pool.size() // 2 if isinstance(pool, QueuePool) and not self.is_sqlite else 0
-        )
+        self._pool = pool if isinstance(pool, QueuePool) and not self.is_sqlite else None
+        self._keep_max = self._pool.size() if self._pool is not None else 0
+        if self._pool is not None:
+            event.listen(engine.sync_engine, "checkin", lambda *_: self._wake_one())
 
     @property
     def kept_idle(self) -> int:
@@ -88,7 +96,7 @@ class Database:
         """Run a block in one transaction; its after-commit hooks run once it committed."""
         lock = self._write_lock or contextlib.nullcontext()
         await self._give_back_kept_if_pool_empty()
-        async with lock, self.engine.begin() as conn:
+        async with lock, self._pooled(self.engine) as conn, conn.begin():
             tx = Tx(conn)
             yield tx
         for hook in tx.after_commit:
@@ -123,26 +131,86 @@ class Database:
     async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
         """Give a PostgreSQL autocommit connection: a kept one, else one from the pool.
 
-        A block that ends normally gives it back to be kept (while fewer than
-        half the pool are kept and the database has not closed it); one that
+        A block that ends normally gives it back to be kept (unless someone
+        waits for the pool or the database closed it); one that
         raised returns it to the pool, which resets or replaces it.
         """
-        conn = await self._take_kept() or await self._reader.connect()
+        conn = await self._take_autocommit()
         try:
             yield conn
         except BaseException:
             await conn.close()
             raise
-        if len(self._kept) < self._keep_max and not driver_of(conn).is_closed():
+        if self._keepable(conn):
             self._kept.append(conn)
+            self._wake_one()
         else:
+            await conn.close()
+
+    async def _take_autocommit(self) -> AsyncConnection:
+        """Take a kept connection, else one from the pool while it has one; else wait for
+        either (up to the pool's timeout, then the pool's own ``TimeoutError``).
+
+        Waiting here, not inside the pool, lets a connection go from one autocommit
+        block to the next without a pool checkout even when every one is out.
+        """
+        assert self._pool is not None
+        deadline = asyncio.get_running_loop().time() + self._pool.timeout()
+        while True:
+            conn = await self._take_kept()
+            if conn is not None:
+                return conn
+            if self._pool.checkedin() or self._pool.checkedout() < self._pool.size():
+                return await self._checkout(self._reader)
+            waiter = asyncio.get_running_loop().create_future()
+            self._kept_waiters.append(waiter)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+            except TimeoutError:
+                raise PoolTimeoutError("every pooled connection stayed busy") from None
+            finally:
+                if not waiter.done():
+                    waiter.cancel()
+
+    def _wake_one(self) -> None:
+        """Wake the longest waiting autocommit block: a connection is kept or pooled."""
+        while self._kept_waiters:
+            waiter = self._kept_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _keepable(self, conn: AsyncConnection) -> bool:
+        """Tell whether a connection an autocommit block ends with is kept: not when a
+        transaction waits inside the pool (it goes there), nor when the database closed it."""
+        return (
+            self._pool_waiters == 0
+            and len(self._kept) < self._keep_max
+            and not driver_of(conn).is_closed()
+        )
+
+    async def _checkout(self, engine: AsyncEngine) -> AsyncConnection:
+        """Take a connection from the pool, counted as waiting until it comes."""
+        self._pool_waiters += 1
+        try:
+            return await engine.connect()
+        finally:
+            self._pool_waiters -= 1
+
+    @contextlib.asynccontextmanager
+    async def _pooled(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        conn = await self._checkout(engine)
+        try:
+            yield conn
+        finally:
             await conn.close()
 
     async def _give_back_kept_if_pool_empty(self) -> None:
         """Return one idle kept connection to the pool when the pool has none left: a
         transaction must not wait while a connection idles here."""
-        pool = self.engine.pool
-        if not self._kept or not isinstance(pool, QueuePool):
+        pool = self._pool
+        if not self._kept or pool is None:
             return
         if pool.checkedin() == 0 and pool.checkedout() >= pool.size():
             await self._kept.pop().close()

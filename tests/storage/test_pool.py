@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from server.state import STATE
 from tests.conftest import PG_URL, requires_postgres
@@ -65,16 +65,17 @@ async def test_a_busy_pool_opens_its_connections_once_and_keeps_them(start_serve
     server = await start_server(db_pool_size=3)
     devices = [await Device.connect(server, token()) for _ in range(12)]
     timer = await devices[0].ok("timer.start", {"allocated_ms": 60_000})
-    engine = server.server.app[STATE].services.db.engine
+    db = server.server.app[STATE].services.db
+    engine = db.engine
     opened: list[object] = []
-    before = engine.pool.checkedin()
+    before = engine.pool.checkedin() + db.kept_idle
     event.listen(engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
     for _ in range(10):  # a command on each of 12 connections at once, against 3
         sent = [await dev.send("timer.get", {"id": timer["id"]}) for dev in devices]
         for dev, cid in zip(devices, sent, strict=True):
             assert (await dev.result(cid))["ok"]
-    # Every connection opened is still pooled: none was opened and closed again.
-    assert before + len(opened) == engine.pool.checkedin() <= 3
+    # Every connection opened is still pooled or kept: none was opened and closed again.
+    assert before + len(opened) == engine.pool.checkedin() + db.kept_idle <= 3
 
 
 async def test_single_statements_reuse_a_kept_connection_without_a_pool_checkout(device, client):
@@ -104,3 +105,52 @@ async def test_a_transaction_gets_the_connection_a_read_kept_idle(start_server, 
     async with db.transaction():  # the pool's other connection
         updated = await dev.ok("timer.update", {"id": timer["id"], "title": "a transaction"})
     assert updated["title"] == "a transaction"
+
+
+async def test_a_transaction_waiting_for_the_pool_gets_the_connection_a_read_ends_with(
+    start_server,
+):
+    server = await start_server(db_pool_size=1, db_pool_timeout_s=3.0)
+    db = server.server.app[STATE].services.db
+
+    async def one_transaction() -> int:
+        async with db.transaction() as tx:
+            return int((await tx.conn.execute(text("SELECT 1"))).scalar_one())
+
+    async with db.read() as conn:  # the pool's one connection
+        await conn.execute(text("SELECT 1"))
+        waiting = asyncio.create_task(one_transaction())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+    # The read's connection goes to the waiting transaction, not to the kept ones
+    # (where it would idle until the transaction's pool timeout).
+    assert await asyncio.wait_for(waiting, 1.0) == 1
+    assert db.kept_idle == 0
+
+
+async def test_a_read_waiting_for_a_connection_gets_the_one_released_first(start_server):
+    server = await start_server(db_pool_size=1, db_pool_timeout_s=3.0)
+    db = server.server.app[STATE].services.db
+    await asyncio.sleep(0.5)  # the pruner's first pass (a transaction) is over
+    checkouts: list[object] = []
+
+    def count_mine(*_args: object) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "one read":
+            checkouts.append(task)
+
+    event.listen(db.engine.sync_engine, "checkout", count_mine)
+
+    async def one_read() -> int:
+        async with db.read() as conn:
+            return int((await conn.execute(text("SELECT 1"))).scalar_one())
+
+    for holder in (db.read, db.transaction):  # held by a read, then by a transaction
+        async with holder():
+            before = len(checkouts)
+            waiting = asyncio.create_task(one_read(), name="one read")
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+        assert await asyncio.wait_for(waiting, 1.0) == 1
+        # From a read to the next without the pool; from a transaction through it.
+        assert len(checkouts) - before == (0 if holder == db.read else 1)
