@@ -30,7 +30,9 @@ def check_connection(conn: Connection, loop_now: float, wall_now: float) -> None
         if loop_now - conn.last_ping >= beat:
             conn.last_ping = loop_now
             conn.send_wire(PING_FRAME)
-        if not conn.expiry_warned and wall_now >= conn.expires_at - settings.ws_auth_expiring_s:
+        # Not before ready: nothing but events may precede it (the next sweep warns).
+        expiring = wall_now >= conn.expires_at - settings.ws_auth_expiring_s
+        if conn.ready and not conn.expiry_warned and expiring:
             conn.expiry_warned = True
             conn.send_json({"type": "auth.expiring", "at": iso_ms(int(conn.expires_at * 1000))})
 
