@@ -47,7 +47,7 @@ FROM generate_series(1, $3::int) g;
 SEED_TIMERS = """
 INSERT INTO timers (id, owner_id, title, description, schedule_id, todo_id, tag_ids, allocated_ms,
                     accumulated_ms, segment_started_at, status, started_at, paused_at, ended_at,
-                    pause_history, due_at, due_fired, visibility, visibility_rules, created_at,
+                    history_n, due_at, due_fired, visibility, visibility_rules, created_at,
                     updated_at, version)
 SELECT md5('timer' || g)::uuid::text, $1,
        (ARRAY['Deep work', 'Code review: sync engine', 'Standup', 'Client call, "Acme" renewal',
@@ -66,15 +66,7 @@ SELECT md5('timer' || g)::uuid::text, $1,
        CASE WHEN status = 'PAUSED' THEN start_ms + run_ms ELSE NULL END,
        CASE WHEN status IN ('COMPLETED', 'CANCELLED') THEN start_ms + run_ms + pause_ms
             ELSE NULL END,
-       CASE WHEN pause_ms > 0 THEN
-            '[{"action":"pause","at":"' || iso(start_ms + run_ms / 2)
-            || '","elapsed_ms":' || run_ms / 2 || '},{"action":"resume","at":"'
-            || iso(start_ms + run_ms / 2 + pause_ms)
-            || '","elapsed_ms":' || run_ms / 2 || '}]'
-            WHEN status = 'PAUSED' THEN
-            '[{"action":"pause","at":"' || iso(start_ms + run_ms)
-            || '","elapsed_ms":' || run_ms || '}]'
-            ELSE '[]' END,
+       CASE WHEN pause_ms > 0 THEN 2 WHEN status = 'PAUSED' THEN 1 ELSE 0 END,
        CASE WHEN status = 'RUNNING' THEN start_ms + 1500000 ELSE NULL END,
        status = 'RUNNING', 'private', NULL, start_ms, start_ms, 1
 FROM (
@@ -85,6 +77,22 @@ FROM (
                 WHEN g % 13 = 0 THEN 'CANCELLED' ELSE 'COMPLETED' END AS status
     FROM generate_series(1::bigint, $4::bigint) g
 ) s
+"""
+# The history entries the seeded timers count in history_n: a pause and a resume
+# 300 s later halfway through a paused-between run, or the pause of a PAUSED timer.
+SEED_HISTORY = """
+INSERT INTO timer_history (timer_id, n, entry)
+SELECT id, 1, '{"action":"pause","at":"' || iso(started_at + accumulated_ms / 2)
+              || '","elapsed_ms":' || accumulated_ms / 2 || '}'
+FROM timers WHERE owner_id = $1 AND history_n = 2
+UNION ALL
+SELECT id, 2, '{"action":"resume","at":"' || iso(started_at + accumulated_ms / 2 + 300000)
+              || '","elapsed_ms":' || accumulated_ms / 2 || '}'
+FROM timers WHERE owner_id = $1 AND history_n = 2
+UNION ALL
+SELECT id, 1, '{"action":"pause","at":"' || iso(paused_at)
+              || '","elapsed_ms":' || accumulated_ms || '}'
+FROM timers WHERE owner_id = $1 AND history_n = 1
 """
 ISO_FUNCTION = """
 CREATE OR REPLACE FUNCTION pg_temp.iso(ms bigint) RETURNS text LANGUAGE sql IMMUTABLE AS
@@ -122,6 +130,7 @@ async def ensure_seed(url: str, timers: int) -> dict[str, Any]:
         await _seed(conn, timers)
         await conn.execute("VACUUM ANALYZE timers")
         await conn.execute("VACUUM ANALYZE tag_links")
+        await conn.execute("VACUUM ANALYZE timer_history")
         return {
             "timers": timers,
             "seeded_now": True,
@@ -146,4 +155,5 @@ async def _seed(conn: asyncpg.Connection, timers: int) -> None:
         await conn.execute(SEED_TAGS, USER, T0_MS)
         await conn.execute(SEED_TAG_ROWS, USER, T0_MS, TAGS)
         await conn.execute(SEED_TIMERS.replace("iso(", "pg_temp.iso("), USER, TAGS, T0_MS, timers)
+        await conn.execute(SEED_HISTORY.replace("iso(", "pg_temp.iso("), USER)
         await conn.execute(SEED_LINKS, USER)

@@ -26,6 +26,7 @@ from server.errors import ApiError
 from server.settings import Settings
 from server.storage.db import Database, Tx, lost_race
 from server.storage.events import (
+    Insert,
     NewEvent,
     RowWrite,
     StaleRowError,
@@ -181,10 +182,16 @@ class Mutation:
         self.events += 1
 
     def write_last(
-        self, table: Table, ident: str, values: dict[str, Any], version: int | None = None
+        self,
+        table: Table,
+        ident: str,
+        values: dict[str, Any],
+        version: int | None = None,
+        inserts: tuple[Insert, ...] = (),
     ) -> None:
         """Write a row's ``values`` (its version bumped) with the events, as the last write;
-        with ``version``, only while the row still has it (else ``StaleRowError``).
+        with ``version``, only while the row still has it (else ``StaleRowError``);
+        ``inserts``: rows of other tables written with it.
 
         Nothing the mutation reads afterwards sees it: it goes out when the events
         are appended, in the same statement on PostgreSQL (one round trip for the
@@ -192,7 +199,7 @@ class Mutation:
         """
         if self._last_write is not None:
             raise RuntimeError("a mutation has one last write")
-        self._last_write = RowWrite(table, ident, values, version)
+        self._last_write = RowWrite(table, ident, values, version, inserts)
 
     async def flush(self) -> None:
         """Write the last row, append the queued events (one batch per topic), store the

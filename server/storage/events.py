@@ -53,29 +53,55 @@ class StaleRowError(Exception):
     """A row read at one version was written meanwhile: read it again and redo the change."""
 
 
+# A row another table gains with the write: its table and values.
+Insert = tuple[Table, dict[str, Any]]
+# The shape of an Insert, which the statement's text follows.
+InsertShape = tuple[Table, tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class RowWrite:
     """A row's changed fields, written with its version bumped (``Mutation.write_last``);
-    with ``version``, only while the row still has it."""
+    with ``version``, only while the row still has it. ``inserts`` are rows written
+    with it, only when it is (a timer's history entry)."""
 
     table: Table
     ident: str
     values: dict[str, Any]
     version: int | None = None
+    inserts: tuple[Insert, ...] = ()
+
+    def insert_shapes(self) -> tuple[InsertShape, ...]:
+        """Return each insert's table and columns."""
+        return tuple((table, tuple(values)) for table, values in self.inserts)
 
 
 @functools.cache
-def _write_and_append_pg(table: Table, keys: tuple[str, ...], checked: bool, with_op: bool) -> Any:
-    """Build the statement that writes a row (and the op's reply) and appends one event."""
-    unknown = set(keys) - set(table.c.keys())
-    if unknown:
-        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
+def _write_and_append_pg(
+    table: Table,
+    keys: tuple[str, ...],
+    checked: bool,
+    with_op: bool,
+    inserts: tuple[InsertShape, ...] = (),
+) -> Any:
+    """Build the statement that writes a row (with its inserts, and the op's reply) and
+    appends one event."""
+    for target, columns in ((table, keys), *inserts):
+        unknown = set(columns) - set(target.c.keys())
+        if unknown:
+            raise ValueError(f"{target.name} has no column {sorted(unknown)}")
     sets = ", ".join(f"{key} = :w_{key}" for key in keys)
     where = "id = :w_id" + (" AND version = :w_version" if checked else "")
     parts = [
         _WRITTEN.format(table=table.name, sets=sets, where=where),
         _HEAD.format(source="FROM written"),
     ]
+    for index, (target, columns) in enumerate(inserts):
+        values = ", ".join(f":i{index}_{column}" for column in columns)
+        parts.append(
+            f"insert_{index} AS (INSERT INTO {target.name} ({', '.join(columns)})"
+            f" SELECT {values} FROM written)"
+        )
     if with_op:
         parts.append(_OP)
     return text("WITH " + ", ".join(parts) + _EVENT)
@@ -86,6 +112,8 @@ def _write_params(write: RowWrite, op: OpRecord | None) -> dict[str, Any]:
     params.update(w_id=write.ident, w_version=write.version)
     if write.version is None:
         del params["w_version"]
+    for index, (_table, values) in enumerate(write.inserts):
+        params.update({f"i{index}_{column}": value for column, value in values.items()})
     if op is not None:
         params.update({f"o_{key}": value for key, value in op.params().items()})
     return params
@@ -203,7 +231,8 @@ async def _append_one(
         await record_reply(conn, op)
         return seq, prefix + str(seq).encode() + suffix
     keys = tuple(write.values)
-    stmt = _write_and_append_pg(write.table, keys, write.version is not None, op is not None)
+    checked, with_op = write.version is not None, op is not None
+    stmt = _write_and_append_pg(write.table, keys, checked, with_op, write.insert_shapes())
     params.update(_write_params(write, op))
     try:
         written = await _returned_seq(conn, stmt, params)
@@ -231,6 +260,8 @@ async def apply_write(conn: AsyncConnection, write: RowWrite | None) -> None:
         return
     if not await update_row(conn, write.table, write.ident, write.values, write.version):
         raise StaleRowError(write.ident)
+    for table, values in write.inserts:
+        await conn.execute(table.insert(), values)
 
 
 async def record_reply(conn: AsyncConnection, op: OpRecord | None) -> None:

@@ -73,7 +73,8 @@ timers = Table(
     Column("started_at", BigInteger, nullable=False),
     Column("paused_at", BigInteger),
     Column("ended_at", BigInteger),
-    Column("pause_history", Text, nullable=False, default="[]"),
+    # How many pauses and resumes the timer has had: the last entry's n in timer_history.
+    Column("history_n", Integer, nullable=False, default=0, server_default="0"),
     Column("due_at", BigInteger),
     Column("due_fired", Boolean, nullable=False, default=False),
     Column("visibility", String(16), nullable=False, default="private", server_default="private"),
@@ -85,6 +86,18 @@ timers = Table(
     Index(None, "owner_id", "status"),
     Index(None, "status", "due_fired", "due_at"),
     Index(None, "owner_id", "visibility"),
+)
+
+# A timer's pauses and resumes, a row each (``entry`` is its JSON object): the
+# newest HISTORY_MAX are the timer's ``pause_history``. Kept apart from the timer
+# so a pause writes one small row, not the whole history again with the timer's.
+timer_history = Table(
+    "timer_history",
+    metadata,
+    Column("timer_id", String(36), ForeignKey("timers.id", ondelete="CASCADE"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("entry", Text, nullable=False),
+    PrimaryKeyConstraint("timer_id", "n"),
 )
 
 # The per-topic head: one row per topic, bumped in the writer's transaction, so

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.storage import driver
 from server.storage.driver import on_driver
-from server.storage.tables import timers
+from server.storage.rows import one_of
+from server.storage.tables import timer_history, timers
 
 ACTIVE = ("RUNNING", "PAUSED")
 
@@ -46,6 +47,46 @@ async def get_timer(
 async def update_timer(conn: AsyncConnection, timer_id: str, values: dict[str, Any]) -> None:
     """Write changed timer fields (the SET clause follows the keys) and bump the version."""
     await conn.execute(_UPDATE, {**values, "b_id": timer_id})
+
+
+async def insert_history(conn: AsyncConnection, entry: dict[str, Any]) -> None:
+    """Append an entry to a timer's history (``timer_history`` values)."""
+    await conn.execute(insert(timer_history).values(**entry))
+
+
+async def prune_history(conn: AsyncConnection, timer_id: str, keep_after: int) -> None:
+    """Delete a timer's history entries numbered ``keep_after`` or below."""
+    await conn.execute(
+        delete(timer_history).where(
+            timer_history.c.timer_id == timer_id, timer_history.c.n <= keep_after
+        )
+    )
+
+
+def history_counts(rows: Iterable[Any]) -> dict[str, int]:
+    """Return each timer row's ``history_n`` by id (what ``read_histories`` takes)."""
+    return {row["id"]: row["history_n"] for row in rows}
+
+
+async def read_histories(
+    conn: AsyncConnection, counts: Mapping[str, int], newest: int
+) -> dict[str, str]:
+    """Return the ``newest`` history entries of each timer as a JSON array, oldest first,
+    by timer id (``counts``: each timer's ``history_n``; a timer with none gets ``[]``)."""
+    found: dict[str, list[str]] = {ident: [] for ident, n in counts.items() if n}
+    if found:
+        # Below the newest of the timer with fewest entries: pruning bounds the excess.
+        lowest = min(n for n in counts.values() if n) - newest
+        stmt = (
+            select(timer_history.c.timer_id, timer_history.c.entry)
+            .where(one_of(conn, timer_history.c.timer_id, found), timer_history.c.n > lowest)
+            .order_by(timer_history.c.timer_id, timer_history.c.n)
+        )
+        for timer_id, entry in (await conn.execute(stmt)).all():
+            found[timer_id].append(entry)
+    histories = dict.fromkeys(counts, "[]")
+    histories.update({i: "[" + ",".join(entries[-newest:]) + "]" for i, entries in found.items()})
+    return histories
 
 
 async def delete_timer(conn: AsyncConnection, timer_id: str) -> None:

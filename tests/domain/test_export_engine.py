@@ -16,7 +16,14 @@ from server.clock import iso_ms, to_ms
 from server.domain.exports.localtime import LocalClock, duration_text
 from server.domain.exports.segments import Segment, parse_history, split_runs
 from server.domain.exports.timesheet import COLUMNS, FIELDS, Timesheet
-from server.domain.timers.logic import HISTORY_MAX, finish, new_timer_values, pause, resume
+from server.domain.timers.logic import (
+    HISTORY_MAX,
+    finish,
+    history_entry,
+    new_timer_values,
+    pause,
+    resume,
+)
 
 
 def ms(text: str) -> int:
@@ -125,9 +132,13 @@ def timer(start: str, *steps: tuple[str, str], allocated_ms: int = 3_600_000) ->
         "stop": lambda r, n: finish(r, n, "COMPLETED"),
         "cancel": lambda r, n: finish(r, n, "CANCELLED"),
     }
+    entries = []
     for action, at in steps:
-        row = {**row, **moves[action](row, ms(at))}
-    return row
+        changes = moves[action](row, ms(at))
+        entry = history_entry(row, changes, ms(at))
+        entries += [entry["entry"]] if entry else []
+        row = {**row, **changes}
+    return {**row, "pause_history": "[" + ",".join(entries[-HISTORY_MAX:]) + "]"}
 
 
 def runs(row: dict, now: str = "2026-03-01T12:00:00Z") -> list[Segment]:
@@ -208,8 +219,8 @@ def sheet(segments: bool = False) -> Timesheet:
 
 
 def as_row(values: dict) -> tuple:
-    """Lay a timer row out as storage reads it for exports."""
-    return tuple(values[name] for name in FIELDS)
+    """Lay a timer row out as the export reads it: FIELDS, the keyset column, the history."""
+    return (*(values[name] for name in FIELDS), values["created_at"], values["pause_history"])
 
 
 def test_the_csv_header_is_the_documented_columns():

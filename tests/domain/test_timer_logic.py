@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from server.domain.timers import logic
@@ -43,17 +42,36 @@ def test_resume_moves_due_by_the_pause():
     assert logic.elapsed_ms(resumed, 9_000) == 3_000
 
 
+def changed(row: dict, transition, now: int, entries: list[str]) -> dict:
+    """Apply a transition, keeping the history entry it adds (as storage would)."""
+    changes = transition(row, now)
+    entry = logic.history_entry(row, changes, now)
+    if entry is not None:
+        assert entry["timer_id"] == row["id"]
+        assert entry["n"] == len(entries) + 1 == changes["history_n"]
+        entries.append(entry["entry"])
+    return {**row, **changes}
+
+
 def test_history_records_each_pause_and_resume():
-    row = running(now=0)
-    paused = {**row, **logic.pause(row, 1_000)}
-    resumed = {**paused, **logic.resume(paused, 5_000)}
-    view = logic.timer_view(resumed, 6_000)
+    row, entries = running(now=0), []
+    paused = changed(row, logic.pause, 1_000, entries)
+    resumed = changed(paused, logic.resume, 5_000, entries)
+    view = logic.timer_view(resumed, 6_000, "[" + ",".join(entries) + "]")
     assert view["pause_history"] == [
         {"action": "pause", "at": "1970-01-01T00:00:01.000Z", "elapsed_ms": 1_000},
         {"action": "resume", "at": "1970-01-01T00:00:05.000Z", "elapsed_ms": 1_000},
     ]
     assert view["elapsed_ms"] == 2_000
     assert view["server_time"] == "1970-01-01T00:00:06.000Z"
+
+
+def test_stop_and_cancel_add_no_history_entry():
+    row, entries = running(now=0), []
+    paused = changed(row, logic.pause, 1_000, entries)
+    changed(paused, lambda r, n: logic.finish(r, n, logic.COMPLETED), 2_000, entries)
+    changed(row, lambda r, n: logic.finish(r, n, logic.CANCELLED), 2_000, entries)
+    assert len(entries) == 1
 
 
 @pytest.mark.parametrize(
@@ -94,21 +112,17 @@ def test_tick_entry_reports_overtime():
     }
 
 
-def test_history_is_the_json_of_its_newest_entries_after_each_change():
-    row, entries = running(now=0), []
-    for i in range(logic.HISTORY_MAX + 7):
+def test_pruning_keeps_the_newest_entries_and_bounds_the_rest():
+    row, entries, kept = running(now=0), [], {}
+    for i in range(4 * logic.PRUNE_EVERY + logic.HISTORY_MAX + 3):
         change = logic.pause if row["status"] == logic.RUNNING else logic.resume
-        row = {**row, **change(row, 10 * i + 1)}
-        entries.append(orjson.loads(row["pause_history"])[-1])
-        assert orjson.loads(row["pause_history"]) == entries[-logic.HISTORY_MAX :]
-
-
-def test_history_keeps_the_newest_entries_only():
-    row = running(now=0)
-    for i in range(30):
-        row = {**row, **logic.pause(row, 10 * i + 1)}
-        row = {**row, **logic.resume(row, 10 * i + 5)}
-    history = logic.timer_view(row, 400)["pause_history"]
-    assert len(history) == logic.HISTORY_MAX
-    assert history[-1] == {"action": "resume", "at": "1970-01-01T00:00:00.295Z", "elapsed_ms": 175}
-    assert logic.elapsed_ms(row, 400) == 175 + 400 - 295
+        row = changed(row, change, 10 * i + 1, entries)
+        kept[row["history_n"]] = entries[-1]
+        keep_after = logic.prune_below(row)
+        if keep_after is not None:
+            kept = {n: e for n, e in kept.items() if n > keep_after}
+        newest = [kept[n] for n in sorted(kept)][-logic.HISTORY_MAX :]
+        assert newest == entries[-logic.HISTORY_MAX :]
+        assert len(kept) < logic.HISTORY_MAX + logic.PRUNE_EVERY
+    assert logic.prune_below({"history_n": logic.HISTORY_MAX}) is None  # nothing beyond yet
+    assert logic.prune_below({"status": logic.COMPLETED}) is None  # no entry, no pruning

@@ -8,8 +8,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from server.domain.timers.logic import HISTORY_MAX, PRUNE_EVERY
 from server.state import STATE
-from server.storage.tables import events, timers
+from server.storage.tables import events, timer_history, timers
 from tests.wsclient import new_op
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -251,9 +252,52 @@ async def test_single_running_timer_pauses_the_other(start_server, token):
     active = {t["id"]: t["status"] for t in (await dev.ok("timer.active"))["items"]}
     assert active == {first["id"]: "PAUSED", second["id"]: "RUNNING"}
     await dev.ok("timer.resume", {"id": first["id"]})
-    active = {t["id"]: t["status"] for t in (await dev.ok("timer.active"))["items"]}
-    assert active == {first["id"]: "RUNNING", second["id"]: "PAUSED"}
+    active = {t["id"]: t for t in (await dev.ok("timer.active"))["items"]}
+    assert {ident: t["status"] for ident, t in active.items()} == {
+        first["id"]: "RUNNING",
+        second["id"]: "PAUSED",
+    }
+    # The pauses the rule made are in the histories like any other.
+    assert [e["action"] for e in active[first["id"]]["pause_history"]] == ["pause", "resume"]
+    assert [e["action"] for e in active[second["id"]]["pause_history"]] == ["pause"]
     await dev.close()
+
+
+async def history_rows(client, timer_id: str) -> list[int]:
+    """Return the numbers of the history rows stored for a timer."""
+    async with client.server.app[STATE].services.db.read() as conn:
+        stmt = select(timer_history.c.n).where(timer_history.c.timer_id == timer_id)
+        return sorted(row.n for row in await conn.execute(stmt))
+
+
+async def test_the_history_shows_the_newest_entries_and_storage_keeps_few_more(device, client):
+    dev = await device()
+    timer = await dev.ok("timer.start", {"allocated_ms": 3_600_000})
+    ident = {"id": timer["id"]}
+    changes = []
+    for i in range(HISTORY_MAX + PRUNE_EVERY + 3):
+        changes.append(await dev.ok("timer.pause" if i % 2 == 0 else "timer.resume", ident))
+    assert (await history_rows(client, timer["id"]))[-1] == len(changes)
+    assert len(await history_rows(client, timer["id"])) < HISTORY_MAX + PRUNE_EVERY
+    for whole in (
+        await dev.ok("timer.get", ident),
+        (await dev.ok("timer.list", {}))["items"][0],
+        (await dev.ok("timer.active", {}))["items"][0],
+    ):
+        shown = whole["pause_history"]
+        assert len(shown) == HISTORY_MAX
+        newest = changes[-HISTORY_MAX:]
+        assert [e["action"] for e in shown] == [
+            "pause" if c["status"] == "PAUSED" else "resume" for c in newest
+        ]
+        assert [e["at"] for e in shown] == [c["updated_at"] for c in newest]
+        assert [e["elapsed_ms"] for e in shown] == [
+            c["elapsed_ms"] if c["status"] == "PAUSED" else changes[i - 1]["elapsed_ms"]
+            for i, c in enumerate(newest, start=len(changes) - HISTORY_MAX)
+        ]
+    # A deleted timer takes its history with it.
+    await dev.ok("timer.delete", ident)
+    assert await history_rows(client, timer["id"]) == []
 
 
 async def test_repeated_op_id_returns_the_first_reply_and_changes_nothing(device, client):

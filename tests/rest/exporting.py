@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
 
 from server.clock import to_ms
-from server.domain.timers.logic import finish, new_timer_values, pause, resume
+from server.domain.timers.logic import finish, history_entry, new_timer_values, pause, resume
 from server.state import STATE
-from server.storage.tables import tag_links, timers
+from server.storage.tables import tag_links, timer_history, timers
 
 MOVES = {
     "pause": pause,
@@ -23,6 +23,15 @@ MOVES = {
     "stop": lambda row, now: finish(row, now, "COMPLETED"),
     "cancel": lambda row, now: finish(row, now, "CANCELLED"),
 }
+
+
+# The key of a built row's history entries (timer_history rows, not a timers column).
+HISTORY = "history"
+
+
+def without_history(row: dict[str, Any]) -> dict[str, Any]:
+    """Return a built row's timers columns."""
+    return {key: value for key, value in row.items() if key != HISTORY}
 
 
 def ms(text: str) -> int:
@@ -41,9 +50,13 @@ def timer_row(owner: str, start: str, *steps: tuple[str, str], **fields: Any) ->
     }
     values["tag_ids"] = orjson.dumps(values.get("tag_ids", [])).decode()
     row = new_timer_values(str(uuid.uuid4()), owner, values, ms(start))
+    history = []
     for action, at in steps:
-        row = {**row, **MOVES[action](row, ms(at))}
-    return row
+        changes = MOVES[action](row, ms(at))
+        entry = history_entry(row, changes, ms(at))
+        history += [entry] if entry else []
+        row = {**row, **changes}
+    return {**row, HISTORY: history}
 
 
 async def put_timers(client: TestClient[Any, Any], rows: list[dict[str, Any]]) -> None:
@@ -53,8 +66,11 @@ async def put_timers(client: TestClient[Any, Any], rows: list[dict[str, Any]]) -
         for row in rows
         for tag in orjson.loads(row["tag_ids"])
     ]
+    entries = [entry for row in rows for entry in row[HISTORY]]
     async with client.server.app[STATE].services.db.transaction() as tx:
-        await tx.conn.execute(insert(timers), rows)
+        await tx.conn.execute(insert(timers), [without_history(row) for row in rows])
+        if entries:
+            await tx.conn.execute(insert(timer_history), entries)
         if links:
             await tx.conn.execute(insert(tag_links), links)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import warnings
 
+import orjson
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -78,3 +79,47 @@ def test_meetings_come_and_go_with_their_migration(tmp_path):
     with sqlite3.connect(path) as db:
         assert db.execute(tables).fetchall() == []
     migrate.upgrade(url)
+
+
+def test_timer_histories_move_to_their_own_rows_and_back(tmp_path):
+    path = tmp_path / "hipster.db"
+    url = async_url(f"sqlite:///{path}")
+    migrate.upgrade(url, "0006")
+    entries = [
+        {"action": "pause", "at": "2026-01-01T00:00:01.000Z", "elapsed_ms": 1000},
+        {"action": "resume", "at": "2026-01-01T00:00:05.000Z", "elapsed_ms": 1000},
+    ]
+    history = orjson.dumps(entries).decode()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO users (id, display_name, email_verified, friend_code, timezone,"
+            " created_at, updated_at, version) VALUES ('alice', 'Alice', 0, 'ABCDEFGHJK', 'UTC', 1, 1, 1)"
+        )
+        for ident, kept in (("t1", history), ("t2", "[]")):
+            db.execute(
+                "INSERT INTO timers (id, owner_id, title, description, tag_ids, allocated_ms,"
+                " accumulated_ms, status, started_at, pause_history, due_fired, created_at,"
+                " updated_at, version) VALUES (?, 'alice', '', '', '[]', 60000, 1000, 'RUNNING',"
+                " 0, ?, 0, 0, 5000, 3)",
+                (ident, kept),
+            )
+    migrate.upgrade(url, "0007")
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT timer_id, n, entry FROM timer_history ORDER BY n").fetchall()
+        assert [(t, n, orjson.loads(e)) for t, n, e in rows] == [
+            ("t1", 1, entries[0]),
+            ("t1", 2, entries[1]),
+        ]
+        counts = db.execute("SELECT id, history_n FROM timers ORDER BY id").fetchall()
+        assert counts == [("t1", 2), ("t2", 0)]
+        columns = {row[1] for row in db.execute("PRAGMA table_info(timers)")}
+        assert "pause_history" not in columns
+    command.downgrade(migrate.alembic_config(url), "0006")
+    with sqlite3.connect(path) as db:
+        found = db.execute("SELECT id, pause_history FROM timers ORDER BY id").fetchall()
+        assert [(ident, orjson.loads(kept)) for ident, kept in found] == [
+            ("t1", entries),
+            ("t2", []),
+        ]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert "timer_history" not in tables

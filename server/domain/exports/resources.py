@@ -25,7 +25,7 @@ from server.domain.meetings.views import detail_view, meeting_view
 from server.domain.schedules.feeds import feed_view
 from server.domain.schedules.views import schedule_view
 from server.domain.tags.logic import group_view, tag_view
-from server.domain.timers.logic import timer_view
+from server.domain.timers.logic import HISTORY_MAX, timer_view
 from server.domain.todos.logic import todo_view
 from server.domain.users.views import user_view
 from server.realtime.topics import user_topic
@@ -44,6 +44,7 @@ from server.storage.tables import (
     todos,
     users,
 )
+from server.storage.timers import history_counts, read_histories
 
 View = Callable[[RowMapping, int], dict[str, Any]]
 Views = Callable[[AsyncConnection, str, Sequence[RowMapping], int], Awaitable[list[dict[str, Any]]]]
@@ -118,6 +119,17 @@ def event_view(row: RowMapping, _now: int) -> dict[str, Any]:
     return frame
 
 
+_CREATED = ("created_at", "id")
+
+
+async def timer_views(
+    conn: AsyncConnection, _user: str, rows: Sequence[RowMapping], now: int
+) -> list[dict[str, Any]]:
+    """View the user's timers whole, each with its pause history."""
+    histories = await read_histories(conn, history_counts(rows), HISTORY_MAX)
+    return [timer_view(row, now, histories[row["id"]]) for row in rows]
+
+
 async def friendship_views(
     conn: AsyncConnection, user_id: str, rows: Sequence[RowMapping], _now: int
 ) -> list[dict[str, Any]]:
@@ -155,15 +167,15 @@ def own_topic(user_id: str) -> ColumnElement[bool]:
 
 RESOURCES: tuple[Exported, ...] = (
     Exported("profile", users, lambda user_id: users.c.id == user_id, each(profile_view)),
-    own("tag_groups", tag_groups, group_only, ("created_at", "id")),
+    own("tag_groups", tag_groups, group_only, _CREATED),
     own("tags", tags, timeless(tag_view)),
-    own("timers", timers, timer_view, ("created_at", "id")),
+    Exported("timers", timers, lambda user_id: timers.c.owner_id == user_id, timer_views, _CREATED),
     own("todos", todos, timeless(todo_view), ("sort_key",)),
     own("schedules", schedules, timeless(schedule_view), ("start_at", "id")),
     own("schedule_overrides", schedule_overrides, override_view, ("series_id", "original_start")),
     own("calendar_feeds", calendar_feeds, timeless(feed_view)),
     Exported("friendships", friendships, party_to, friendship_views),
-    own("meetings", meetings, own_poll_view, ("created_at", "id")),
+    own("meetings", meetings, own_poll_view, _CREATED),
     Exported("meeting_participants", meeting_participants, in_own_polls, each(participant_in)),
     Exported(
         "meeting_participations",
@@ -177,6 +189,7 @@ RESOURCES: tuple[Exported, ...] = (
 NOT_EXPORTED: dict[str, str] = {
     "tag_links": "an index of the tag_ids each timer, todo and schedule carries (in their files)",
     "op_replies": "answers kept a day to repeat them to a retried command; the events hold them",
+    "timer_history": "each timer's pauses and resumes (in timers.jsonl as pause_history)",
     "topic_heads": "a counter per topic: the last seq, also the last event's",
     "meta": "the server's own settings (its epoch), nobody's data",
 }

@@ -21,11 +21,21 @@ from schema.exports import TimerExportQuery
 from server.clock import now_ms
 from server.domain.context import Services
 from server.domain.exports.localtime import LocalClock
-from server.domain.exports.timesheet import FIELDS, ID, Row, Timesheet, tag_ids_of
+from server.domain.exports.timesheet import (
+    CREATED,
+    FIELDS,
+    HISTORY_N,
+    ID,
+    Row,
+    Timesheet,
+    tag_ids_of,
+)
 from server.domain.paging import parse_instant
 from server.domain.taggable import require_own_tags
+from server.domain.timers.logic import HISTORY_MAX
 from server.errors import validation_error
 from server.storage import exports as store
+from server.storage.timers import read_histories
 from server.storage.users import get_user
 
 # Rows per query, and per chunk written. A query per 1,000 rows costs little
@@ -35,8 +45,6 @@ from server.storage.users import get_user
 # 500, 3-4 ms with these (bench/exports.py).
 BATCH = 1000
 SLICE = 250
-# The keyset column storage appends after FIELDS.
-CREATED = len(FIELDS)
 Format = Literal["csv", "jsonl"]
 
 
@@ -84,6 +92,10 @@ class TimerExport:
         async with self.services.db.read() as conn:
             page = store.keyset_page(stmt, store.TIMER_KEY, after, BATCH)
             rows = await store.read_tuples(conn, page)
+            if self.sheet.segments:
+                counts = {row[ID]: row[HISTORY_N] for row in rows}
+                histories = await read_histories(conn, counts, HISTORY_MAX)
+                rows = [(*row, histories[row[ID]]) for row in rows]
             unknown = tag_ids_of(rows) - self.names.keys()
             if unknown:
                 self.names.update(await store.tag_names(conn, self.owner_id, unknown))

@@ -52,10 +52,13 @@ FIELDS = (
     "tag_ids",
     "schedule_id",
     "todo_id",
-    "pause_history",
+    "history_n",
 )
 (ID, TITLE, DESCRIPTION, STATUS, STARTED, ENDED_AT, ACCUMULATED, SEGMENT, ALLOCATED, TAG_IDS,
- SCHEDULE, TODO, HISTORY) = range(len(FIELDS))  # fmt: skip
+ SCHEDULE, TODO, HISTORY_N) = range(len(FIELDS))  # fmt: skip
+# After FIELDS a row holds the keyset column, then (for run segments) the pause
+# history as a JSON array (``storage.timers.read_histories``).
+CREATED, HISTORY = len(FIELDS), len(FIELDS) + 1
 TAG_SEPARATOR = ", "
 _NL = orjson.OPT_APPEND_NEWLINE
 _NO_END = ("", "")

@@ -13,9 +13,12 @@ from server.domain.visibility.policy import visibility_view
 from server.errors import ApiError
 
 RUNNING, PAUSED, COMPLETED, CANCELLED = "RUNNING", "PAUSED", "COMPLETED", "CANCELLED"
-# The history is bounded: the newest 50 entries (25 pause/resume pairs) are kept.
+# The history is bounded: the newest 50 entries (25 pause/resume pairs) are shown.
 # Elapsed time never depends on it; changes and events leave it out (``timer_change``).
+# Each entry is a row of timer_history; every PRUNE_EVERY-th entry deletes those
+# older than the newest HISTORY_MAX, so a timer keeps fewer than 75 rows.
 HISTORY_MAX = 50
+PRUNE_EVERY = 25
 
 Row = Mapping[Any, Any]
 
@@ -44,7 +47,7 @@ def new_timer_values(
         "started_at": now,
         "paused_at": None,
         "ended_at": None,
-        "pause_history": "[]",
+        "history_n": 0,
         "due_at": due_instant(fields["allocated_ms"], 0, now),
         "due_fired": False,
         "created_at": now,
@@ -63,18 +66,25 @@ def _require(row: Row, allowed: tuple[str, ...], action: str) -> None:
         )
 
 
-def _history(row: Row, action: str, now: int, elapsed: int) -> str:
-    """Return the history with an entry appended, the oldest dropped beyond HISTORY_MAX.
+def history_entry(row: Row, changes: Mapping[str, Any], now: int) -> dict[str, Any] | None:
+    """Return the ``timer_history`` row a transition's changes add (None: they add none).
 
-    Spliced as text, not parsed: every entry is a flat object the server wrote
-    (its strings hold no brace), so entries are counted by ``{`` and the oldest
-    ends at the first ``},``.
+    A pause or a resume numbers its entry in ``history_n``; the entry says which
+    it was, when, and the elapsed time then.
     """
-    entry = orjson.dumps({"action": action, "at": iso_ms(now), "elapsed_ms": elapsed}).decode()
-    body = row["pause_history"][1:-1]
-    if body.count("{") >= HISTORY_MAX:
-        body = body[body.index("},") + 2 :]
-    return f"[{body},{entry}]" if body else f"[{entry}]"
+    n = changes.get("history_n")
+    if n is None:
+        return None
+    action = "pause" if changes["status"] == PAUSED else "resume"
+    elapsed = int(changes.get("accumulated_ms", row["accumulated_ms"]))
+    entry = {"action": action, "at": iso_ms(now), "elapsed_ms": elapsed}
+    return {"timer_id": row["id"], "n": n, "entry": orjson.dumps(entry).decode()}
+
+
+def prune_below(changes: Mapping[str, Any]) -> int | None:
+    """Return up to which n the history is pruned after ``changes`` (None: not now)."""
+    n = changes.get("history_n")
+    return n - HISTORY_MAX if n is not None and n % PRUNE_EVERY == 0 and n > HISTORY_MAX else None
 
 
 def pause(row: Row, now: int) -> dict[str, Any]:
@@ -87,7 +97,7 @@ def pause(row: Row, now: int) -> dict[str, Any]:
         "segment_started_at": None,
         "paused_at": now,
         "due_at": None,
-        "pause_history": _history(row, "pause", now, elapsed),
+        "history_n": row["history_n"] + 1,
     }
 
 
@@ -100,7 +110,7 @@ def resume(row: Row, now: int) -> dict[str, Any]:
         "segment_started_at": now,
         "paused_at": None,
         "due_at": due_instant(row["allocated_ms"], elapsed, now),
-        "pause_history": _history(row, "resume", now, elapsed),
+        "history_n": row["history_n"] + 1,
     }
 
 
@@ -148,9 +158,10 @@ def timer_change(row: Row, now: int) -> dict[str, Any]:
     }
 
 
-def timer_view(row: Row, now: int) -> dict[str, Any]:
-    """Return the timer resource whole, ``pause_history`` included (reads)."""
-    return {**timer_change(row, now), "pause_history": orjson.loads(row["pause_history"])}
+def timer_view(row: Row, now: int, history: str) -> dict[str, Any]:
+    """Return the timer resource whole (reads), ``history`` its newest entries as a
+    JSON array (``storage.timers.read_histories``)."""
+    return {**timer_change(row, now), "pause_history": orjson.loads(history)}
 
 
 def tick_entry(timer: Mapping[str, Any], owner: str, now: int, since_ms: int) -> dict[str, Any]:

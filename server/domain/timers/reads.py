@@ -8,7 +8,7 @@ from schema.commands.timers import TimerListData
 from server.clock import iso_ms, now_ms
 from server.domain.context import Services
 from server.domain.paging import decode_cursor, encode_cursor, parse_instant, views_yielding
-from server.domain.timers.logic import timer_view
+from server.domain.timers.logic import HISTORY_MAX, timer_view
 from server.domain.visibility.shared import for_viewer, list_access, load_visible, visible_rows
 from server.storage import timers as store
 from server.storage.tables import timers
@@ -18,7 +18,8 @@ async def get_timer_view(services: Services, viewer_id: str, timer_id: str) -> d
     """Return a timer the viewer owns or may see; anything else is not_found, missing or not."""
     async with services.db.read() as conn:
         row, access = await load_visible(conn, timers, "timer", viewer_id, timer_id)
-    return for_viewer(timer_view(row, now_ms()), access)
+        histories = await store.read_histories(conn, store.history_counts([row]), HISTORY_MAX)
+    return for_viewer(timer_view(row, now_ms(), histories[row["id"]]), access)
 
 
 async def list_timer_views(
@@ -53,15 +54,16 @@ async def list_timer_views(
             limit=limit + 1,
             levels=None if access.own else access.levels,
         )
+        page = visible_rows(rows[:limit], access)
+        histories = await store.read_histories(conn, store.history_counts(page), HISTORY_MAX)
     now = now_ms()
-    page = rows[:limit]
     next_cursor = (
-        encode_cursor([page[-1]["created_at"], page[-1]["id"]]) if len(rows) > limit else None
+        encode_cursor([rows[limit - 1]["created_at"], rows[limit - 1]["id"]])
+        if len(rows) > limit
+        else None
     )
     return {
-        "items": await views_yielding(
-            visible_rows(page, access), lambda row: for_viewer(timer_view(row, now), access)
-        ),
+        "items": await views_yielding(page, lambda row: _view(row, now, histories, access)),
         "next_cursor": next_cursor,
         "server_time": iso_ms(now),
     }
@@ -80,8 +82,15 @@ async def active_timer_views(
             if access.levels
             else []
         )
+        shown = visible_rows(rows, access)
+        histories = await store.read_histories(conn, store.history_counts(shown), HISTORY_MAX)
     now = now_ms()
     return {
-        "items": [for_viewer(timer_view(row, now), access) for row in visible_rows(rows, access)],
+        "items": [_view(row, now, histories, access) for row in shown],
         "server_time": iso_ms(now),
     }
+
+
+def _view(row: Any, now: int, histories: dict[str, str], access: Any) -> dict[str, Any]:
+    """Return a timer as ``access`` lets its viewer see it, with its history."""
+    return for_viewer(timer_view(row, now, histories[row["id"]]), access)

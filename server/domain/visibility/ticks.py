@@ -7,7 +7,7 @@ from typing import Any
 
 from server.clock import now_ms
 from server.domain.context import Services
-from server.domain.timers.logic import timer_view
+from server.domain.timers.logic import timer_change
 from server.domain.visibility.access import access_to
 from server.domain.visibility.policy import shared_view, visibility_view
 from server.storage.timers import list_active_timers
@@ -25,5 +25,5 @@ async def visible_running_timers(
             for row in await list_active_timers(conn, owner):
                 vis = visibility_view(row)
                 if row["status"] == "RUNNING" and access.sees(vis):
-                    found.append({**timer_view(row, now), "visibility": shared_view(vis)})
+                    found.append({**timer_change(row, now), "visibility": shared_view(vis)})
     return found
