@@ -13,9 +13,12 @@ import contextlib
 import os
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import orjson
+
+T = TypeVar("T")
 
 OP_TEXT = 0x1
 OP_CLOSE = 0x8
@@ -112,7 +115,7 @@ class RawSocket(asyncio.Protocol):
             return
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
-            with contextlib.suppress(OSError):  # the peer closed it already
+            with contextlib.suppress(OSError, ValueError):  # the peer closed it already
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
 
@@ -132,21 +135,25 @@ class TurnedAwayError(ConnectionError):
         self.retry_after_ms = retry_after_ms
 
 
+async def until_admitted(connect: Callable[[], Awaitable[T]], attempts: int = 20) -> T:
+    """Run ``connect`` until admission lets it in: a client turned away waits the
+    ``retry_after_ms`` it was told, as the client module does, up to ``attempts`` times."""
+    for _ in range(attempts - 1):
+        try:
+            return await connect()
+        except TurnedAwayError as exc:
+            await asyncio.sleep(exc.retry_after_ms / 1000)
+    return await connect()
+
+
 async def authenticate(
-    port: int, token: str, on_frame: Callable[[RawSocket, dict], None], attempts: int = 20
+    port: int, token: str, on_frame: Callable[[RawSocket, dict], None]
 ) -> tuple[RawSocket, dict]:
     """Open a socket, answer hello with ``auth``; return it with its ready frame.
 
     Frames after ready go to ``on_frame``; events before it (a replay) are skipped.
-    A client turned away by admission waits the ``retry_after_ms`` it was told, as
-    the client module does, up to ``attempts`` times.
     """
-    for _ in range(attempts - 1):
-        try:
-            return await _authenticate_once(port, token, on_frame)
-        except TurnedAwayError as exc:
-            await asyncio.sleep(exc.retry_after_ms / 1000)
-    return await _authenticate_once(port, token, on_frame)
+    return await until_admitted(lambda: _authenticate_once(port, token, on_frame))
 
 
 async def _authenticate_once(

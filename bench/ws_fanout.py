@@ -34,7 +34,7 @@ import aiohttp
 import asyncpg
 import orjson
 import psutil
-from rawws import RawSocket, TurnedAwayError, authenticate, refusal
+from rawws import RawSocket, authenticate, refusal, until_admitted
 
 from server.auth.embedded import EmbeddedIssuer
 
@@ -126,16 +126,11 @@ async def receive_frame(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
 
 
 async def open_authenticated(
-    session: aiohttp.ClientSession, port: int, token: str, attempts: int = 20
+    session: aiohttp.ClientSession, port: int, token: str
 ) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
     """Connect, read hello, authenticate and return the socket with its ready frame;
     a client turned away by admission comes back when it was told to."""
-    for _ in range(attempts - 1):
-        try:
-            return await _open_authenticated_once(session, port, token)
-        except TurnedAwayError as exc:
-            await asyncio.sleep(exc.retry_after_ms / 1000)
-    return await _open_authenticated_once(session, port, token)
+    return await until_admitted(lambda: _open_authenticated_once(session, port, token))
 
 
 async def _open_authenticated_once(

@@ -71,14 +71,9 @@ def upgrade() -> None:
                 {"timer_id": timer_id, "n": n, "entry": orjson.dumps(entry).decode()}
                 for n, entry in enumerate(parsed, start=1)
             ]
-            counts.append({"b_id": timer_id, "count": len(parsed)})
+            counts.append({"b_id": timer_id, "value": len(parsed)})
         conn.execute(timer_history.insert(), entries)
-        conn.execute(
-            timers.update()
-            .where(timers.c.id == sa.bindparam("b_id"))
-            .values(history_n=sa.bindparam("count")),
-            counts,
-        )
+        _set_each(conn, timers.c.history_n, counts)
     _drop_column("timers", "pause_history")
 
 
@@ -93,19 +88,20 @@ def downgrade() -> None:
         )
     )
     histories = [
-        {"b_id": timer_id, "history": "[" + ",".join(e for _, e in entries) + "]"}
+        {"b_id": timer_id, "value": "[" + ",".join(e for _, e in entries) + "]"}
         for timer_id, group in itertools.groupby(found.fetchall(), key=lambda row: row[0])
         for entries in [list(group)[-HISTORY_MAX:]]
     ]
     for rows in _batches(histories):
-        conn.execute(
-            timers.update()
-            .where(timers.c.id == sa.bindparam("b_id"))
-            .values(pause_history=sa.bindparam("history")),
-            rows,
-        )
+        _set_each(conn, timers.c.pause_history, rows)
     _drop_column("timers", "history_n")
     op.drop_table("timer_history")
+
+
+def _set_each(conn: sa.Connection, column: sa.ColumnClause[Any], rows: list[Any]) -> None:
+    """Set ``column`` of each timer ``b_id`` to its ``value``."""
+    stmt = timers.update().where(timers.c.id == sa.bindparam("b_id"))
+    conn.execute(stmt.values({column.name: sa.bindparam("value")}), rows)
 
 
 def _drop_column(table: str, column: str) -> None:
