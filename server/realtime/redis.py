@@ -426,7 +426,11 @@ class RedisBackend:
 
     async def _read(self) -> None:
         """Read every node's pubsub until the link is marked lost, or one node fails or hangs."""
-        readers = [self._read_node(pubsub) for _, pubsub in self._pubsubs.values()]
+        now = asyncio.get_running_loop().time()
+        readers = []
+        for _, pubsub in self._pubsubs.values():
+            live = Liveness(self._health_check_s, self._timeout_s, now)
+            readers += [self._read_node(pubsub, live), self._watch_node(pubsub, live)]
         try:
             # A failed publish reschedules this deadline to interrupt the blocked reads.
             async with asyncio.timeout(None) as self._reading:
@@ -434,26 +438,30 @@ class RedisBackend:
         finally:
             self._reading = None
 
-    async def _read_node(self, pubsub: PubSub) -> None:
-        """Read and dispatch one node's messages, PINGing it when quiet, until the link is lost."""
-        clock = asyncio.get_running_loop().time
-        live = Liveness(self._health_check_s, self._timeout_s, clock())
-        while self._up:
-            message = await pubsub.get_message(timeout=live.wait(clock()))
-            await self._heed(pubsub, live, message, clock())
+    async def _read_node(self, pubsub: PubSub, live: Liveness) -> None:
+        """Read and dispatch one node's messages until the link is lost.
 
-    async def _heed(
-        self, pubsub: PubSub, live: Liveness, message: dict[str, Any] | None, now: float
-    ) -> None:
-        """Dispatch a message; else PING a quiet link, or give up on a hung one."""
-        if message is not None:
-            live.hear(now)
-            self._dispatch(message)
-        elif live.hung(now):
-            raise RedisHungError(f"no reply to PING within {self._timeout_s:g} s")
-        elif live.ping_due(now):
-            live.ping(now)
-            await pubsub.ping()
+        The read blocks without a deadline (a deadline per read cost a timer per
+        message, 4 % of a busy server's samples); ``_watch_node`` keeps time.
+        """
+        clock = asyncio.get_running_loop().time
+        while self._up:
+            message = await pubsub.get_message(timeout=None)
+            live.hear(clock())
+            if message is not None:
+                self._dispatch(message)
+
+    async def _watch_node(self, pubsub: PubSub, live: Liveness) -> None:
+        """PING a node whose link went quiet; give up on it when a PING goes unanswered."""
+        clock = asyncio.get_running_loop().time
+        while self._up:
+            await asyncio.sleep(live.wait(clock()))
+            now = clock()
+            if live.hung(now):
+                raise RedisHungError(f"no reply to PING within {self._timeout_s:g} s")
+            if live.ping_due(now):
+                live.ping(now)
+                await pubsub.ping()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         """Deliver a published message or resolve a subscription confirmation."""
