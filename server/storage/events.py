@@ -16,7 +16,7 @@ from server.clock import iso_ms
 from server.storage import driver
 from server.storage.driver import on_driver
 from server.storage.ops import OpAlreadyAppliedError, OpRecord, is_op_taken, record_op
-from server.storage.rows import one_of, update_row
+from server.storage.rows import rows_one_of, update_row
 from server.storage.tables import events, topic_heads
 
 # PostgreSQL bumps the head and writes the event in one round trip; the frame's
@@ -304,15 +304,16 @@ async def read_events(
     return [(int(row.seq), row.frame) for row in await conn.execute(stmt)]
 
 
+_HEADS = select(topic_heads.c.topic, topic_heads.c.seq)
+
+
 async def get_heads(conn: AsyncConnection, topics: Iterable[str]) -> dict[str, int]:
     """Return each topic's current seq (0 for a topic with no events yet)."""
     wanted = list(topics)
     heads = dict.fromkeys(wanted, 0)
     if wanted:
-        stmt = select(topic_heads.c.topic, topic_heads.c.seq).where(
-            one_of(conn, topic_heads.c.topic, wanted)
-        )
-        heads.update({row.topic: int(row.seq) for row in await conn.execute(stmt)})
+        rows = await rows_one_of(conn, _HEADS, topic_heads.c.topic, wanted)
+        heads.update({row["topic"]: int(row["seq"]) for row in rows})
     return heads
 
 

@@ -6,11 +6,14 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, delete, insert, literal, select, update
+from sqlalchemy import Select, Table, any_, bindparam, delete, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
+
+from server.storage import driver
+from server.storage.driver import on_driver
 
 
 def one_of(conn: AsyncConnection, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
@@ -23,6 +26,34 @@ def one_of(conn: AsyncConnection, column: Any, values: Iterable[Any]) -> ColumnE
     if conn.dialect.name == "postgresql":
         return column == any_(literal(list(values), ARRAY(column.type)))
     return column.in_(list(values))
+
+
+@functools.cache
+def _where_any(stmt: Select[Any], column: Any) -> Select[Any]:
+    return stmt.where(column == any_(bindparam("b_one_of", type_=ARRAY(column.type))))
+
+
+async def rows_one_of(
+    conn: AsyncConnection, stmt: Select[Any], column: Any, values: Iterable[Any]
+) -> Sequence[Any]:
+    """Return the rows of the prebuilt ``stmt`` whose ``column`` is one of ``values``.
+
+    On PostgreSQL it runs on the driver with the values as one array parameter:
+    a batched read of a reconnect storm neither builds nor compiles a statement.
+    Rows read by column name (``row["id"]``).
+    """
+    if on_driver(conn):
+        return await run_prebuilt(conn, _where_any(stmt, column), {"b_one_of": list(values)})
+    return (await conn.execute(stmt.where(one_of(conn, column, values)))).mappings().all()
+
+
+async def run_prebuilt(conn: AsyncConnection, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:
+    """Run a statement built once (a module constant or a cached one), on the driver
+    when the connection allows; return its rows, read by column name."""
+    if on_driver(conn):
+        return await driver.fetch(conn, stmt, params, cache=True)
+    result = await conn.execute(stmt, params)
+    return result.mappings().all() if result.returns_rows else []
 
 
 @functools.cache

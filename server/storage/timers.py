@@ -9,9 +9,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.storage import driver
-from server.storage.driver import on_driver
-from server.storage.rows import one_of
+from server.storage.rows import one_of, run_prebuilt
 from server.storage.tables import timer_history, timers
 
 ACTIVE = ("RUNNING", "PAUSED")
@@ -37,11 +35,8 @@ async def get_timer(
 ) -> RowMapping | None:
     """Return the owner's timer, locked for the transaction when asked; None if absent."""
     stmt = _GET_FOR_UPDATE if for_update else _GET
-    params = {"b_id": timer_id, "b_owner": owner_id}
-    if on_driver(conn):  # the read of every timer transition
-        found = await driver.fetch(conn, stmt, params, cache=True)
-        return cast(RowMapping, found[0]) if found else None
-    return (await conn.execute(stmt, params)).mappings().first()
+    found = await run_prebuilt(conn, stmt, {"b_id": timer_id, "b_owner": owner_id})
+    return cast(RowMapping, found[0]) if found else None
 
 
 async def update_timer(conn: AsyncConnection, timer_id: str, values: dict[str, Any]) -> None:
@@ -54,13 +49,14 @@ async def insert_history(conn: AsyncConnection, entry: dict[str, Any]) -> None:
     await conn.execute(insert(timer_history).values(**entry))
 
 
+_PRUNE_HISTORY = delete(timer_history).where(
+    timer_history.c.timer_id == bindparam("b_id"), timer_history.c.n <= bindparam("b_upto")
+)
+
+
 async def prune_history(conn: AsyncConnection, timer_id: str, keep_after: int) -> None:
     """Delete a timer's history entries numbered ``keep_after`` or below."""
-    await conn.execute(
-        delete(timer_history).where(
-            timer_history.c.timer_id == timer_id, timer_history.c.n <= keep_after
-        )
-    )
+    await run_prebuilt(conn, _PRUNE_HISTORY, {"b_id": timer_id, "b_upto": keep_after})
 
 
 def history_counts(rows: Iterable[Any]) -> dict[str, int]:
@@ -158,12 +154,25 @@ async def list_active_timers(
     return (await conn.execute(stmt)).mappings().all()
 
 
+# The due scheduler's two queries, run after every earlier due a resume announces.
+_NEXT_DUE = select(func.min(timers.c.due_at).label("due_at")).where(
+    timers.c.status == "RUNNING", timers.c.due_fired.is_(False)
+)
+_DUE = (
+    select(timers.c.id, timers.c.owner_id)
+    .where(
+        timers.c.status == "RUNNING",
+        timers.c.due_fired.is_(False),
+        timers.c.due_at <= bindparam("b_now"),
+    )
+    .order_by(timers.c.due_at)
+    .limit(bindparam("b_limit"))
+)
+
+
 async def next_due_at(conn: AsyncConnection) -> int | None:
     """Return the earliest due instant among running timers whose due is not emitted yet."""
-    stmt = select(func.min(timers.c.due_at)).where(
-        timers.c.status == "RUNNING", timers.c.due_fired.is_(False)
-    )
-    value = (await conn.execute(stmt)).scalar_one()
+    value = (await run_prebuilt(conn, _NEXT_DUE, {}))[0]["due_at"]
     return None if value is None else int(value)
 
 
@@ -171,13 +180,8 @@ async def list_due_timers(
     conn: AsyncConnection, now: int, limit: int = 500
 ) -> list[tuple[str, str]]:
     """Return ``(id, owner_id)`` of running timers that reached their allocation, unannounced."""
-    stmt = (
-        select(timers.c.id, timers.c.owner_id)
-        .where(timers.c.status == "RUNNING", timers.c.due_fired.is_(False), timers.c.due_at <= now)
-        .order_by(timers.c.due_at)
-        .limit(limit)
-    )
-    return [(row.id, row.owner_id) for row in await conn.execute(stmt)]
+    rows = await run_prebuilt(conn, _DUE, {"b_now": now, "b_limit": limit})
+    return [(row["id"], row["owner_id"]) for row in rows]
 
 
 async def claim_due(conn: AsyncConnection, timer_id: str, now: int) -> RowMapping | None:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.storage.rows import one_of
+from server.storage.rows import rows_one_of
 from server.storage.tables import users
 
 # No 0/O or 1/I/L: friend codes are read aloud and typed by hand.
@@ -38,10 +38,12 @@ async def get_user(conn: AsyncConnection, user_id: str) -> RowMapping | None:
     return (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
 
 
-async def get_users(conn: AsyncConnection, user_ids: list[str]) -> dict[str, RowMapping]:
+_USERS = select(users)
+
+
+async def get_users(conn: AsyncConnection, user_ids: list[str]) -> dict[str, Any]:
     """Return the rows of those of ``user_ids`` that exist, by id."""
-    stmt = select(users).where(one_of(conn, users.c.id, user_ids))
-    rows = (await conn.execute(stmt)).mappings()
+    rows = await rows_one_of(conn, _USERS, users.c.id, user_ids)
     return {row["id"]: row for row in rows}
 
 
