@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from server.domain.meetings.grid import grid_of
+from server.domain.timers.logic import HISTORY_MAX, PRUNE_EVERY
 from server.state import STATE
 from server.storage.tables import (
     events,
@@ -18,6 +19,8 @@ from server.storage.tables import (
     meetings,
     schedules,
     tags,
+    timer_history,
+    timers,
     todos,
     users,
 )
@@ -160,6 +163,24 @@ async def event_violations(client: TestClient[Any, Any], owner: str) -> list[str
     return found
 
 
+async def history_violations(client: TestClient[Any, Any]) -> list[str]:
+    """Return timers whose history rows are not one unbroken run ending at ``history_n``
+    (an entry lost, repeated or written by a change that did not apply), or are
+    more than pruning keeps, and history rows of no timer."""
+    counts = {row["id"]: row["history_n"] for row in await read_rows(client, timers)}
+    numbers: dict[str, list[int]] = {}
+    for row in await read_rows(client, timer_history):
+        numbers.setdefault(row["timer_id"], []).append(row["n"])
+    found = [f"history rows of no timer {ident}" for ident in numbers.keys() - counts.keys()]
+    for ident, last in counts.items():
+        kept = sorted(numbers.get(ident, []))
+        if kept != list(range(last - len(kept) + 1, last + 1)) or (last and not kept):
+            found.append(f"timer {ident} counts {last} entries, holds {kept}")
+        elif len(kept) >= HISTORY_MAX + PRUNE_EVERY:
+            found.append(f"timer {ident} holds {len(kept)} history rows")
+    return found
+
+
 async def all_violations(client: TestClient[Any, Any], owner: str) -> list[str]:
     """Return every invariant broken in the database."""
     return [
@@ -169,6 +190,7 @@ async def all_violations(client: TestClient[Any, Any], owner: str) -> list[str]:
         *await friendship_violations(client),
         *await meeting_violations(client),
         *await event_violations(client, owner),
+        *await history_violations(client),
     ]
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from server.storage.tables import events, timers
 from tests.conftest import PG_URL
-from tests.integrity.invariants import all_violations, codes, race, read_rows
+from tests.integrity.invariants import all_violations, codes, history_violations, race, read_rows
 from tests.wsclient import Device, new_op
 
 ROUNDS = 40 if PG_URL else 8
@@ -209,6 +209,8 @@ async def test_one_op_sent_by_two_devices_applies_once(pair):
         assert replies[0]["data"] == replies[1]["data"]
     [row] = await read_rows(client, timers)
     assert row["version"] == 1 + ROUNDS  # each op applied exactly once
+    assert row["history_n"] == ROUNDS  # and wrote one history entry
+    assert await history_violations(client) == []
 
 
 async def test_a_transition_racing_an_edit_loses_neither(pair):
@@ -227,6 +229,8 @@ async def test_a_transition_racing_an_edit_loses_neither(pair):
     logged = [orjson.loads(e["frame"]) for e in await read_rows(client, events)]
     versions = [e["data"]["version"] for e in sorted(logged, key=lambda e: e["seq"])]
     assert versions == list(range(1, 2 + 2 * ROUNDS))  # one event per version, in order
+    assert row["history_n"] == ROUNDS
+    assert await history_violations(client) == []
 
 
 async def test_transitions_from_two_instances_see_what_the_other_wrote(pair):
