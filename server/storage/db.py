@@ -96,7 +96,7 @@ class Database:
         """Run a block in one transaction; its after-commit hooks run once it committed."""
         lock = self._write_lock or contextlib.nullcontext()
         await self._give_back_kept_if_pool_empty()
-        async with lock, self._pooled(self.engine) as conn, conn.begin():
+        async with lock, self._pooled() as conn, conn.begin():
             tx = Tx(conn)
             yield tx
         for hook in tx.after_commit:
@@ -199,8 +199,9 @@ class Database:
             self._pool_waiters -= 1
 
     @contextlib.asynccontextmanager
-    async def _pooled(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        conn = await self._checkout(engine)
+    async def _pooled(self) -> AsyncIterator[AsyncConnection]:
+        """Give a connection of the pool for a transaction (counted while it waits)."""
+        conn = await self._checkout(self.engine)
         try:
             yield conn
         finally:

@@ -25,7 +25,8 @@ from server.domain.meetings.views import detail_view, meeting_view
 from server.domain.schedules.feeds import feed_view
 from server.domain.schedules.views import schedule_view
 from server.domain.tags.logic import group_view, tag_view
-from server.domain.timers.logic import HISTORY_MAX, timer_view
+from server.domain.timers.logic import timer_view
+from server.domain.timers.reads import histories_of
 from server.domain.todos.logic import todo_view
 from server.domain.users.views import user_view
 from server.realtime.topics import user_topic
@@ -44,7 +45,6 @@ from server.storage.tables import (
     todos,
     users,
 )
-from server.storage.timers import history_counts, read_histories
 
 View = Callable[[RowMapping, int], dict[str, Any]]
 Views = Callable[[AsyncConnection, str, Sequence[RowMapping], int], Awaitable[list[dict[str, Any]]]]
@@ -126,7 +126,7 @@ async def timer_views(
     conn: AsyncConnection, _user: str, rows: Sequence[RowMapping], now: int
 ) -> list[dict[str, Any]]:
     """View the user's timers whole, each with its pause history."""
-    histories = await read_histories(conn, history_counts(rows), HISTORY_MAX)
+    histories = await histories_of(conn, rows)
     return [timer_view(row, now, histories[row["id"]]) for row in rows]
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema.commands.timers import TimerListData
 from server.clock import iso_ms, now_ms
 from server.domain.context import Services
 from server.domain.paging import decode_cursor, encode_cursor, parse_instant, views_yielding
 from server.domain.timers.logic import HISTORY_MAX, timer_view
+from server.domain.visibility.access import Access
 from server.domain.visibility.shared import for_viewer, list_access, load_visible, visible_rows
 from server.storage import timers as store
 from server.storage.tables import timers
@@ -18,7 +23,7 @@ async def get_timer_view(services: Services, viewer_id: str, timer_id: str) -> d
     """Return a timer the viewer owns or may see; anything else is not_found, missing or not."""
     async with services.db.read() as conn:
         row, access = await load_visible(conn, timers, "timer", viewer_id, timer_id)
-        histories = await store.read_histories(conn, store.history_counts([row]), HISTORY_MAX)
+        histories = await histories_of(conn, [row])
     return for_viewer(timer_view(row, now_ms(), histories[row["id"]]), access)
 
 
@@ -55,7 +60,7 @@ async def list_timer_views(
             levels=None if access.own else access.levels,
         )
         page = visible_rows(rows[:limit], access)
-        histories = await store.read_histories(conn, store.history_counts(page), HISTORY_MAX)
+        histories = await histories_of(conn, page)
     now = now_ms()
     next_cursor = (
         encode_cursor([rows[limit - 1]["created_at"], rows[limit - 1]["id"]])
@@ -83,7 +88,7 @@ async def active_timer_views(
             else []
         )
         shown = visible_rows(rows, access)
-        histories = await store.read_histories(conn, store.history_counts(shown), HISTORY_MAX)
+        histories = await histories_of(conn, shown)
     now = now_ms()
     return {
         "items": [_view(row, now, histories, access) for row in shown],
@@ -91,6 +96,12 @@ async def active_timer_views(
     }
 
 
-def _view(row: Any, now: int, histories: dict[str, str], access: Any) -> dict[str, Any]:
+async def histories_of(conn: AsyncConnection, rows: Sequence[RowMapping]) -> dict[str, str]:
+    """Return each timer's shown history (its newest HISTORY_MAX entries as a JSON array)
+    by id; ``rows`` are timer rows."""
+    return await store.read_histories(conn, store.history_counts(rows), HISTORY_MAX)
+
+
+def _view(row: RowMapping, now: int, histories: dict[str, str], access: Access) -> dict[str, Any]:
     """Return a timer as ``access`` lets its viewer see it, with its history."""
     return for_viewer(timer_view(row, now, histories[row["id"]]), access)
