@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy.pool import QueuePool
 
 from server.storage.driver import driver_of
 from server.storage.events import StaleRowError
+from server.storage.sqlite_inline import BUSY_TIMEOUT_MS, create_inline_engine
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -65,8 +67,12 @@ class Database:
         # COMMITTED a statement's snapshot is its own inside a transaction too, so a
         # read transaction bought nothing but its BEGIN and ROLLBACK round trips.
         # SQLite's read transaction is one snapshot for all its statements: kept.
+        # SQLite's writer runs its statements on the loop's thread (sqlite_inline); its
+        # reads go to aiosqlite's threads, where a long one does not stall the loop.
         self._reader = (
-            engine if self.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+            _sqlite_reader(engine)
+            if self.is_sqlite
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         # SQLite has one writer; queueing writers here avoids SQLITE_BUSY on the
         # read-to-write upgrade that busy_timeout cannot resolve.
@@ -85,6 +91,13 @@ class Database:
         self._keep_max = self._pool.size() if self._pool is not None else 0
         if self._pool is not None:
             event.listen(engine.sync_engine, "checkin", lambda *_: self._wake_one())
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Return the engines statements run on: the one, or SQLite's writer and reader."""
+        if self.is_sqlite and self._reader is not self.engine:
+            return (self.engine, self._reader)
+        return (self.engine,)
 
     @property
     def kept_idle(self) -> int:
@@ -231,11 +244,13 @@ class Database:
         kept, self._kept = self._kept, []
         for conn in kept:
             await conn.close()
-        await self.engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()
 
 
 def create_engine(url: str, pool_size: int = 20, pool_timeout_s: float = 5.0) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create the async engine; SQLite gets WAL, foreign keys, and statements run on
+    the loop's thread (``sqlite_inline``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # No overflow: a connection opened under load is kept, not closed on its
@@ -247,9 +262,23 @@ def create_engine(url: str, pool_size: int = 20, pool_timeout_s: float = 5.0) ->
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
-    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    engine = create_inline_engine(parsed)
+    event.listen(
+        engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms=0)
+    )
     return engine
+
+
+def _sqlite_reader(engine: AsyncEngine) -> AsyncEngine:
+    """Return the engine SQLite reads go to: on aiosqlite's threads, waiting when locked.
+
+    An in-memory database is one connection's own: its reads share the writer's engine.
+    """
+    if engine.url.database in (None, "", ":memory:"):
+        return engine
+    reader = create_async_engine(engine.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(reader.sync_engine, "connect", _sqlite_pragmas)
+    return reader
 
 
 def _refuse_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
@@ -263,10 +292,10 @@ def _refuse_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         raise DisconnectionError("the database closed this pooled connection")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.close()

@@ -453,7 +453,7 @@ async def test_lists_are_oldest_first_with_the_other_partys_profile(client, toke
 
 async def test_lists_read_the_profiles_in_one_query(client, device):
     alice = await device("alice")
-    engine = client.server.app[STATE].services.db.engine.sync_engine
+    engines = [e.sync_engine for e in client.server.app[STATE].services.db.engines]
     counts = []
     for name in ("bob", "carol", "dave"):
         await befriend(alice, await device(name))
@@ -462,11 +462,13 @@ async def test_lists_read_the_profiles_in_one_query(client, device):
         def record(_conn, _cursor, statement, *_args, seen=statements):
             seen.append(statement)
 
-        event.listen(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", record)
         try:
             await alice.ok("friend.list")
         finally:
-            event.remove(engine, "before_cursor_execute", record)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", record)
         counts.append(sum("FROM users" in s for s in statements))
     assert counts == [1, 1, 1]
 
