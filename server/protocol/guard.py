@@ -113,6 +113,10 @@ class FrameScanner:
         return (CLOSE_TOO_LARGE, "message too large") if too_large else None
 
 
+def _no_violation(_code: int, _reason: str) -> None:
+    """Stand in for the connection's callback once the socket is gone."""
+
+
 class SocketGuard(asyncio.Protocol):
     """Stand between the transport and aiohttp's protocol: check headers, own the close."""
 
@@ -161,6 +165,9 @@ class SocketGuard(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Tell aiohttp the socket is gone, and anyone waiting for the release."""
+        # Nothing more can arrive: drop the connection's callback, which would hold
+        # the connection that holds this guard (a cycle only a full collection frees).
+        self.on_violation = _no_violation
         if self._inner is not None:
             self._inner.connection_lost(exc)
         if not self.released.done():

@@ -81,7 +81,21 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
         finishing = conn.finish()
         finishing.add_done_callback(lambda _: state.connections.discard(conn))
         await asyncio.shield(finishing)
+        await release_response(ws)
     return ws
+
+
+async def release_response(ws: web.WebSocketResponse) -> None:
+    """Close aiohttp's side of a finished socket, freeing the connection without the GC.
+
+    The socket is gone by now, so aiohttp's close fails to write its close frame and
+    keeps the error, whose traceback's frames hold the response: a reference cycle
+    that kept each ended connection's objects (~75) alive until a full collection.
+    """
+    await ws.close()
+    error = ws.exception()
+    if error is not None:
+        error.__traceback__ = None
 
 
 def hello_frame(state: AppState) -> dict[str, Any]:

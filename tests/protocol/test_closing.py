@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -279,3 +281,22 @@ async def test_clients_leaving_mid_replay_are_info_lines(
     assert len(ended) == 2
     assert all(r.levelno == logging.INFO and r.exc_info is None for r in ended)
     await sender.close()
+
+
+async def test_an_ended_connection_is_freed_without_the_garbage_collector(
+    client: TestClient[Any, Any], device: Any
+) -> None:
+    # Before: aiohttp's close error (its traceback holding the response) and the guard's
+    # callback (holding the connection) kept ~75 objects per ended connection in
+    # reference cycles until a full collection, whose pauses set the delivery tail.
+    alice = await device("alice")
+    conn = next(iter(server_connections(client)))
+    gone = weakref.ref(conn)
+    gc.disable()
+    try:
+        await alice.close()
+        del conn
+        await until(lambda: not server_connections(client))
+        await until(lambda: gone() is None)
+    finally:
+        gc.enable()
