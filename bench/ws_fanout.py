@@ -34,6 +34,7 @@ import aiohttp
 import asyncpg
 import orjson
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 from rawws import RawSocket, authenticate, refusal, until_admitted
 
 from server.auth.embedded import EmbeddedIssuer
@@ -494,6 +495,7 @@ class Server:
     proc: asyncio.subprocess.Process
     port: int
     log_path: Path
+    metrics_port: int | None = None
 
     @property
     def ps(self) -> psutil.Process:
@@ -521,6 +523,8 @@ def server_env(
         "WS_RATE_PER_S": "100000",
         "WS_RATE_BURST": "100000",
         "LOG_LEVEL": "WARNING",
+        "METRICS_HOST": "127.0.0.1",
+        "METRICS_PORT": str(free_port()),
     }
     if mode in SERVICE_MODES:
         env |= {
@@ -591,7 +595,39 @@ async def start_server(
             start_new_session=True,
         )
     stack.push_async_callback(stop_server, proc)
-    return Server(proc, port, log_path)
+    metrics_port = int(env["METRICS_PORT"]) if "METRICS_PORT" in env else None
+    return Server(proc, port, log_path, metrics_port)
+
+
+async def gc_pauses(session: aiohttp.ClientSession, server: Server) -> dict[str, list[float]]:
+    """Read the server's garbage-collection pauses so far: generation -> [count, ms]."""
+    if server.metrics_port is None:
+        return {}
+    url = f"http://127.0.0.1:{server.metrics_port}/metrics"
+    async with session.get(url) as response:
+        text = await response.text()
+    pauses: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "hipster_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            entry = pauses.setdefault(sample.labels["generation"], [0, 0.0])
+            if sample.name.endswith("_count"):
+                entry[0] = sample.value
+            elif sample.name.endswith("_sum"):
+                entry[1] = sample.value * 1e3
+    return pauses
+
+
+def gc_between(before: dict[str, list[float]], after: dict[str, list[float]]) -> dict[str, Any]:
+    """Return the collections between two readings: count and ms, per generation."""
+    return {
+        gen: {
+            "count": int(n - before.get(gen, [0, 0.0])[0]),
+            "ms": round(ms - before.get(gen, [0, 0.0])[1], 1),
+        }
+        for gen, (n, ms) in sorted(after.items())
+    }
 
 
 async def wait_ready(session: aiohttp.ClientSession, server: Server) -> None:
@@ -868,9 +904,13 @@ async def run_mode(cfg: Config, mode: str) -> dict[str, Any]:
         fleet = Fleet()
         stack.push_async_callback(fleet.close)
         result["memory"] = await measure_memory(fleet, session, server, cfg, secret)
+        gc_start = await gc_pauses(session, server)
         result["throughput"] = await throughput_phase(cfg, senders, server, fleet)
+        gc_mid = await gc_pauses(session, server)
         rate = cfg.rate or result["throughput"]["mutations_per_s"] / 2
         result["latency"] = await latency_phase(cfg, senders, fleet, rate)
+        result["throughput"]["server_gc"] = gc_between(gc_start, gc_mid)
+        result["latency"]["server_gc"] = gc_between(gc_mid, await gc_pauses(session, server))
         result["device_closes"] = fleet.tally.closes
     result["server_exit_code"] = server.proc.returncode
     result["server_log_problems"] = server_log_problems(log_path)[:20]
@@ -878,6 +918,16 @@ async def run_mode(cfg: Config, mode: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report
+
+
+def gc_summary(pauses: dict[str, Any]) -> str:
+    """Format full collections and all collections: count and ms each."""
+    if not pauses:
+        return "n/a"
+    full = pauses.get("2", {"count": 0, "ms": 0.0})
+    count = sum(p["count"] for p in pauses.values())
+    ms = round(sum(p["ms"] for p in pauses.values()), 1)
+    return f"{full['count']}, {full['ms']} / {count}, {ms}"
 
 
 def fraction(got: int, expected: int) -> str:
@@ -902,6 +952,8 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("KiB per idle connection", f"{mem['kib_per_connection']}"),
         ("server RSS before/after MiB", f"{mem['rss_before_mib']} / {mem['rss_after_mib']}"),
         ("server CPU us/mutation", f"{t['server_cpu_us_per_mutation']}"),
+        ("server GC full / all: n, ms (throughput)", gc_summary(t.get("server_gc", {}))),
+        ("server GC full / all: n, ms (latency)", gc_summary(lat.get("server_gc", {}))),
         ("PostgreSQL+Redis CPU us/mutation", f"{t['pg_redis_cpu_us_per_mutation']}"),
         ("machine CPU busy % (throughput)", f"{t['machine_cpu_busy_pct']}"),
         ("CPU s: load gen / other procs", f"{t['load_cpu_s']} / {t['unattributed_cpu_s']}"),

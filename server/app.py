@@ -168,6 +168,7 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             await app[STATE].services.signing_in.stop()
         await http.close()
         await db.close()
+        metrics.close()
 
 
 def _start(coros: dict[str, Coroutine[Any, Any, None]]) -> list[asyncio.Task[None]]:

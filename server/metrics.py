@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import gc
+import itertools
 import time
 from collections import Counter as Tally
 from collections.abc import Iterator
@@ -18,7 +21,12 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -30,6 +38,9 @@ COMMAND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 # Fan-out is milliseconds when healthy; the tail shows sweeps (HUB_SWEEP_S) and reconnects.
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CONNECTION_STATES = ("authenticating", "ready", "closing")
+# A collection stops the whole process: from under a millisecond (the youngest
+# generation) to the tens of milliseconds a full one takes with thousands of sockets.
+GC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 # The `<name>_created` series the client adds to every counter double the output and
 # no dashboard reads them.
@@ -45,6 +56,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.gc_pauses = GcPauses()
         self.commands = Counter(
             "hipster_commands",
             "WebSocket commands answered, by command and outcome (ok or the error code).",
@@ -101,15 +113,61 @@ class Metrics:
         self.closes[str(code)] += 1
 
     def watch(self, state: AppState) -> None:
-        """Read the app's state and the process's figures at every scrape."""
+        """Read the app's state and the process's figures at every scrape, and time
+        the garbage collector's pauses until ``close``."""
         self.registry.register(StateCollector(state))
+        self.registry.register(self.gc_pauses)
+        gc.callbacks.append(self.gc_pauses.observe)
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
 
+    def close(self) -> None:
+        """Stop timing the garbage collector (its callbacks are the process's)."""
+        if self.gc_pauses.observe in gc.callbacks:
+            gc.callbacks.remove(self.gc_pauses.observe)
+
     def render(self) -> bytes:
         """Return every metric in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class GcPauses(Collector):
+    """Time every garbage collection (a ``gc.callbacks`` hook), by generation.
+
+    The hook counts into plain lists: a collection can start inside any
+    allocation, a metric's own lock held included, so it takes no lock.
+    """
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self._counts = [[0] * (len(GC_BUCKETS) + 1) for _ in range(3)]
+        self._sums = [0.0, 0.0, 0.0]
+
+    def observe(self, phase: str, info: dict[str, int]) -> None:
+        """Take a collection's start or stop."""
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        seconds = time.perf_counter() - self._started
+        generation = info["generation"]
+        self._sums[generation] += seconds
+        self._counts[generation][bisect.bisect_left(GC_BUCKETS, seconds)] += 1
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the pause histogram."""
+        family = HistogramMetricFamily(
+            "hipster_gc_pause_seconds",
+            "Time each garbage collection stopped the process, by generation.",
+            labels=["generation"],
+        )
+        for generation, counts in enumerate(self._counts):
+            cumulative = list(itertools.accumulate(counts))
+            bounds = [str(b) for b in GC_BUCKETS] + ["+Inf"]
+            family.add_metric(
+                [str(generation)], list(zip(bounds, cumulative, strict=True)), self._sums[generation]
+            )
+        yield family
 
 
 class StateCollector(Collector):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import socket
 import uuid
@@ -14,7 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pydantic import ValidationError
 
+from server.metrics import GcPauses
 from server.settings import Settings
+from server.state import STATE
 from tests.conftest import REDIS_URL
 from tests.wsclient import Device
 
@@ -129,6 +132,41 @@ async def test_metrics_count_commands_events_replays_and_closes(start_server, to
     assert (value("process_cpu_seconds_total") or 0) > 0
     for dev in (phone, laptop, foreign):
         await dev.close()
+
+
+async def test_gc_pauses_are_timed_by_generation_while_the_app_runs(start_server, metrics_port):
+    client = await start_server(metrics_port=metrics_port)
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    before = await scrape(url)
+    full_before = before.value("hipster_gc_pause_seconds_count", generation="2") or 0
+    gc.collect()
+    after = await scrape(url)
+    assert (after.value("hipster_gc_pause_seconds_count", generation="2") or 0) >= full_before + 1
+    assert (after.value("hipster_gc_pause_seconds_sum", generation="2") or 0) > 0
+    inf = after.value("hipster_gc_pause_seconds_bucket", generation="2", le="+Inf")
+    assert inf == after.value("hipster_gc_pause_seconds_count", generation="2")
+    hook = client.server.app[STATE].metrics.gc_pauses.observe
+    assert hook in gc.callbacks
+    await client.close()  # the app's cleanup takes its hook out of the process's list
+    assert hook not in gc.callbacks
+
+
+def test_a_pause_falls_in_the_first_bucket_that_holds_it():
+    pauses = GcPauses()
+    clock = iter([0.0, 0.003, 1.0, 1.0005, 2.0, 4.0])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("server.metrics.time.perf_counter", lambda: next(clock))
+        for generation in (2, 0, 1):
+            pauses.observe("start", {"generation": generation})
+            pauses.observe("stop", {"generation": generation})
+    buckets = {
+        (s.labels["generation"], s.labels["le"]): s.value
+        for s in next(iter(pauses.collect())).samples
+        if s.name.endswith("_bucket")
+    }
+    assert (buckets[("2", "0.0025")], buckets[("2", "0.005")]) == (0, 1)
+    assert buckets[("0", "0.001")] == 1
+    assert (buckets[("1", "1.0")], buckets[("1", "+Inf")]) == (0, 1)
 
 
 async def test_every_exposed_metric_is_documented_with_its_type_and_labels(

@@ -15,6 +15,7 @@ from server.rest import streaming
 from server.state import STATE
 from tests.rest.exporting import put_timers, timer_row
 from tests.rest.test_rest import bearer
+from tests.serverstate import until
 from tests.wsclient import Device
 
 # 20,000 timers of ~1 KB each as JSON Lines: 20 MB, several times what the kernel
@@ -116,8 +117,10 @@ async def test_a_stalled_client_is_dropped_and_frees_its_slot(client, token, hea
     await asyncio.sleep(0.3)
     slots = client.server.app[STATE].exports
     assert slots.running("alice") == 1
-    await asyncio.sleep(1.0)
-    assert slots.running() == 0
+    # Dropped after STALL_S without a byte taken (not held until the export ends,
+    # which a client that never reads never lets happen); bounded, not timed, as
+    # a loaded machine delays the drop.
+    await until(lambda: slots.running() == 0, timeout=5.0)
     body, complete = dechunk(await raw.rest())
     raw.close()
     assert not complete
