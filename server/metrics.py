@@ -165,7 +165,9 @@ class GcPauses(Collector):
             cumulative = list(itertools.accumulate(counts))
             bounds = [str(b) for b in GC_BUCKETS] + ["+Inf"]
             family.add_metric(
-                [str(generation)], list(zip(bounds, cumulative, strict=True)), self._sums[generation]
+                [str(generation)],
+                list(zip(bounds, cumulative, strict=True)),
+                self._sums[generation],
             )
         yield family
 

@@ -159,10 +159,13 @@ async def test_serve_keeps_the_startup_heap_out_of_later_collections():
 
     from aiohttp import web
 
-    from server.cli import freeze_startup_objects
+    from server.cli import GC_YOUNG_THRESHOLD, tune_collector
 
+    before = gc.get_threshold()
     try:
-        await freeze_startup_objects(web.Application())
+        await tune_collector(web.Application())
         assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*before)
