@@ -495,7 +495,7 @@ class Server:
     proc: asyncio.subprocess.Process
     port: int
     log_path: Path
-    metrics_port: int | None = None
+    metrics_port: int
 
     @property
     def ps(self) -> psutil.Process:
@@ -523,8 +523,6 @@ def server_env(
         "WS_RATE_PER_S": "100000",
         "WS_RATE_BURST": "100000",
         "LOG_LEVEL": "WARNING",
-        "METRICS_HOST": "127.0.0.1",
-        "METRICS_PORT": str(free_port()),
     }
     if mode in SERVICE_MODES:
         env |= {
@@ -580,8 +578,10 @@ async def stop_server(proc: asyncio.subprocess.Process) -> None:
 async def start_server(
     stack: contextlib.AsyncExitStack, env: dict[str, str], log_path: Path
 ) -> Server:
-    """Start `hipster-timer serve`, stopped when ``stack`` unwinds."""
-    port = free_port()
+    """Start `hipster-timer serve` (its metrics on a port of its own), stopped when
+    ``stack`` unwinds."""
+    port, metrics_port = free_port(), free_port()
+    env = {**env, "METRICS_HOST": "127.0.0.1", "METRICS_PORT": str(metrics_port)}
     with log_path.open("ab") as log:
         proc = await asyncio.create_subprocess_exec(
             SERVER_BIN,
@@ -595,14 +595,11 @@ async def start_server(
             start_new_session=True,
         )
     stack.push_async_callback(stop_server, proc)
-    metrics_port = int(env["METRICS_PORT"]) if "METRICS_PORT" in env else None
     return Server(proc, port, log_path, metrics_port)
 
 
 async def gc_pauses(session: aiohttp.ClientSession, server: Server) -> dict[str, list[float]]:
     """Read the server's garbage-collection pauses so far: generation -> [count, ms]."""
-    if server.metrics_port is None:
-        return {}
     url = f"http://127.0.0.1:{server.metrics_port}/metrics"
     async with session.get(url) as response:
         text = await response.text()

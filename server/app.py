@@ -140,7 +140,11 @@ async def app_context(app: web.Application) -> AsyncIterator[None]:
             trusted_networks=parse_networks(settings.trusted_proxy_ips),
             metrics=metrics,
             exports=ExportSlots(settings.export_concurrency),
-            admission=Admission(settings.ws_admit_max_pending, settings.ws_admit_retry_max_s),
+            admission=Admission(
+                settings.ws_admit_max_pending,
+                settings.ws_admit_retry_max_s,
+                wait_s=settings.ws_admit_wait_s,
+            ),
         )
         metrics.watch(app[STATE])
         await hub.start()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 
 # Never tell a client to come back sooner than this (s), nor later than the cap setting.
@@ -13,8 +15,12 @@ MIN_RATE = 50.0
 
 
 class Admission:
-    """Let at most ``max_pending`` connections authenticate at once; turn the rest away.
+    """Let at most ``max_pending`` connections authenticate at once; the rest wait
+    briefly for a turn, or are turned away.
 
+    A connection finding every slot taken waits up to ``wait_s`` for one when its
+    turn is due that soon (fewer wait than the best rate times ``wait_s``): it has
+    paid for its upgrade already, and turning it away would make it pay again.
     A client turned away is told when to come back. Each refusal books the next
     free slot at the best rate connections reached ``ready`` in any second so far
     (what this instance has shown it can do; a storm begins after a quiet second),
@@ -28,9 +34,12 @@ class Admission:
         retry_max_s: float,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        wait_s: float = 0.0,
     ) -> None:
         self.max_pending = max_pending
         self.retry_max_s = retry_max_s
+        self.wait_s = wait_s
+        self._waiting: deque[asyncio.Future[None]] = deque()
         self.pending = 0
         self.turned_away = 0
         self._clock = clock
@@ -45,6 +54,35 @@ class Admission:
         if self.pending < self.max_pending:
             self.pending += 1
             return None
+        return self._turn_away()
+
+    async def wait_turn(self) -> float | None:
+        """Admit one connection (None), waiting for a slot when one is due within
+        ``wait_s``; else return after how many seconds it may try again."""
+        if self.pending < self.max_pending:
+            self.pending += 1
+            return None
+        if len(self._waiting) >= self._rate * self.wait_s:
+            return self._turn_away()
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            async with asyncio.timeout(self.wait_s):
+                await turn
+        except TimeoutError:
+            pass
+        except BaseException:  # the connection went: a slot handed meanwhile goes on
+            if _handed(turn):
+                self.leave(ready=False)
+            raise
+        finally:
+            if not _handed(turn):  # handed turns left the queue as they were handed
+                turn.cancel()
+                self._waiting.remove(turn)
+        # A slot handed just as the wait ran out is taken all the same.
+        return None if _handed(turn) else self._turn_away()
+
+    def _turn_away(self) -> float:
         self.turned_away += 1
         now = self._clock()
         self._horizon = max(self._horizon, now + MIN_RETRY_S) + 1.0 / self._rate
@@ -52,10 +90,17 @@ class Admission:
         return min(max(wait, MIN_RETRY_S), self.retry_max_s)
 
     def leave(self, *, ready: bool) -> None:
-        """End an admitted connection's authentication (``ready``: it succeeded)."""
+        """End an admitted connection's authentication (``ready``: it succeeded); its
+        slot goes to the longest waiting connection, if any."""
         self.pending -= 1
         if ready:
             self._count_ready()
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                self.pending += 1
+                return
 
     def _count_ready(self) -> None:
         second = int(self._clock())
@@ -63,3 +108,8 @@ class Admission:
             self._rate = max(self._rate, self._served)
             self._second, self._served = second, 0
         self._served += 1
+
+
+def _handed(turn: asyncio.Future[None]) -> bool:
+    """Tell whether a waiting connection was handed a slot."""
+    return turn.done() and not turn.cancelled()

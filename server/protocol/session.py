@@ -122,7 +122,7 @@ def hello_frame(state: AppState) -> dict[str, Any]:
 async def run_session(conn: Connection) -> None:
     """Admit, greet, authenticate, then serve commands until the socket closes."""
     admission = conn.state.admission
-    retry_after_s = admission.enter()
+    retry_after_s = await admission.wait_turn()
     if retry_after_s is not None:
         await turn_away(conn, retry_after_s)
         return

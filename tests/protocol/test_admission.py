@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
 from server.protocol.admission import MIN_RATE, MIN_RETRY_S, Admission
+from server.state import STATE
 from tests.wsclient import Device
 
 
@@ -102,3 +105,66 @@ async def test_a_refused_sign_in_frees_its_slot(start_server, token):
     dev = await Device.connect(server, token("bob"))
     assert dev.ready["user"]["id"] == "bob"
     await dev.close()
+
+
+async def test_a_connection_waits_for_the_slot_a_leaving_one_frees() -> None:
+    admission = Admission(1, 60.0, wait_s=1.0)
+    assert await admission.wait_turn() is None
+    waiting = asyncio.create_task(admission.wait_turn())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    admission.leave(ready=True)
+    assert await waiting is None
+    assert (admission.pending, admission.turned_away) == (1, 0)
+
+
+async def test_a_wait_that_runs_out_is_turned_away() -> None:
+    admission = Admission(1, 60.0, wait_s=0.05)
+    await admission.wait_turn()
+    wait = await admission.wait_turn()
+    assert wait is not None
+    assert wait >= MIN_RETRY_S * 0.5
+    assert (admission.pending, admission.turned_away) == (1, 1)
+    admission.leave(ready=False)  # nobody waits any more: the slot is free again
+    assert admission.pending == 0
+
+
+async def test_only_as_many_wait_as_the_best_rate_serves_within_the_wait() -> None:
+    admission = Admission(1, 60.0, wait_s=0.1)  # 50/s for 0.1 s: five may wait
+    await admission.wait_turn()
+    waiting = [asyncio.create_task(admission.wait_turn()) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert await admission.wait_turn() is not None  # the sixth is told at once
+    for _ in waiting:
+        admission.leave(ready=True)
+    assert await asyncio.gather(*waiting) == [None] * 5
+    assert (admission.pending, admission.turned_away) == (1, 1)
+
+
+async def test_a_waiting_connection_that_goes_passes_a_handed_slot_on() -> None:
+    admission = Admission(1, 60.0, wait_s=1.0)
+    await admission.wait_turn()
+    gone = asyncio.create_task(admission.wait_turn())
+    after = asyncio.create_task(admission.wait_turn())
+    await asyncio.sleep(0)
+    admission.leave(ready=True)  # handed to ``gone``, which is cancelled before it runs
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert await after is None
+    assert admission.pending == 1
+
+
+async def test_a_busy_instance_lets_a_new_connection_wait_for_the_slot(start_server, token):
+    server = await start_server(ws_admit_max_pending=1, ws_admit_wait_s=5.0)
+    first = await Device.open(server)  # holds the one slot until it authenticates
+    second = asyncio.create_task(Device.connect(server, token("bob")))
+    await asyncio.sleep(0.2)
+    assert not second.done()  # upgraded, waiting for its turn before hello
+    await first.ws.send_json({"type": "auth", "token": token("alice")})
+    assert (await first.receive())["type"] == "ready"
+    later = await second
+    assert later.ready["user"]["id"] == "bob"
+    assert server.server.app[STATE].admission.turned_away == 0
+    for dev in (first, later):
+        await dev.close()
