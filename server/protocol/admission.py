@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import deque
@@ -76,9 +77,11 @@ class Admission:
                 self.leave(ready=False)
             raise
         finally:
-            if not _handed(turn):  # handed turns left the queue as they were handed
+            if not _handed(turn):
                 turn.cancel()
-                self._waiting.remove(turn)
+                # A ``leave`` may have dropped it already (cancelled by the time-out).
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(turn)
         # A slot handed just as the wait ran out is taken all the same.
         return None if _handed(turn) else self._turn_away()
 

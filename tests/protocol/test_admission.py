@@ -168,3 +168,16 @@ async def test_a_busy_instance_lets_a_new_connection_wait_for_the_slot(start_ser
     assert server.server.app[STATE].admission.turned_away == 0
     for dev in (first, later):
         await dev.close()
+
+
+async def test_a_turn_given_up_as_a_slot_frees_leaves_the_count_right() -> None:
+    admission = Admission(1, 60.0, wait_s=1.0)
+    await admission.wait_turn()
+    gone = asyncio.create_task(admission.wait_turn())
+    await asyncio.sleep(0)
+    gone.cancel()  # its turn is cancelled at once (as a time-out does) ...
+    admission.leave(ready=True)  # ... and dropped from the queue before the waiter runs
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert admission.pending == 0
+    assert await admission.wait_turn() is None
