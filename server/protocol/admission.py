@@ -50,13 +50,6 @@ class Admission:
         self._served = 0
         self._rate = MIN_RATE  # the most readies in a whole second so far
 
-    def enter(self) -> float | None:
-        """Admit one connection (None), or return after how many seconds it may try again."""
-        if self.pending < self.max_pending:
-            self.pending += 1
-            return None
-        return self._turn_away()
-
     async def wait_turn(self) -> float | None:
         """Admit one connection (None), waiting for a slot when one is due within
         ``wait_s``; else return after how many seconds it may try again."""

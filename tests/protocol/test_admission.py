@@ -23,21 +23,21 @@ class Clock:
         return self.now
 
 
-def test_admits_up_to_the_bound_and_again_once_one_leaves() -> None:
+async def test_admits_up_to_the_bound_and_again_once_one_leaves() -> None:
     admission = Admission(2, 60.0)
-    assert admission.enter() is None
-    assert admission.enter() is None
-    assert admission.enter() is not None
+    assert await admission.wait_turn() is None
+    assert await admission.wait_turn() is None
+    assert await admission.wait_turn() is not None
     admission.leave(ready=True)
-    assert admission.enter() is None
+    assert await admission.wait_turn() is None
     assert (admission.pending, admission.turned_away) == (2, 1)
 
 
-def test_refusals_book_later_and_later_slots_at_the_measured_rate() -> None:
+async def test_refusals_book_later_and_later_slots_at_the_measured_rate() -> None:
     clock = Clock()
     admission = Admission(1, 600.0, clock=clock, rand=lambda: 0.5)  # no jitter
-    admission.enter()
-    waits = [admission.enter() for _ in range(3)]
+    await admission.wait_turn()
+    waits = [await admission.wait_turn() for _ in range(3)]
     step = 1 / MIN_RATE
     assert waits == pytest.approx(
         [MIN_RETRY_S + step, MIN_RETRY_S + 2 * step, MIN_RETRY_S + 3 * step]
@@ -45,32 +45,32 @@ def test_refusals_book_later_and_later_slots_at_the_measured_rate() -> None:
 
     for _ in range(400):  # 400 readies within one second, then the next second begins
         admission.leave(ready=True)
-        admission.enter()
+        await admission.wait_turn()
     clock.now += 1.0
     admission.leave(ready=True)
-    admission.enter()
+    await admission.wait_turn()
     clock.now += 10.0  # the booked slots are past; a quiet second forgets nothing
     admission.leave(ready=True)
-    admission.enter()
-    assert admission.enter() == pytest.approx(MIN_RETRY_S + 1 / 400)
+    await admission.wait_turn()
+    assert await admission.wait_turn() == pytest.approx(MIN_RETRY_S + 1 / 400)
 
 
-def test_jitter_spreads_a_wait_between_half_and_one_and_a_half_times_it() -> None:
+async def test_jitter_spreads_a_wait_between_half_and_one_and_a_half_times_it() -> None:
     low = Admission(1, 600.0, clock=Clock(), rand=lambda: 0.0)
     high = Admission(1, 600.0, clock=Clock(), rand=lambda: 0.999)
     for admission in (low, high):
-        admission.enter()
+        await admission.wait_turn()
         for _ in range(99):
-            admission.enter()
+            await admission.wait_turn()
     wait = MIN_RETRY_S + 100 / MIN_RATE
-    assert low.enter() == pytest.approx(wait * 0.5)
-    assert high.enter() == pytest.approx(wait * 1.499)
+    assert await low.wait_turn() == pytest.approx(wait * 0.5)
+    assert await high.wait_turn() == pytest.approx(wait * 1.499)
 
 
-def test_waits_are_capped() -> None:
+async def test_waits_are_capped() -> None:
     admission = Admission(1, 5.0, clock=Clock(), rand=lambda: 0.999)
-    admission.enter()
-    assert max(admission.enter() or 0 for _ in range(10_000)) == 5.0
+    await admission.wait_turn()
+    assert max([await admission.wait_turn() or 0 for _ in range(10_000)]) == 5.0
 
 
 async def test_a_busy_instance_turns_connections_away_with_1013_and_a_retry_after(
