@@ -161,9 +161,9 @@ class GcPauses(Collector):
             "Time each garbage collection stopped the process, by generation.",
             labels=["generation"],
         )
+        bounds = [str(b) for b in GC_BUCKETS] + ["+Inf"]
         for generation, counts in enumerate(self._counts):
             cumulative = list(itertools.accumulate(counts))
-            bounds = [str(b) for b in GC_BUCKETS] + ["+Inf"]
             family.add_metric(
                 [str(generation)],
                 list(zip(bounds, cumulative, strict=True)),
