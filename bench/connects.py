@@ -26,6 +26,9 @@ from ws_fanout import (
     ROOT,
     client_session,
     cpu_snapshot,
+    gc_between,
+    gc_pauses,
+    gc_summary,
     raise_nofile_limit,
     server_log_problems,
     start_stack,
@@ -108,10 +111,13 @@ async def connect_all(devices: list[Device], port: int, concurrency: int) -> lis
 async def project_pass(devices: list[Device], server: Any, concurrency: int) -> dict[str, Any]:
     """Reconnect every device (cursor at head), timing it and the server's CPU."""
     turned_away = -sum(len(d.refused) for d in devices)
-    before, t0 = cpu_snapshot(server), time.monotonic()
-    results = await connect_all(devices, server.port, concurrency)
-    turned_away += sum(len(d.refused) for d in devices)
-    wall, after = time.monotonic() - t0, cpu_snapshot(server)
+    async with client_session() as session:
+        gc_before = await gc_pauses(session, server)
+        before, t0 = cpu_snapshot(server), time.monotonic()
+        results = await connect_all(devices, server.port, concurrency)
+        turned_away += sum(len(d.refused) for d in devices)
+        wall, after = time.monotonic() - t0, cpu_snapshot(server)
+        gc = gc_between(gc_before, await gc_pauses(session, server))
     failed = [r for r in results if not isinstance(r, float)]
     for device in devices:
         device.drop()
@@ -137,6 +143,7 @@ async def project_pass(devices: list[Device], server: Any, concurrency: int) -> 
         "failed": len(failed),
         "turned_away": turned_away,
         "first_failure": repr(failed[0]) if failed else None,
+        "server_gc": gc,
     }
 
 
@@ -222,13 +229,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> None:
     """Print one line per pair, then the summary."""
     print(f"{'pair':>4} {'floor/s':>8} {'project/s':>9} {'ratio':>6}", end=" ")
-    print(f"{'floor cpu ms':>12} {'cpu ms':>7} {'other':>6}")
+    print(f"{'floor cpu ms':>12} {'cpu ms':>7} {'other':>6}  server GC full / all: n, ms")
     for p in result["pairs"]:
         f, q = p["floor"], p["project"]
         print(
             f"{p['pair']:>4} {f['connects_per_s']:>8} {q['connects_per_s']:>9} {p['ratio']:>6}"
             f" {f['server_cpu_ms_per_connect']:>12} {q['server_cpu_ms_per_connect']:>7}"
-            f" {f['other_cpu_cores']:>6}"
+            f" {f['other_cpu_cores']:>6}  {gc_summary(q['server_gc'])}"
         )
     print(
         f"median ratio {result['median_ratio']} (target >= 0.5); median server CPU per connect"

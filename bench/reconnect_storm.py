@@ -37,6 +37,9 @@ from ws_fanout import (
     client_session,
     cpu_snapshot,
     create_database,
+    gc_between,
+    gc_pauses,
+    gc_summary,
     migrate,
     percentile,
     raise_nofile_limit,
@@ -300,10 +303,13 @@ async def run_storm(
     ]
     watcher = asyncio.ensure_future(watch_loop_lag(lags, stop))
     await asyncio.sleep(args.warmup_s)
-    cpu0, before_ns = cpu_snapshot(b), time.time_ns()
-    warm_ns = before_ns - int(args.warmup_s * 1e9)
-    figures = await storm(stormed, a, b)
-    cpu1, after_ns = cpu_snapshot(b), time.time_ns()
+    async with client_session() as session:
+        gc0 = await gc_pauses(session, b)
+        cpu0, before_ns = cpu_snapshot(b), time.time_ns()
+        warm_ns = before_ns - int(args.warmup_s * 1e9)
+        figures = await storm(stormed, a, b)
+        cpu1, after_ns = cpu_snapshot(b), time.time_ns()
+        gc_storm = gc_between(gc0, await gc_pauses(session, b))
     await asyncio.sleep(args.after_s)
     stop.set()
     sent = sum(await asyncio.gather(*pumps))
@@ -318,6 +324,7 @@ async def run_storm(
         "server_B_cpu_ms_per_reconnect": round(
             (cpu1.server_s - cpu0.server_s) * 1e3 / len(stormed), 3
         ),
+        "server_B_gc_during_storm": gc_storm,
         "updates_sent": sent,
         "update_results": dict(sum((d.results for d in live_senders + senders), Counter())),
         "missed_during_storm": {
@@ -342,7 +349,9 @@ def report(result: dict[str, Any]) -> None:
     print(f"time to ready p50 {s['ready_p50_ms']} ms, p99 {s['ready_p99_ms']} ms")
     print(f"turned away {s['turned_away']} times ({s['clients_turned_away']} clients)", end="; ")
     print(f"connect failures {s['connect_failures']}")
-    print(f"B CPU per reconnect {result['server_B_cpu_ms_per_reconnect']} ms")
+    print(f"B CPU per reconnect {result['server_B_cpu_ms_per_reconnect']} ms", end="; ")
+    gc = gc_summary(result["server_B_gc_during_storm"])
+    print(f"B's GC during the storm, full / all: n, ms {gc}")
     print(f"storm clients' events: {m['replayed']} replayed at reconnect", end="; ")
     print(f"{m['expected']} expected in all, {m['lost']} lost, {m['duplicated']} duplicated")
     for phase in ("before", "during", "after"):
