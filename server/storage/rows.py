@@ -6,7 +6,18 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, Table, any_, bindparam, delete, insert, literal, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,22 +40,27 @@ def one_of(conn: AsyncConnection, column: Any, values: Iterable[Any]) -> ColumnE
 
 
 @functools.cache
-def _where_any(stmt: Select[Any], column: Any) -> Select[Any]:
-    return stmt.where(column == any_(bindparam("b_one_of", type_=ARRAY(column.type))))
+def _where_any(stmt: Select[Any], columns: tuple[Any, ...]) -> Select[Any]:
+    values = bindparam("b_one_of", type_=ARRAY(columns[0].type))
+    return stmt.where(or_(*(column == any_(values) for column in columns)))
 
 
 async def rows_one_of(
-    conn: AsyncConnection, stmt: Select[Any], column: Any, values: Iterable[Any]
+    conn: AsyncConnection, stmt: Select[Any], column: Any, values: Iterable[Any], *also: Any
 ) -> Sequence[Any]:
-    """Return the rows of the prebuilt ``stmt`` whose ``column`` is one of ``values``.
+    """Return the rows of the prebuilt ``stmt`` whose ``column`` (or one of the ``also``
+    columns) is one of ``values``.
 
     On PostgreSQL it runs on the driver with the values as one array parameter:
     a batched read of a reconnect storm neither builds nor compiles a statement.
     Rows read by column name (``row["id"]``).
     """
+    columns = (column, *also)
     if on_driver(conn):
-        return await run_prebuilt(conn, _where_any(stmt, column), {"b_one_of": list(values)})
-    return (await conn.execute(stmt.where(one_of(conn, column, values)))).mappings().all()
+        return await run_prebuilt(conn, _where_any(stmt, columns), {"b_one_of": list(values)})
+    values = list(values)
+    where = or_(*(one_of(conn, each, values) for each in columns))
+    return (await conn.execute(stmt.where(where))).mappings().all()
 
 
 async def run_prebuilt(conn: AsyncConnection, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:

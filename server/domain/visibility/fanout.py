@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.visibility.policy import (
@@ -40,7 +40,7 @@ from server.domain.visibility.policy import (
 from server.realtime.topics import topic_owner
 from server.realtime.wire import text_frame
 from server.storage.friendships import peer_of
-from server.storage.rows import one_of
+from server.storage.rows import rows_one_of
 from server.storage.tables import friendships
 
 SUBSCRIPTION_ENDED = "subscription.ended"
@@ -103,20 +103,17 @@ class OwnerRelations:
             self.blocked.add(peer)
 
 
+_PAIRS = select(friendships.c.user_low, friendships.c.user_high, friendships.c.status)
+
+
 async def load_relations(topics: list[str], conn: AsyncConnection) -> dict[str, OwnerRelations]:
     """Read the relations (accepted and blocked pairs) the fan-out of user topics needs."""
     owners = {owner: topic for topic in topics if (owner := topic_owner(topic)) is not None}
     if not owners:
         return {}
     loaded = {owner: OwnerRelations(owner) for owner in owners}
-    pair = (friendships.c.user_low, friendships.c.user_high, friendships.c.status)
-    stmt = select(*pair).where(
-        or_(
-            one_of(conn, friendships.c.user_low, owners),
-            one_of(conn, friendships.c.user_high, owners),
-        )
-    )
-    for row in (await conn.execute(stmt)).mappings():
+    low, high = friendships.c.user_low, friendships.c.user_high
+    for row in await rows_one_of(conn, _PAIRS, low, owners, high):
         for me in (row["user_low"], row["user_high"]):
             if me in loaded:
                 loaded[me].observe_pair(peer_of(row, me), relation_of_status(row["status"]))
