@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     ws_connect_burst: int = Field(default=60, ge=1)
     ws_admit_max_pending: int = Field(default=64, ge=1)
     ws_admit_retry_max_s: float = Field(default=60.0, ge=1)
-    ws_admit_wait_s: float = Field(default=0.5, ge=0, le=10)
+    ws_admit_wait_s: float = Field(default=30.0, ge=0, le=120)
     ws_auth_expiring_s: float = Field(default=60.0, ge=0)
     ws_send_timeout_s: float = Field(default=10.0, gt=0)
 

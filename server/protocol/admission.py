@@ -21,12 +21,14 @@ class Admission:
 
     A connection finding every slot taken waits up to ``wait_s`` for one when its
     turn is due that soon (fewer wait than the best rate times ``wait_s``): it has
-    paid for its upgrade already, and turning it away would make it pay again.
+    paid for its upgrade already, and turning it away would make it pay again
+    (waiting, it holds an idle socket and nothing else; see ``WS_ADMIT_WAIT_S`` in
+    docs/configuration.md for what a longer wait saved in a reconnect storm).
     A client turned away is told when to come back. Each refusal books the next
     free slot at the best rate connections reached ``ready`` in any second so far
     (what this instance has shown it can do; a storm begins after a quiet second),
-    so a herd of 10,000 returns spread over the time this instance needs to serve
-    it, and a random factor of 0.5-1.5 breaks up clients that would return together.
+    so a herd returns spread over the time this instance needs to serve it, and a
+    random factor of 0.5-1.5 breaks up clients that would return together.
     """
 
     def __init__(

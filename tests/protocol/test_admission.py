@@ -76,7 +76,7 @@ async def test_waits_are_capped() -> None:
 async def test_a_busy_instance_turns_connections_away_with_1013_and_a_retry_after(
     start_server, token
 ):
-    server = await start_server(ws_admit_max_pending=1)
+    server = await start_server(ws_admit_max_pending=1, ws_admit_wait_s=0)
     waiting = await Device.open(server)  # greeted, not yet authenticated: it holds the one slot
 
     ws = await server.ws_connect("/v1/ws")
