@@ -62,6 +62,8 @@ class Connection:
         self.ready = False  # set once ``ready`` went out: nothing but events precedes it
         self._leaving: set[asyncio.Task[None]] = set()
         self.expires_at = float("inf")  # set at authentication
+        # When the keepalive sweep gives up waiting for ``auth`` (loop time; set at hello).
+        self.auth_deadline = float("inf")
         self.cursors: dict[str, int] = {}
         self.out = Outbound(
             transport, self.settings.ws_queue_max_frames, self.settings.ws_queue_max_bytes

@@ -1,17 +1,22 @@
-"""One sweep for every connection: heartbeats and token expiry, without a task each."""
+"""One sweep for every connection: heartbeats, token expiry and the auth deadline,
+without a task or a timer each."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+from schema.errors import ErrorCode
 from server.clock import iso_ms
+from server.errors import ApiError
 from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
+from server.protocol.dispatch import error_frame
 from server.state import AppState
 
 PING_FRAME = b"\x89\x00"  # an empty WebSocket ping
 # The sweep's period: token expiry is acted on within this much of the instant.
 SWEEP_MAX_S = 0.5
+NO_AUTH_IN_TIME = "no auth frame in time"
 
 
 def check_connection(conn: Connection, loop_now: float, wall_now: float) -> None:
@@ -45,5 +50,15 @@ async def run_keepalive(state: AppState) -> None:
         await asyncio.sleep(step)
         loop_now, wall_now = loop.time(), time.time()
         for conn in list(state.connections):
-            if conn.user_id and not conn.closing:
+            if conn.closing:
+                continue
+            if conn.user_id:
                 check_connection(conn, loop_now, wall_now)
+            elif loop_now >= conn.auth_deadline:
+                time_out_auth(conn)
+
+
+def time_out_auth(conn: Connection) -> None:
+    """Refuse a connection that sent no ``auth`` in time: an error frame, then 4408."""
+    conn.send(error_frame(None, ApiError(ErrorCode.UNAUTHORIZED, NO_AUTH_IN_TIME)))
+    conn.close_soon(CLOSE_TIMEOUT, NO_AUTH_IN_TIME)

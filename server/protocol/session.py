@@ -24,7 +24,6 @@ from server.domain.visibility.policy import Viewer
 from server.errors import ApiError, validation_details
 from server.logs import bind_connection, bind_user
 from server.protocol.connection import (
-    CLOSE_TIMEOUT,
     CLOSE_UNAUTHORIZED,
     ClientLostError,
     Connection,
@@ -152,14 +151,15 @@ async def refuse(conn: Connection, error: ApiError, code: int = CLOSE_UNAUTHORIZ
 
 
 async def authenticate(conn: Connection) -> bool:
-    """Run the auth phase; True once ``ready`` was sent."""
-    try:
-        msg = await conn.ws.receive(timeout=conn.settings.ws_auth_timeout_s)
-    except TimeoutError:
-        return await refuse(
-            conn, ApiError(ErrorCode.UNAUTHORIZED, "no auth frame in time"), CLOSE_TIMEOUT
-        )
-    if msg.type in CLOSING_TYPES:
+    """Run the auth phase; True once ``ready`` was sent.
+
+    No timer of its own: the keepalive sweep closes a connection whose ``auth``
+    has not come by ``auth_deadline`` (``time_out_auth``), and the read then ends.
+    """
+    conn.auth_deadline = asyncio.get_running_loop().time() + conn.settings.ws_auth_timeout_s
+    msg = await conn.ws.receive()
+    conn.auth_deadline = float("inf")
+    if msg.type in CLOSING_TYPES or conn.closing:
         return False
     try:
         auth = read_auth(msg)

@@ -91,6 +91,16 @@ async def test_no_auth_in_time_closes_4408(start_server):
     assert await dev.wait_close() == 4408
 
 
+async def test_auth_in_time_is_not_timed_out_later(start_server, token):
+    server = await start_server(ws_auth_timeout_s=0.3)
+    dev = await Device.open(server)
+    await dev.ws.send_json({"type": "auth", "token": token("alice")})
+    assert (await dev.receive())["type"] == "ready"
+    await asyncio.sleep(1.2)  # past the deadline, and two sweeps of the keepalive
+    assert (await dev.call("timer.list"))["ok"] is True
+    await dev.close()
+
+
 async def test_binary_first_frame_is_refused(client):
     dev = await Device.open(client)
     await dev.ws.send_bytes(b"\x00\x01")
