@@ -73,13 +73,30 @@ class Connection:
         self.bucket = TokenBucket(self.settings.ws_rate_per_s, self.settings.ws_rate_burst)
         self.closing = False
         self.last_seen = asyncio.get_running_loop().time()
-        self.inflight: asyncio.Future[tuple[bytes, Any]] | None = None
+        self.busy = False  # a command is under way
+        self._idle: asyncio.Future[None] | None = None  # made only when someone waits
         self._close_task: asyncio.Task[None] | None = None
         self._finish_task: asyncio.Task[None] | None = None
         self.last_ping = self.last_seen
         self.expiry_warned = False
         # Last: from here on the guard may report a refused frame through close_soon.
         self.guard = SocketGuard(transport, self.settings.ws_max_message_bytes, self.close_soon)
+
+    def command_done(self) -> None:
+        """Mark the command under way finished, waking whoever waits for it."""
+        self.busy = False
+        if self._idle is not None:
+            if not self._idle.done():
+                self._idle.set_result(None)
+            self._idle = None
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the command under way, if any, to finish."""
+        if not self.busy:
+            return
+        if self._idle is None:
+            self._idle = asyncio.get_running_loop().create_future()
+        await asyncio.wait([self._idle], timeout=timeout)
 
     def become_guest(self, scope: GuestScope) -> None:
         """Act as a meeting guest of one poll (see ``GuestScope``)."""

@@ -270,15 +270,7 @@ async def read_commands(conn: Connection) -> None:
             continue
         if msg.type == WSMsgType.PONG:
             continue
-        if msg.type == WSMsgType.BINARY:
-            reply, code = (
-                error_frame(None, ApiError(ErrorCode.BAD_FRAME, "binary frames are not accepted")),
-                ErrorCode.BAD_FRAME,
-            )
-        else:
-            conn.inflight = asyncio.ensure_future(dispatch(conn, msg.data))
-            reply, code = await conn.inflight
-            conn.inflight = None
+        reply, code = await answer(conn, msg)
         # Replies wait for room: a client that sends without reading is paced, not closed.
         if not await conn.send_paced(reply):
             return
@@ -286,6 +278,19 @@ async def read_commands(conn: Connection) -> None:
             conn.close_soon(CLOSE_POLICY, "too many bad frames")
         elif code == ErrorCode.RATE_LIMITED and limited.add() > conn.settings.ws_rate_close_after:
             conn.close_soon(CLOSE_RATE_LIMITED, "rate limited")
+
+
+async def answer(conn: Connection, msg: Any) -> tuple[bytes, ErrorCode | None]:
+    """Answer a data frame: run its command here (no task of its own), or refuse a
+    binary frame; return the reply and the error code, if any."""
+    if msg.type == WSMsgType.BINARY:
+        error = ApiError(ErrorCode.BAD_FRAME, "binary frames are not accepted")
+        return error_frame(None, error), ErrorCode.BAD_FRAME
+    conn.busy = True
+    try:
+        return await dispatch(conn, msg.data)
+    finally:
+        conn.command_done()
 
 
 async def shutdown_connections(app: web.Application) -> None:
@@ -298,6 +303,5 @@ async def shutdown_connections(app: web.Application) -> None:
 async def shutdown_one(conn: Connection, state: AppState) -> None:
     """Let one connection's in-flight command finish, then close it with 1012."""
     grace = state.settings.shutdown_grace_s
-    if conn.inflight is not None:
-        await asyncio.wait([conn.inflight], timeout=grace)
+    await conn.wait_idle(grace)
     await conn.close(CLOSE_RESTART, "server restarting", flush_s=min(grace, 2.0))

@@ -16,6 +16,8 @@ from aiohttp.test_utils import TestClient
 from server.app import create_app
 from server.protocol.connection import Connection
 from server.protocol.outbound import TRANSPORT_SOFT_LIMIT
+from server.protocol.session import shutdown_one
+from server.state import STATE
 from tests.conftest import ServedLikeProduction
 from tests.rawclient import OP_PING, OP_TEXT, RawClient, client_frame
 from tests.serverstate import connection_to, server_connections, until
@@ -300,3 +302,29 @@ async def test_an_ended_connection_is_freed_without_the_garbage_collector(
         await until(lambda: gone() is None)
     finally:
         gc.enable()
+
+
+async def test_shutdown_waits_for_the_command_under_way(start_server, token):
+    server = await start_server()
+    dev = await Device.connect(server, token("alice"))
+    (conn,) = server_connections(server)
+    conn.busy = True  # as while a command runs (read_commands' ``answer``)
+    code = asyncio.create_task(dev.wait_close())
+    closing = asyncio.create_task(shutdown_one(conn, server.server.app[STATE]))
+    await asyncio.sleep(0.2)
+    assert not closing.done()  # the command is waited for, not cut off
+    assert not code.done()
+    conn.command_done()
+    await asyncio.wait_for(closing, 5)
+    assert await code == 1012
+
+
+async def test_shutdown_waits_no_longer_than_its_grace(start_server, token):
+    server = await start_server(shutdown_grace_s=0.2)
+    dev = await Device.connect(server, token("alice"))
+    (conn,) = server_connections(server)
+    conn.busy = True  # a command that will not finish in time
+    code = asyncio.create_task(dev.wait_close())
+    await asyncio.wait_for(shutdown_one(conn, server.server.app[STATE]), 5)
+    assert await code == 1012
+    conn.command_done()  # finishing later wakes nobody and breaks nothing
