@@ -83,14 +83,16 @@ class Database:
         # transaction that finds the pool empty takes one back.
         self._kept: list[AsyncConnection] = []
         self._pool_waiters = 0  # blocks waiting inside the pool for a checkout
-        # Autocommit blocks waiting for a kept connection (every one was out): woken
-        # when a block keeps one, or the pool gets one back.
-        self._kept_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Autocommit blocks waiting in line (every connection was out): handed the
+        # connection a block ends with, or told (None) that the pool got one back.
+        self._kept_waiters: collections.deque[asyncio.Future[AsyncConnection | None]] = (
+            collections.deque()
+        )
         pool = engine.pool
         self._pool = pool if isinstance(pool, QueuePool) and not self.is_sqlite else None
         self._keep_max = self._pool.size() if self._pool is not None else 0
         if self._pool is not None:
-            event.listen(engine.sync_engine, "checkin", lambda *_: self._wake_one())
+            event.listen(engine.sync_engine, "checkin", lambda *_: self._hand_over(None))
 
     @property
     def engines(self) -> tuple[AsyncEngine, ...]:
@@ -154,45 +156,95 @@ class Database:
         except BaseException:
             await conn.close()
             raise
-        if self._keepable(conn):
-            self._kept.append(conn)
-            self._wake_one()
-        else:
+        await self._give_back(conn)
+
+    async def _give_back(self, conn: AsyncConnection) -> None:
+        """End an autocommit use: hand the connection to the longest waiting block, else
+        keep it, or return it to the pool when it may not be kept."""
+        if not self._keepable(conn):
             await conn.close()
+        elif not self._hand_over(conn):
+            self._kept.append(conn)
 
     async def _take_autocommit(self) -> AsyncConnection:
-        """Take a kept connection, else one from the pool while it has one; else wait for
-        either (up to the pool's timeout, then the pool's own ``TimeoutError``).
+        """Take a kept connection, else one from the pool while it has one; else wait in
+        line (up to the pool's timeout, then the pool's own ``TimeoutError``).
 
         Waiting here, not inside the pool, lets a connection go from one autocommit
-        block to the next without a pool checkout even when every one is out.
+        block to the next without a pool checkout even when every one is out. The
+        line is first come, first served: a block that finds others in line queues
+        behind them, and a released connection goes straight to the first, so a
+        command arriving as one is released cannot take it from a scheduler pass or
+        a catch-up that has waited seconds.
         """
         assert self._pool is not None
         deadline = asyncio.get_running_loop().time() + self._pool.timeout()
+        front = False  # told the pool has one, a block that finds none keeps its place
         while True:
-            conn = await self._take_kept()
-            if conn is not None:
-                return conn
-            if self._pool.checkedin() or self._pool.checkedout() < self._pool.size():
-                return await self._checkout(self._reader)
-            waiter = asyncio.get_running_loop().create_future()
-            self._kept_waiters.append(waiter)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await waiter
-            except TimeoutError:
-                raise PoolTimeoutError("every pooled connection stayed busy") from None
-            finally:
-                if not waiter.done():
-                    waiter.cancel()
+            if front or self._line_is_empty():
+                conn = await self._take_now()
+                if conn is not None:
+                    return conn
+            handed = await self._wait_in_line(deadline, front)
+            if handed is not None:
+                return handed
+            front = True
 
-    def _wake_one(self) -> None:
-        """Wake the longest waiting autocommit block: a connection is kept or pooled."""
+    def _line_is_empty(self) -> bool:
+        """Tell whether no autocommit block waits in line."""
+        return not self._kept_waiters or all(waiter.done() for waiter in self._kept_waiters)
+
+    async def _take_now(self) -> AsyncConnection | None:
+        """Take a kept connection, else one from the pool if it has one; else None."""
+        assert self._pool is not None
+        conn = await self._take_kept()
+        if conn is not None:
+            return conn
+        if self._pool.checkedin() or self._pool.checkedout() < self._pool.size():
+            return await self._checkout(self._reader)
+        return None
+
+    async def _wait_in_line(self, deadline: float, front: bool) -> AsyncConnection | None:
+        """Wait for a connection handed over (returned) or the pool's news (None)."""
+        waiter: asyncio.Future[AsyncConnection | None] = asyncio.get_running_loop().create_future()
+        if front:
+            self._kept_waiters.appendleft(waiter)
+        else:
+            self._kept_waiters.append(waiter)
+        served = False
+        try:
+            async with asyncio.timeout_at(deadline):
+                handed = await waiter
+            served = True
+            return handed
+        except TimeoutError:
+            raise PoolTimeoutError("every pooled connection stayed busy") from None
+        finally:
+            if not served:
+                await self._leave_line(waiter)
+
+    async def _leave_line(self, waiter: asyncio.Future[AsyncConnection | None]) -> None:
+        """Step out of line (timed out, cancelled): what was handed meanwhile goes on."""
+        with contextlib.suppress(ValueError):
+            self._kept_waiters.remove(waiter)
+        if not waiter.done():
+            waiter.cancel()
+        elif not waiter.cancelled():
+            handed = waiter.result()
+            if handed is None:
+                self._hand_over(None)  # the pool's news, for the next in line
+            else:
+                await self._give_back(handed)
+
+    def _hand_over(self, conn: AsyncConnection | None) -> bool:
+        """Give the longest waiting block ``conn`` (None: the pool has one); False when
+        no block waits."""
         while self._kept_waiters:
             waiter = self._kept_waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
+                waiter.set_result(conn)
+                return True
+        return False
 
     def _keepable(self, conn: AsyncConnection) -> bool:
         """Tell whether a connection an autocommit block ends with is kept: not when a

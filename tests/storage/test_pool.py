@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -154,3 +155,45 @@ async def test_a_read_waiting_for_a_connection_gets_the_one_released_first(start
         assert await asyncio.wait_for(waiting, 1.0) == 1
         # From a read to the next without the pool; from a transaction through it.
         assert len(checkouts) - before == (0 if holder == db.read else 1)
+
+
+async def test_a_released_connection_goes_to_the_block_waiting_longest(start_server):
+    server = await start_server(db_pool_size=1, db_pool_timeout_s=2.0)
+    db = server.server.app[STATE].services.db
+    await asyncio.sleep(0.5)  # the pruner's first pass (a transaction) is over
+    order: list[str] = []
+
+    async def one_read(name: str) -> None:
+        async with db.read() as conn:
+            order.append(name)
+            await conn.execute(text("SELECT 1"))
+
+    async with db.read():  # the pool's one connection
+        waiting = asyncio.create_task(one_read("waited"))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+    # Released: a block arriving in this same turn of the loop (a command read from
+    # its socket at once) queues behind the one that waited, rather than taking it.
+    await one_read("arrived as it was released")
+    await asyncio.wait_for(waiting, 1.0)
+    assert order == ["waited", "arrived as it was released"]
+
+
+async def test_a_block_that_stops_waiting_passes_its_place_on(start_server):
+    server = await start_server(db_pool_size=1, db_pool_timeout_s=2.0)
+    db = server.server.app[STATE].services.db
+    await asyncio.sleep(0.5)
+
+    async def one_read() -> int:
+        async with db.read() as conn:
+            return int((await conn.execute(text("SELECT 1"))).scalar_one())
+
+    async with db.read():
+        gone = asyncio.create_task(one_read())
+        after = asyncio.create_task(one_read())
+        await asyncio.sleep(0.2)
+        gone.cancel()  # cancelled in line: the connection released next goes on
+        with contextlib.suppress(asyncio.CancelledError):
+            await gone
+    assert await asyncio.wait_for(after, 1.0) == 1
+    assert await asyncio.wait_for(one_read(), 1.0) == 1
