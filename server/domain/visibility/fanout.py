@@ -129,15 +129,16 @@ class Out:
     data: Any
 
 
-@dataclass
+@dataclass(frozen=True)
 class Routed:
-    """What one subscriber gets of one event, and whether its subscription ends."""
+    """What one subscriber gets of one event, and whether its subscription ends
+    (shared: every socket of the owner gets the same one)."""
 
-    frames: list[Out]
+    frames: tuple[Out, ...]
     ends: bool = False
 
 
-NOTHING = Routed([])
+NOTHING = Routed(())
 
 
 class EventFrames:
@@ -147,11 +148,18 @@ class EventFrames:
         self.frame = frame
         self.event = event
         self._built: dict[Any, Out] = {}
+        self._to_owner: Routed | None = None
 
     def owner(self) -> Out:
         """The frame as its owner gets it (the log's frame, minus the audience)."""
         event = self.event
         return self._once("owner", lambda: self._build(event["name"], event["data"], owner=True))
+
+    def to_owner(self) -> Routed:
+        """What each of the owner's sockets gets, built once for all of them."""
+        if self._to_owner is None:
+            self._to_owner = Routed((self.owner(),))
+        return self._to_owner
 
     def viewer(self) -> Out:
         """The frame as someone else who may see the resource gets it (no allow-lists)."""
@@ -203,7 +211,7 @@ def route(viewer: Viewer, relations: Any, frames: EventFrames) -> Routed:
     None for topics whose subscribers all see everything.
     """
     if not isinstance(relations, OwnerRelations) or viewer.user_id == relations.owner:
-        return Routed([frames.owner()])
+        return frames.to_owner()
     event = frames.event
     audience = event.get("audience")
     if audience is None:
@@ -213,18 +221,18 @@ def route(viewer: Viewer, relations: Any, frames: EventFrames) -> Routed:
     relation = relations.relation(viewer.user_id)
     now = can_view(viewer, relation, audience["after"])
     if now:
-        return Routed([frames.viewer()])
+        return Routed((frames.viewer(),))
     if not can_view(viewer, relation, audience["before"]):
         return NOTHING
     name: str = event["name"]
     kind, _, what = name.partition(".")
     if what == "deleted":
-        return Routed([frames.viewer()])
-    return Routed([frames.removed(kind, event["data"]["id"])])
+        return Routed((frames.viewer(),))
+    return Routed((frames.removed(kind, event["data"]["id"]),))
 
 
 def _relation_ended(viewer: Viewer, audience: dict[str, Any], frames: EventFrames) -> Routed:
     if audience["peer"] != viewer.user_id or audience["ends"] is None:
         return NOTHING
     gone = [frames.removed(kind, ident) for kind, ident in audience["lost"]]
-    return Routed([*gone, frames.ended(audience["ends"])], ends=True)
+    return Routed((*gone, frames.ended(audience["ends"])), ends=True)
