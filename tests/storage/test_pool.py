@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import event, text
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from server.state import STATE
 from tests.conftest import PG_URL, requires_postgres
@@ -197,3 +198,31 @@ async def test_a_block_that_stops_waiting_passes_its_place_on(start_server):
             await gone
     assert await asyncio.wait_for(after, 1.0) == 1
     assert await asyncio.wait_for(one_read(), 1.0) == 1
+
+
+async def test_each_block_in_line_gives_up_at_its_own_deadline(start_server):
+    server = await start_server(db_pool_size=1, db_pool_timeout_s=0.4)
+    db = server.server.app[STATE].services.db
+    await asyncio.sleep(0.5)
+    clock = asyncio.get_running_loop().time
+    gave_up: dict[str, float] = {}
+
+    async def one_read(name: str) -> None:
+        try:
+            async with db.read():
+                pass
+        except PoolTimeoutError:
+            gave_up[name] = clock()
+
+    async with db.read():  # the pool's one connection, held throughout
+        start = clock()
+        first = asyncio.create_task(one_read("first"))
+        await asyncio.sleep(0.2)
+        second = asyncio.create_task(one_read("second"))
+        await asyncio.wait_for(asyncio.gather(first, second), 3.0)
+    # One timer serves the line: each wait still ends at its own deadline, not before.
+    assert gave_up["first"] - start >= 0.39
+    assert gave_up["second"] - start >= 0.59
+    assert gave_up["first"] < gave_up["second"]
+    async with db.read() as conn:  # and the line is usable afterwards
+        assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
