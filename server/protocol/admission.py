@@ -52,9 +52,13 @@ class Admission:
         self._served = 0
         self._rate = MIN_RATE  # the most readies in a whole second so far
 
-    async def wait_turn(self) -> float | None:
+    async def wait_turn(self, gone: asyncio.Future[None] | None = None) -> float | None:
         """Admit one connection (None), waiting for a slot when one is due within
-        ``wait_s``; else return after how many seconds it may try again."""
+        ``wait_s``; else return after how many seconds it may try again.
+
+        ``gone`` is done when the connection is lost: one lost while it waits leaves
+        the line at once (``ConnectionResetError``) instead of holding a place in it.
+        """
         if self.pending < self.max_pending:
             self.pending += 1
             return None
@@ -64,7 +68,10 @@ class Admission:
         self._waiting.append(turn)
         try:
             async with asyncio.timeout(self.wait_s):
-                await turn
+                if gone is None:
+                    await turn
+                else:
+                    await asyncio.wait((turn, gone), return_when=asyncio.FIRST_COMPLETED)
         except TimeoutError:
             pass
         except BaseException:  # the connection went: a slot handed meanwhile goes on
@@ -78,7 +85,11 @@ class Admission:
                 with contextlib.suppress(ValueError):
                     self._waiting.remove(turn)
         # A slot handed just as the wait ran out is taken all the same.
-        return None if _handed(turn) else self._turn_away()
+        if _handed(turn):
+            return None
+        if gone is not None and gone.done():
+            raise ConnectionResetError("the connection went while waiting for a sign-in slot")
+        return self._turn_away()
 
     def _turn_away(self) -> float:
         self.turned_away += 1

@@ -121,7 +121,7 @@ def hello_frame(state: AppState) -> dict[str, Any]:
 async def run_session(conn: Connection) -> None:
     """Admit, greet, authenticate, then serve commands until the socket closes."""
     admission = conn.state.admission
-    retry_after_s = await admission.wait_turn()
+    retry_after_s = await admission.wait_turn(conn.guard.released)
     if retry_after_s is not None:
         await turn_away(conn, retry_after_s)
         return

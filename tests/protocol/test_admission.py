@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient
 
+from server.app import create_app
 from server.protocol.admission import MIN_RATE, MIN_RETRY_S, Admission
 from server.state import STATE
+from tests.conftest import ServedLikeProduction
+from tests.serverstate import until
 from tests.wsclient import Device
 
 
@@ -181,3 +186,47 @@ async def test_a_turn_given_up_as_a_slot_frees_leaves_the_count_right() -> None:
         await gone
     assert admission.pending == 0
     assert await admission.wait_turn() is None
+
+
+async def test_a_connection_lost_while_waiting_leaves_the_line_at_once() -> None:
+    admission = Admission(1, 60.0, wait_s=30.0)
+    await admission.wait_turn()
+    gone = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(admission.wait_turn(gone))
+    await asyncio.sleep(0)
+    gone.set_result(None)  # the socket closed
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(waiting, 1.0)
+    assert (len(admission._waiting), admission.turned_away, admission.pending) == (0, 0, 1)
+    admission.leave(ready=True)
+    assert await admission.wait_turn() is None  # the slot went to nobody in between
+
+
+async def test_a_client_that_leaves_while_waiting_frees_its_place(make_settings, token):
+    # As in production, aiohttp does not cancel the handler of a client that left.
+    settings = make_settings(ws_admit_max_pending=1, ws_admit_wait_s=30.0)
+    server = TestClient(ServedLikeProduction(create_app(settings)))
+    await server.start_server()
+    try:
+        await leave_while_waiting(server, token)
+    finally:
+        await server.close()
+
+
+async def leave_while_waiting(server: TestClient[Any, Any], token: Any) -> None:
+    """Hold the one slot; upgrade a second socket and drop it while it waits."""
+    first = await Device.open(server)  # holds the one slot
+    admission = server.server.app[STATE].admission
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    await until(lambda: len(admission._waiting) == 1)  # upgraded, waiting for its turn
+    writer.transport.abort()
+    await until(lambda: not admission._waiting)  # gone from the line, not in 30 s
+    await first.ws.send_json({"type": "auth", "token": token("alice")})
+    assert (await first.receive())["type"] == "ready"
+    assert admission.turned_away == 0
+    await first.close()
