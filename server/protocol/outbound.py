@@ -29,7 +29,7 @@ class Outbound:
         self._backlog: deque[bytes] = deque()
         self._bytes = 0
         self._drainer: asyncio.Task[None] | None = None
-        self._room = asyncio.Event()
+        self._room: asyncio.Event | None = None  # made when a writer first waits for room
         self._stopped = False
 
     @property
@@ -62,6 +62,7 @@ class Outbound:
         try:
             async with asyncio.timeout(timeout):
                 while not self.failed:
+                    self._room = self._room or asyncio.Event()
                     self._room.clear()
                     await self._room.wait()
                     if self.push(wire):
@@ -84,7 +85,7 @@ class Outbound:
             self._drainer.cancel()
         self._backlog.clear()
         self._bytes = 0
-        self._room.set()
+        self._wake_writers()
 
     async def _drain_backlog(self) -> None:
         try:
@@ -95,7 +96,12 @@ class Outbound:
                 wire = self._backlog.popleft()
                 self._bytes -= len(wire)
                 self.transport.write(wire)
-                self._room.set()
+                self._wake_writers()
         finally:
             self._drainer = None
+            self._wake_writers()
+
+    def _wake_writers(self) -> None:
+        """Tell writers waiting in ``put`` to look for room again."""
+        if self._room is not None:
             self._room.set()

@@ -258,8 +258,9 @@ async def send_ready(conn: Connection, auth: Auth, who: dict[str, Any]) -> None:
 
 async def read_commands(conn: Connection) -> None:
     """Serve frames one at a time until the socket closes."""
-    bad = WindowCounter()
-    limited = WindowCounter()
+    # Made at the first bad or rate-limited frame: most connections never need them.
+    bad: WindowCounter | None = None
+    limited: WindowCounter | None = None
     while not conn.closing:
         msg = await conn.ws.receive()
         conn.last_seen = asyncio.get_running_loop().time()
@@ -274,10 +275,14 @@ async def read_commands(conn: Connection) -> None:
         # Replies wait for room: a client that sends without reading is paced, not closed.
         if not await conn.send_paced(reply):
             return
-        if code in BAD_CODES and bad.add() > conn.settings.ws_bad_frames_per_min:
-            conn.close_soon(CLOSE_POLICY, "too many bad frames")
-        elif code == ErrorCode.RATE_LIMITED and limited.add() > conn.settings.ws_rate_close_after:
-            conn.close_soon(CLOSE_RATE_LIMITED, "rate limited")
+        if code in BAD_CODES:
+            bad = bad or WindowCounter()
+            if bad.add() > conn.settings.ws_bad_frames_per_min:
+                conn.close_soon(CLOSE_POLICY, "too many bad frames")
+        elif code == ErrorCode.RATE_LIMITED:
+            limited = limited or WindowCounter()
+            if limited.add() > conn.settings.ws_rate_close_after:
+                conn.close_soon(CLOSE_RATE_LIMITED, "rate limited")
 
 
 async def answer(conn: Connection, msg: Any) -> tuple[bytes, ErrorCode | None]:
