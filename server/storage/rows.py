@@ -46,7 +46,12 @@ def _where_any(stmt: Select[Any], columns: tuple[Any, ...]) -> Select[Any]:
 
 
 async def rows_one_of(
-    conn: AsyncConnection, stmt: Select[Any], column: Any, values: Iterable[Any], *also: Any
+    conn: AsyncConnection,
+    stmt: Select[Any],
+    column: Any,
+    values: Iterable[Any],
+    *,
+    also: tuple[Any, ...] = (),
 ) -> Sequence[Any]:
     """Return the rows of the prebuilt ``stmt`` whose ``column`` (or one of the ``also``
     columns) is one of ``values``.

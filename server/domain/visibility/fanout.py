@@ -112,8 +112,10 @@ async def load_relations(topics: list[str], conn: AsyncConnection) -> dict[str, 
     if not owners:
         return {}
     loaded = {owner: OwnerRelations(owner) for owner in owners}
-    low, high = friendships.c.user_low, friendships.c.user_high
-    for row in await rows_one_of(conn, _PAIRS, low, owners, high):
+    pairs = await rows_one_of(
+        conn, _PAIRS, friendships.c.user_low, owners, also=(friendships.c.user_high,)
+    )
+    for row in pairs:
         for me in (row["user_low"], row["user_high"]):
             if me in loaded:
                 loaded[me].observe_pair(peer_of(row, me), relation_of_status(row["status"]))
