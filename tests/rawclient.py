@@ -153,3 +153,8 @@ class RawClient:
     def close(self) -> None:
         """Drop the socket."""
         self.writer.close()
+
+    def reset(self) -> None:
+        """Drop the socket with a reset (RST), as a client whose network went does."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.writer.transport.abort()

@@ -90,11 +90,15 @@ async def release_response(ws: web.WebSocketResponse) -> None:
     The socket is gone by now, so aiohttp's close fails to write its close frame and
     keeps the error, whose traceback's frames hold the response: a reference cycle
     that kept each ended connection's objects (~75) alive until a full collection.
+    A client that reset the socket or just closed it leaves a chain: the close error
+    was raised while aiohttp handled the end of input, whose traceback holds the
+    response as well.
     """
     await ws.close()
     error = ws.exception()
-    if error is not None:
+    while error is not None:
         error.__traceback__ = None
+        error = error.__context__
 
 
 def hello_frame(state: AppState) -> dict[str, Any]:

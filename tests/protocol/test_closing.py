@@ -285,21 +285,42 @@ async def test_clients_leaving_mid_replay_are_info_lines(
     await sender.close()
 
 
+async def leave_by_closing(raw: RawClient) -> None:
+    """The WebSocket close handshake, begun by the client."""
+    raw.answer_close()
+    assert await raw.at_eof()
+    raw.close()
+
+
+async def leave_by_fin(raw: RawClient) -> None:
+    """The TCP connection closed, no close frame."""
+    raw.close()
+
+
+async def leave_by_reset(raw: RawClient) -> None:
+    """A reset: the client's network went, or a benchmark dropped it."""
+    raw.reset()
+
+
+@pytest.mark.parametrize("leave", [leave_by_closing, leave_by_fin, leave_by_reset])
 async def test_an_ended_connection_is_freed_without_the_garbage_collector(
-    client: TestClient[Any, Any], device: Any
+    client: TestClient[Any, Any], token: Any, raw_client: RawFactory, leave: Any
 ) -> None:
-    # Before: aiohttp's close error (its traceback holding the response) and the guard's
-    # callback (holding the connection) kept ~75 objects per ended connection in
-    # reference cycles until a full collection, whose pauses set the delivery tail.
-    alice = await device("alice")
+    # Before: aiohttp's close error (its traceback, and the traceback of the end of
+    # input it was raised while handling, holding the response) and the guard's callback
+    # (holding the connection) kept ~75 objects per ended connection in reference
+    # cycles until a full collection, whose pauses set the delivery tail.
+    raw = await raw_client(client)
+    await raw.authenticate(token("alice"))
     conn = next(iter(server_connections(client)))
-    gone = weakref.ref(conn)
+    gone = [weakref.ref(conn), weakref.ref(conn.ws)]
+    gc.collect()
     gc.disable()
     try:
-        await alice.close()
         del conn
+        await leave(raw)
         await until(lambda: not server_connections(client))
-        await until(lambda: gone() is None)
+        await until(lambda: all(ref() is None for ref in gone))
     finally:
         gc.enable()
 
