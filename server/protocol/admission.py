@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import random
 import time
-from collections import deque
 from collections.abc import Callable
+
+from server.line import Line
 
 # Never tell a client to come back sooner than this (s), nor later than the cap setting.
 MIN_RETRY_S = 0.5
@@ -42,7 +43,7 @@ class Admission:
         self.max_pending = max_pending
         self.retry_max_s = retry_max_s
         self.wait_s = wait_s
-        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._line: Line[None] = Line(TimeoutError)
         self.pending = 0
         self.turned_away = 0
         self._clock = clock
@@ -51,6 +52,11 @@ class Admission:
         self._second = 0  # the whole second of the clock ``_served`` counts in
         self._served = 0
         self._rate = MIN_RATE  # the most readies in a whole second so far
+
+    @property
+    def waiting(self) -> int:
+        """Return how many connections wait for a turn."""
+        return len(self._line)
 
     async def wait_turn(self, gone: asyncio.Future[None] | None = None) -> float | None:
         """Admit one connection (None), waiting for a slot when one is due within
@@ -62,34 +68,26 @@ class Admission:
         if self.pending < self.max_pending:
             self.pending += 1
             return None
-        if len(self._waiting) >= self._rate * self.wait_s:
+        if len(self._line) >= self._rate * self.wait_s:
             return self._turn_away()
-        turn = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
+        loop = asyncio.get_running_loop()
+        turn = self._line.join(loop.time() + self.wait_s)
+        on_gone = functools.partial(_fail_turn, turn)
+        if gone is not None:
+            gone.add_done_callback(on_gone)
         try:
-            async with asyncio.timeout(self.wait_s):
-                if gone is None:
-                    await turn
-                else:
-                    await asyncio.wait((turn, gone), return_when=asyncio.FIRST_COMPLETED)
-        except TimeoutError:
-            pass
-        except BaseException:  # the connection went: a slot handed meanwhile goes on
+            await turn
+        except TimeoutError:  # overdue: the line's timer
+            return self._turn_away()
+        except BaseException:  # gone, or cancelled: a slot handed meanwhile goes on
+            self._line.leave(turn)
             if _handed(turn):
                 self.leave(ready=False)
             raise
         finally:
-            if not _handed(turn):
-                turn.cancel()
-                # A ``leave`` may have dropped it already (cancelled by the time-out).
-                with contextlib.suppress(ValueError):
-                    self._waiting.remove(turn)
-        # A slot handed just as the wait ran out is taken all the same.
-        if _handed(turn):
-            return None
-        if gone is not None and gone.done():
-            raise ConnectionResetError("the connection went while waiting for a sign-in slot")
-        return self._turn_away()
+            if gone is not None:
+                gone.remove_done_callback(on_gone)
+        return None
 
     def _turn_away(self) -> float:
         self.turned_away += 1
@@ -104,12 +102,8 @@ class Admission:
         self.pending -= 1
         if ready:
             self._count_ready()
-        while self._waiting:
-            turn = self._waiting.popleft()
-            if not turn.done():
-                turn.set_result(None)
-                self.pending += 1
-                return
+        if self._line.hand(None):
+            self.pending += 1
 
     def _count_ready(self) -> None:
         second = int(self._clock())
@@ -119,6 +113,14 @@ class Admission:
         self._served += 1
 
 
+def _fail_turn(turn: asyncio.Future[None], _gone: asyncio.Future[None]) -> None:
+    """Fail the wait of a connection lost while waiting."""
+    if not turn.done():
+        turn.set_exception(
+            ConnectionResetError("the connection went while waiting for a sign-in slot")
+        )
+
+
 def _handed(turn: asyncio.Future[None]) -> bool:
     """Tell whether a waiting connection was handed a slot."""
-    return turn.done() and not turn.cancelled()
+    return turn.done() and not turn.cancelled() and turn.exception() is None

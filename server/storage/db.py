@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool
 
+from server.line import Line
 from server.storage.driver import driver_of
 from server.storage.events import StaleRowError
 from server.storage.sqlite_inline import BUSY_TIMEOUT_MS, create_inline_engine
@@ -49,12 +49,8 @@ def lost_race(exc: BaseException) -> str | None:
     return None
 
 
-@dataclass(frozen=True, eq=False)
-class _Waiter:
-    """An autocommit block waiting in line: until when, and how it is told."""
-
-    deadline: float
-    future: asyncio.Future[AsyncConnection | None]
+def _pool_timed_out() -> PoolTimeoutError:
+    return PoolTimeoutError("every pooled connection stayed busy")
 
 
 @dataclass
@@ -93,9 +89,7 @@ class Database:
         self._pool_waiters = 0  # blocks waiting inside the pool for a checkout
         # Autocommit blocks waiting in line (every connection was out): handed the
         # connection a block ends with, or told (None) that the pool got one back.
-        self._kept_waiters: collections.deque[_Waiter] = collections.deque()
-        # One timer for the whole line, at its earliest deadline (not one per wait).
-        self._line_timer: asyncio.TimerHandle | None = None
+        self._line: Line[AsyncConnection | None] = Line(_pool_timed_out)
         pool = engine.pool
         self._pool = pool if isinstance(pool, QueuePool) and not self.is_sqlite else None
         self._keep_max = self._pool.size() if self._pool is not None else 0
@@ -200,7 +194,7 @@ class Database:
 
     def _line_is_empty(self) -> bool:
         """Tell whether no autocommit block waits in line."""
-        return not self._kept_waiters or all(w.future.done() for w in self._kept_waiters)
+        return self._line.is_empty()
 
     async def _take_now(self) -> AsyncConnection | None:
         """Take a kept connection, else one from the pool if it has one; else None."""
@@ -215,66 +209,30 @@ class Database:
     async def _wait_in_line(self, deadline: float, front: bool) -> AsyncConnection | None:
         """Wait for a connection handed over (returned) or the pool's news (None);
         past ``deadline``, the line's timer fails the wait (``PoolTimeoutError``)."""
-        waiter = _Waiter(deadline, asyncio.get_running_loop().create_future())
-        if front:
-            self._kept_waiters.appendleft(waiter)
-        else:
-            self._kept_waiters.append(waiter)
-        self._arm_line_timer(deadline)
+        future = self._line.join(deadline, front=front)
         served = False
         try:
-            handed = await waiter.future
+            handed = await future
             served = True
             return handed
         finally:
             if not served:
-                await self._leave_line(waiter)
+                await self._leave_line(future)
 
-    async def _leave_line(self, waiter: _Waiter) -> None:
+    async def _leave_line(self, future: asyncio.Future[AsyncConnection | None]) -> None:
         """Step out of line (timed out, cancelled): what was handed meanwhile goes on."""
-        with contextlib.suppress(ValueError):
-            self._kept_waiters.remove(waiter)
-        future = waiter.future
-        if not future.done():
-            future.cancel()
-        elif not future.cancelled() and future.exception() is None:
+        self._line.leave(future)
+        if future.done() and not future.cancelled() and future.exception() is None:
             handed = future.result()
             if handed is None:
                 self._hand_over(None)  # the pool's news, for the next in line
             else:
                 await self._give_back(handed)
 
-    def _arm_line_timer(self, deadline: float) -> None:
-        """Have the line's timer fire by ``deadline``."""
-        timer = self._line_timer
-        if timer is not None and timer.when() <= deadline:
-            return
-        if timer is not None:
-            timer.cancel()
-        self._line_timer = asyncio.get_running_loop().call_at(deadline, self._expire_line)
-
-    def _expire_line(self) -> None:
-        """Fail the waits past their deadline; arm the timer for the earliest left."""
-        self._line_timer = None
-        # A timer may fire a clock tick early: within a millisecond counts as due.
-        now = asyncio.get_running_loop().time() + 0.001
-        for waiter in list(self._kept_waiters):
-            if waiter.deadline <= now and not waiter.future.done():
-                error = PoolTimeoutError("every pooled connection stayed busy")
-                waiter.future.set_exception(error)
-        live = [w.deadline for w in self._kept_waiters if not w.future.done()]
-        if live:
-            self._arm_line_timer(min(live))
-
     def _hand_over(self, conn: AsyncConnection | None) -> bool:
         """Give the longest waiting block ``conn`` (None: the pool has one); False when
         no block waits."""
-        while self._kept_waiters:
-            future = self._kept_waiters.popleft().future
-            if not future.done():
-                future.set_result(conn)
-                return True
-        return False
+        return self._line.hand(conn)
 
     def _keepable(self, conn: AsyncConnection) -> bool:
         """Tell whether a connection an autocommit block ends with is kept: not when a
@@ -323,9 +281,7 @@ class Database:
 
     async def close(self) -> None:
         """Give back the kept connections and dispose of the pool."""
-        if self._line_timer is not None:
-            self._line_timer.cancel()
-            self._line_timer = None
+        self._line.close()
         kept, self._kept = self._kept, []
         for conn in kept:
             await conn.close()

@@ -197,7 +197,7 @@ async def test_a_connection_lost_while_waiting_leaves_the_line_at_once() -> None
     gone.set_result(None)  # the socket closed
     with pytest.raises(ConnectionResetError):
         await asyncio.wait_for(waiting, 1.0)
-    assert (len(admission._waiting), admission.turned_away, admission.pending) == (0, 0, 1)
+    assert (admission.waiting, admission.turned_away, admission.pending) == (0, 0, 1)
     admission.leave(ready=True)
     assert await admission.wait_turn() is None  # the slot went to nobody in between
 
@@ -223,9 +223,9 @@ async def leave_while_waiting(server: TestClient[Any, Any], token: Any) -> None:
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
-    await until(lambda: len(admission._waiting) == 1)  # upgraded, waiting for its turn
+    await until(lambda: admission.waiting == 1)  # upgraded, waiting for its turn
     writer.transport.abort()
-    await until(lambda: not admission._waiting)  # gone from the line, not in 30 s
+    await until(lambda: not admission.waiting)  # gone from the line, not in 30 s
     await first.ws.send_json({"type": "auth", "token": token("alice")})
     assert (await first.receive())["type"] == "ready"
     assert admission.turned_away == 0
