@@ -33,19 +33,22 @@ class Batcher(Generic[K, V]):
     def __init__(self, read_many: Callable[[list[K]], Awaitable[dict[K, V]]], name: str) -> None:
         self.read_many = read_many
         self.name = name
-        self._waiting: dict[K, asyncio.Future[V]] = {}
+        self._waiting: dict[K, list[asyncio.Future[V]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._last_read = -BUSY_S
 
     async def get(self, key: K) -> V:
         """Return the value of ``key`` from a read that starts after this call."""
-        future = self._waiting.get(key)
-        if future is None:
-            future = self._waiting[key] = asyncio.get_running_loop().create_future()
+        # A future of its own: a caller giving up cancels its wait, not the others'.
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            self._waiting[key] = [future]
+        else:
+            waiting.append(future)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"batch:{self.name}")
-        # Shielded: one caller giving up must not cancel the others' answer.
-        return await asyncio.shield(future)
+        return await future
 
     async def stop(self) -> None:
         """Cancel the read under way (on shutdown) and await it."""
@@ -66,23 +69,27 @@ class Batcher(Generic[K, V]):
                 self._last_read = loop.time()
         finally:
             self._task = None
-            for future in self._waiting.values():  # cancelled meanwhile
-                future.cancel()
+            for futures in self._waiting.values():  # cancelled meanwhile
+                for future in futures:
+                    future.cancel()
             self._waiting = {}
 
-    async def _answer(self, batch: dict[K, asyncio.Future[V]]) -> None:
+    async def _answer(self, batch: dict[K, list[asyncio.Future[V]]]) -> None:
         try:
             values = await self.read_many(list(batch))
-            answers = [(future, values[key]) for key, future in batch.items()]
+            answers = [(futures, values[key]) for key, futures in batch.items()]
         except Exception as exc:  # a key left out of the answer too: nobody waits forever
-            for future in batch.values():
-                if not future.done():
-                    future.set_exception(exc)
+            for futures in batch.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
             return
         except BaseException:
-            for future in batch.values():
-                future.cancel()
+            for futures in batch.values():
+                for future in futures:
+                    future.cancel()
             raise
-        for future, value in answers:
-            if not future.done():
-                future.set_result(value)
+        for futures, value in answers:
+            for future in futures:
+                if not future.done():
+                    future.set_result(value)
