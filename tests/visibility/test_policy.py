@@ -72,7 +72,8 @@ def frames(name: str, data: dict, audience: dict | None) -> EventFrames:
 
 
 def relations(*friends: str, blocked: tuple[str, ...] = ()) -> OwnerRelations:
-    return OwnerRelations("alice", set(friends), set(blocked))
+    peers = dict.fromkeys(friends, FRIEND) | dict.fromkeys(blocked, BLOCKED)
+    return OwnerRelations("alice", peers)
 
 
 def names(routed) -> list[str]:

@@ -76,8 +76,9 @@ class OwnerRelations:
     """One instance's view of a topic owner's friends and blocks."""
 
     owner: str
-    friends: set[str] = field(default_factory=set)
-    blocked: set[str] = field(default_factory=set)
+    # Each peer with a relation: FRIEND or BLOCKED (one dict: most owners have no peers
+    # at all, and every topic of the instance holds one of these).
+    peers: dict[str, str] = field(default_factory=dict)
 
     def observe(self, event: dict[str, Any]) -> None:
         """Follow a relation change carried by one of the topic's events."""
@@ -89,18 +90,14 @@ class OwnerRelations:
         """Return how ``viewer`` stands to the owner."""
         if viewer == self.owner:
             return SELF
-        if viewer in self.blocked:
-            return BLOCKED
-        return FRIEND if viewer in self.friends else STRANGER
+        return self.peers.get(viewer, STRANGER)
 
     def observe_pair(self, peer: str, relation: str | None) -> None:
         """Take how ``peer`` stands to the owner (None: no relation)."""
-        self.friends.discard(peer)
-        self.blocked.discard(peer)
-        if relation == FRIEND:
-            self.friends.add(peer)
-        elif relation == BLOCKED:
-            self.blocked.add(peer)
+        if relation in (FRIEND, BLOCKED):
+            self.peers[peer] = relation
+        else:
+            self.peers.pop(peer, None)
 
 
 _PAIRS = select(friendships.c.user_low, friendships.c.user_high, friendships.c.status)
