@@ -58,6 +58,13 @@ class Admission:
         """Return how many connections wait for a turn."""
         return len(self._line)
 
+    def admit_now(self) -> bool:
+        """Admit one connection if a slot is free (True), without waiting."""
+        if self.pending < self.max_pending:
+            self.pending += 1
+            return True
+        return False
+
     async def wait_turn(self, gone: asyncio.Future[None] | None = None) -> float | None:
         """Admit one connection (None), waiting for a slot when one is due within
         ``wait_s``; else return after how many seconds it may try again.
@@ -65,8 +72,7 @@ class Admission:
         ``gone`` is done when the connection is lost: one lost while it waits leaves
         the line at once (``ConnectionResetError``) instead of holding a place in it.
         """
-        if self.pending < self.max_pending:
-            self.pending += 1
+        if self.admit_now():
             return None
         if len(self._line) >= self._rate * self.wait_s:
             return self._turn_away()

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
+from aiohttp.abc import AbstractStreamWriter
 from pydantic import ValidationError
 
 from schema.errors import ErrorCode
@@ -31,6 +32,7 @@ from server.protocol.connection import (
 from server.protocol.dispatch import BAD_CODES, dispatch, error_frame
 from server.protocol.limits import WindowCounter, client_address
 from server.realtime.topics import is_valid_topic, meeting_topic, user_topic
+from server.realtime.wire import text_frame
 from server.state import STATE, AppState
 
 log = logging.getLogger(__name__)
@@ -61,16 +63,16 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
         )
     # The guard refuses larger messages first (with a close that reaches a sending
     # client); aiohttp refuses a message of its max_msg_size, hence the byte more.
-    ws = web.WebSocketResponse(
+    ws = GreetingResponse(
         autoping=False, compress=False, max_msg_size=state.settings.ws_max_message_bytes + 1
     )
-    await ws.prepare(request)
+    http = await ws.prepare(request)
     assert request.transport is not None
     conn = Connection(state, ws, request.transport, secrets.token_hex(8), address)
     bind_connection(conn.id)
     state.connections.add(conn)
     try:
-        await run_session(conn)
+        await run_session(conn, http)
     except (ClientLostError, ConnectionResetError) as exc:
         # The client went away or stopped reading mid-reply: its doing, not a fault here.
         log.info("connection %s (user %s) ended: %s", conn.id, conn.user_id, exc)
@@ -82,6 +84,13 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
         await asyncio.shield(finishing)
         await release_response(ws)
     return ws
+
+
+class GreetingResponse(web.WebSocketResponse):
+    """A WebSocket response whose 101 goes out with the first frame, ``hello``: one
+    write instead of two (aiohttp holds the headers back, as for a plain response)."""
+
+    _send_headers_immediately = False
 
 
 async def release_response(ws: web.WebSocketResponse) -> None:
@@ -122,16 +131,22 @@ def hello_frame(state: AppState) -> dict[str, Any]:
     }
 
 
-async def run_session(conn: Connection) -> None:
-    """Admit, greet, authenticate, then serve commands until the socket closes."""
+async def run_session(conn: Connection, http: AbstractStreamWriter) -> None:
+    """Admit, greet, authenticate, then serve commands until the socket closes.
+
+    ``http`` holds the upgrade's 101 until ``hello`` goes with it; a connection that
+    waits for its turn gets the 101 first.
+    """
     admission = conn.state.admission
-    retry_after_s = await admission.wait_turn(conn.guard.released)
-    if retry_after_s is not None:
-        await turn_away(conn, retry_after_s)
-        return
+    if not admission.admit_now():
+        http.send_headers()
+        retry_after_s = await admission.wait_turn(conn.guard.released)
+        if retry_after_s is not None:
+            await turn_away(conn, retry_after_s)
+            return
     ready = False
     try:
-        conn.send_json(hello_frame(conn.state))
+        await http.write(text_frame(orjson.dumps(hello_frame(conn.state))))
         ready = await authenticate(conn)
     finally:
         admission.leave(ready=ready)

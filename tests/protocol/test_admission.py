@@ -13,6 +13,7 @@ from server.app import create_app
 from server.protocol.admission import MIN_RATE, MIN_RETRY_S, Admission
 from server.state import STATE
 from tests.conftest import ServedLikeProduction
+from tests.rawclient import RawClient
 from tests.serverstate import until
 from tests.wsclient import Device
 
@@ -173,6 +174,24 @@ async def test_a_busy_instance_lets_a_new_connection_wait_for_the_slot(start_ser
     assert server.server.app[STATE].admission.turned_away == 0
     for dev in (first, later):
         await dev.close()
+
+
+async def test_a_connection_waiting_for_its_turn_has_its_upgrade_answered_at_once(
+    start_server, token
+):
+    # The 101 normally goes out with hello, in one write; one that waits gets it first.
+    server = await start_server(ws_admit_max_pending=1, ws_admit_wait_s=5.0)
+    first = await Device.open(server)  # holds the one slot until it authenticates
+    waiting = await RawClient.open(server.server.port, greeted=False)  # its 101 came
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.2):
+            await waiting.read_frame()  # and nothing more before its turn
+    await first.ws.send_json({"type": "auth", "token": token("alice")})
+    assert (await first.receive())["type"] == "ready"
+    assert (await waiting.read_json())["type"] == "hello"
+    assert (await waiting.authenticate(token("bob")))["type"] == "ready"
+    waiting.close()
+    await first.close()
 
 
 async def test_a_turn_given_up_as_a_slot_frees_leaves_the_count_right() -> None:
