@@ -72,6 +72,10 @@ class Empty(Strict):
     """A payload with no fields."""
 
 
+# Each command class's name, read once from its ``type`` Literal.
+_COMMAND_NAMES: dict[type, str] = {}
+
+
 class Command(Strict):
     """A client command frame: id, type, optional op_id, data.
 
@@ -92,10 +96,13 @@ class Command(Strict):
     @classmethod
     def command_name(cls) -> str:
         """Return the command's name, taken from its ``type`` Literal."""
-        args = get_args(cls.model_fields["type"].annotation)
-        if len(args) != 1 or not isinstance(args[0], str):
-            raise TypeError(f"{cls.__name__}.type must be a single-string Literal")
-        return str(args[0])
+        name = _COMMAND_NAMES.get(cls)
+        if name is None:
+            args = get_args(cls.model_fields["type"].annotation)
+            if len(args) != 1 or not isinstance(args[0], str):
+                raise TypeError(f"{cls.__name__}.type must be a single-string Literal")
+            name = _COMMAND_NAMES[cls] = str(args[0])
+        return name
 
 
 class IdData(Strict):

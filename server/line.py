@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -21,10 +20,12 @@ T = TypeVar("T")
 EARLY_S = 0.001
 
 
-@dataclass(frozen=True, eq=False)
 class _Wait(Generic[T]):
-    deadline: float
-    future: asyncio.Future[T]
+    __slots__ = ("deadline", "future")
+
+    def __init__(self, deadline: float, future: asyncio.Future[T]) -> None:
+        self.deadline = deadline
+        self.future = future
 
 
 class Line(Generic[T]):
