@@ -418,7 +418,6 @@ class Tally:
         self.duplicates = 0
         self.other = 0
         self.latencies_ns: list[int] = []
-        self.dbg = []
         self.closes: dict[str, int] = {}
         self.stopping = False
 
@@ -442,7 +441,6 @@ class Tally:
         self.names[name] = self.names.get(name, 0) + 1
         if frame.get("op_id"):  # the paced phase's: it carries the send time
             self.latencies_ns.append(now_ns - sent_ns_of(frame["op_id"]))
-            self.dbg.append((sent_ns_of(frame["op_id"]), now_ns))
 
     def check_seq(self, dev: Device, seq: int) -> None:
         """Count gaps and repeats in a device's seq stream."""
@@ -839,11 +837,6 @@ async def latency_phase(
     await wait_until(lambda: fleet.tally.count(TOGGLES), expected, STALL_S)
     sent_s = (max(s["last_send_ns"] for s in stats) - min(s["first_send_ns"] for s in stats)) / 1e9
     lat = sorted(fleet.tally.latencies_ns)
-    import os as _os
-    if _os.environ.get("LATDUMP"):
-        with open(_os.environ["LATDUMP"], "a") as _f:
-            _f.write(json.dumps(fleet.tally.dbg) + "\n")
-    fleet.tally.dbg = []
     return {
         "target_rate": round(rate, 1),
         "achieved_rate": round(count / sent_s, 1) if sent_s > 0 else None,
