@@ -48,14 +48,19 @@ async def run_keepalive(state: AppState) -> None:
     step = min(SWEEP_MAX_S, state.settings.ws_heartbeat_s / 2)
     while True:
         await asyncio.sleep(step)
-        loop_now, wall_now = loop.time(), time.time()
-        for conn in list(state.connections):
-            if conn.closing:
-                continue
-            if conn.user_id:
-                check_connection(conn, loop_now, wall_now)
-            elif loop_now >= conn.auth_deadline:
-                time_out_auth(conn)
+        sweep(state, loop.time(), time.time())
+
+
+def sweep(state: AppState, loop_now: float, wall_now: float) -> None:
+    """Check every open connection once (a function of its own: no connection stays
+    referenced by the sweep's loop variable until the next sweep)."""
+    for conn in list(state.connections):
+        if conn.closing:
+            continue
+        if conn.user_id:
+            check_connection(conn, loop_now, wall_now)
+        elif loop_now >= conn.auth_deadline:
+            time_out_auth(conn)
 
 
 def time_out_auth(conn: Connection) -> None:

@@ -302,7 +302,15 @@ async def leave_by_reset(raw: RawClient) -> None:
     raw.reset()
 
 
-@pytest.mark.parametrize("leave", [leave_by_closing, leave_by_fin, leave_by_reset])
+async def leave_by_silence(raw: RawClient) -> None:
+    """The server closes (1009: a frame too large) and the client never answers nor
+    closes: the server resets the socket when the close handshake runs out."""
+    raw.send({"id": 1, "type": "ping", "pad": "x" * 70_000})
+
+
+@pytest.mark.parametrize(
+    "leave", [leave_by_closing, leave_by_fin, leave_by_reset, leave_by_silence]
+)
 async def test_an_ended_connection_is_freed_without_the_garbage_collector(
     client: TestClient[Any, Any], token: Any, raw_client: RawFactory, leave: Any
 ) -> None:
