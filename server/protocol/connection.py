@@ -39,6 +39,10 @@ class ClientLostError(ConnectionError):
     """The client left, or stopped taking frames, in the middle of a reply."""
 
 
+# Every connection's viewer until it authenticates (a Viewer is immutable: one will do).
+NOBODY = Viewer("")
+
+
 class Connection:
     """State of one WebSocket after its handshake: user, cursors, queue, ticks."""
 
@@ -57,7 +61,7 @@ class Connection:
         self.id = conn_id
         self.address = address
         self.user_id = ""
-        self.viewer = Viewer("")  # set at authentication
+        self.viewer = NOBODY  # set at authentication
         self.guest: GuestScope | None = None
         self.ready = False  # set once ``ready`` went out: nothing but events precedes it
         self._leaving: set[asyncio.Task[None]] = set()
