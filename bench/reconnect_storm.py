@@ -6,7 +6,8 @@ clients sit on A, ``--live`` on B. Mutations (``user.update``) go on at
 killed (SIGKILL); every storm client reconnects to B at once with its cursor.
 Prints the time until the last is ``ready``, p50/p99 time to ``ready``, the
 events the storm's clients missed meanwhile (0 lost, 0 duplicated, checked
-against the log's heads), and the live clients' delivery latency during the storm.
+against the log's heads), and the live clients' delivery latency during the storm
+(measured in a process of their own).
 Usage: .venv/bin/python bench/reconnect_storm.py (see bench/README.md)
 """
 
@@ -17,13 +18,16 @@ import asyncio
 import contextlib
 import itertools
 import json
+import multiprocessing as mp
 import os
 import random
 import secrets
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
+from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,9 @@ from rawws import RawSocket, open_socket
 from ws_fanout import (
     PG_URL_BASE,
     RESULTS_DIR,
+    Sender,
     Server,
+    ask,
     client_session,
     cpu_snapshot,
     create_database,
@@ -46,6 +52,7 @@ from ws_fanout import (
     server_env,
     server_log_problems,
     start_server,
+    stop_sender,
     wait_ready,
 )
 
@@ -237,7 +244,7 @@ async def watch_loop_lag(lags: list[tuple[int, int]], stop: asyncio.Event) -> No
 
 
 def loop_lag(lags: list[tuple[int, int]], start_ns: int, end_ns: int) -> dict[str, Any]:
-    """Return the load process's loop lag in [start, end): p50, p99, max in ms."""
+    """Return a load process's loop lag in [start, end): p50, p99, max in ms."""
     values = sorted(v for at, v in lags if start_ns <= at < end_ns)
     return {
         "p50_ms": round(percentile(values, 50), 2),
@@ -274,8 +281,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with client_session() as session:
             await wait_ready(session, a)
             await wait_ready(session, b)
-        issuer = EmbeddedIssuer(secret.encode())
-        result = await run_storm(args, issuer, a, b, PG_URL_BASE + db_name)
+        result = await run_storm(args, secret, a, b, PG_URL_BASE + db_name)
         result["server_log_problems"] = {
             name: server_log_problems(path)[:10] for name, path in logs.items()
         }
@@ -283,25 +289,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def run_storm(
-    args: argparse.Namespace, issuer: EmbeddedIssuer, a: Server, b: Server, db_url: str
+    args: argparse.Namespace, secret: str, a: Server, b: Server, db_url: str
 ) -> dict[str, Any]:
     """Connect everyone, mutate, kill A, measure, check."""
-    live = make_devices("live", args.live, args.per_user, issuer)
-    stormed = make_devices("storm", args.storm, args.per_user, issuer)
-    mutated = {d.user for d in stormed[:: args.per_user][: args.mutated_users]}
-    senders = [Device(u, issuer.mint(u, ttl_s=6 * 3600)) for u in sorted(mutated)]
+    stormed = make_devices("storm", args.storm, args.per_user, EmbeddedIssuer(secret.encode()))
+    mutated = sorted({d.user for d in stormed[:: args.per_user][: args.mutated_users]})
     t0 = time.monotonic()
-    await connect_all(live + senders, b.port, args.concurrency)
-    await connect_all(stormed, a.port, args.concurrency)
-    print(f"connected in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+    live = await start_live(args, b.port, secret, mutated)
+    try:
+        await connect_all(stormed, a.port, args.concurrency)
+        print(f"connected in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+        return await measure_storm(args, live, stormed, a, b, db_url)
+    finally:
+        await stop_sender(live)
+
+
+async def measure_storm(
+    args: argparse.Namespace,
+    live: Sender,
+    stormed: list[Device],
+    a: Server,
+    b: Server,
+    db_url: str,
+) -> dict[str, Any]:
+    """Mutate throughout; kill A and time the storm; then check every client's events."""
     stop = asyncio.Event()
-    live_senders = live[:: args.per_user][: args.mutated_users]
     lags: list[tuple[int, int]] = []
-    pumps = [
-        asyncio.ensure_future(send_updates(live_senders, args.rate / 2, stop)),
-        asyncio.ensure_future(send_updates(senders, args.rate / 2, stop)),
-    ]
     watcher = asyncio.ensure_future(watch_loop_lag(lags, stop))
+    await tell(live, "pump", None)
     await asyncio.sleep(args.warmup_s)
     async with client_session() as session:
         gc0 = await gc_pauses(session, b)
@@ -311,12 +326,13 @@ async def run_storm(
         cpu1, after_ns = cpu_snapshot(b), time.time_ns()
         gc_storm = gc_between(gc0, await gc_pauses(session, b))
     await asyncio.sleep(args.after_s)
+    end_ns = time.time_ns()
+    halted = await tell(live, "halt", None)
     stop.set()
-    sent = sum(await asyncio.gather(*pumps))
     await watcher
-    everyone = live + stormed + senders
-    heads = await topic_heads(db_url, {d.topic for d in everyone})
-    await settle(everyone, heads)
+    heads = await topic_heads(db_url, {d.topic for d in stormed} | set(halted["topics"]))
+    await settle(stormed, heads)
+    seen = await tell(live, "report", (heads, [warm_ns, before_ns, after_ns, end_ns]))
     return {
         "bench": "reconnect_storm",
         "config": vars(args),
@@ -325,20 +341,91 @@ async def run_storm(
             (cpu1.server_s - cpu0.server_s) * 1e3 / len(stormed), 3
         ),
         "server_B_gc_during_storm": gc_storm,
-        "updates_sent": sent,
-        "update_results": dict(sum((d.results for d in live_senders + senders), Counter())),
+        "updates_sent": halted["sent"],
+        "update_results": halted["update_results"],
         "missed_during_storm": {
             "replayed": sum(d.replayed for d in stormed),
             **delivery(stormed, heads),
         },
-        "live_delivery": delivery(live, heads),
-        "live_latency_before_storm": latency(live, warm_ns, before_ns),
-        "live_latency_during_storm": latency(live, before_ns, after_ns),
-        "live_latency_after_storm": latency(live, after_ns, time.time_ns()),
-        "load_loop_lag_before_storm": loop_lag(lags, warm_ns, before_ns),
-        "load_loop_lag_during_storm": loop_lag(lags, before_ns, after_ns),
+        **seen,
+        "storm_loop_lag_before_storm": loop_lag(lags, warm_ns, before_ns),
+        "storm_loop_lag_during_storm": loop_lag(lags, before_ns, after_ns),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+# --------------------------------------------------------------------------- the live clients
+
+
+async def start_live(
+    args: argparse.Namespace, port: int, secret: str, mutated: list[str]
+) -> Sender:
+    """Start the live clients' process and wait until its clients are ready on B."""
+    ctx = mp.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    config = {**vars(args), "mutated": mutated}
+    proc = ctx.Process(target=live_main, args=(theirs, port, secret, config), daemon=True)
+    proc.start()
+    live = Sender(proc, ours)
+    await ask(live, READY_TIMEOUT_S)
+    return live
+
+
+async def tell(live: Sender, kind: str, arg: Any) -> Any:
+    """Send the live process one request; return its answer."""
+    live.busy = True
+    live.pipe.send((kind, arg))
+    return (await ask(live, GIVE_UP_S))[1]
+
+
+def live_main(pipe: Pipe, port: int, secret: str, config: dict[str, Any]) -> None:
+    """Entry point of the live clients' process; failures go back to the parent as text."""
+    raise_nofile_limit()
+    try:
+        uvloop.run(live_serve(pipe, port, secret, config))
+    except BaseException:
+        pipe.send(("error", traceback.format_exc()))
+
+
+async def live_serve(pipe: Pipe, port: int, secret: str, config: dict[str, Any]) -> None:
+    """B's own clients and the mutators, in a process of their own: the storm's process
+    stalls while its 10,000 sockets drop and come back, and a delivery received
+    there would be late there, not at the server."""
+    issuer = EmbeddedIssuer(secret.encode())
+    live = make_devices("live", config["live"], config["per_user"], issuer)
+    senders = [Device(u, issuer.mint(u, ttl_s=6 * 3600)) for u in config["mutated"]]
+    await connect_all(live + senders, port, config["concurrency"])
+    pipe.send(("ready", None))
+    live_senders = live[:: config["per_user"]][: config["mutated_users"]]
+    stop, lags = asyncio.Event(), list[tuple[int, int]]()
+    await asyncio.to_thread(pipe.recv)  # pump
+    rate = config["rate"] / 2
+    pumps = [
+        asyncio.ensure_future(send_updates(group, rate, stop)) for group in (live_senders, senders)
+    ]
+    watcher = asyncio.ensure_future(watch_loop_lag(lags, stop))
+    pipe.send(("pumping", None))
+    await asyncio.to_thread(pipe.recv)  # halt
+    stop.set()
+    sent = sum(await asyncio.gather(*pumps))
+    await watcher
+    results = sum((d.results for d in live_senders + senders), Counter[str]())
+    topics = sorted({d.topic for d in live + senders})
+    pipe.send(("halted", {"sent": sent, "update_results": dict(results), "topics": topics}))
+    _kind, (heads, (warm_ns, before_ns, after_ns, end_ns)) = await asyncio.to_thread(pipe.recv)
+    await settle(live + senders, heads)
+    windows = {"before": (warm_ns, before_ns), "during": (before_ns, after_ns)}
+    seen = {
+        "live_delivery": delivery(live, heads),
+        **{f"live_latency_{k}_storm": latency(live, *w) for k, w in windows.items()},
+        "live_latency_after_storm": latency(live, after_ns, end_ns),
+        **{f"live_loop_lag_{k}_storm": loop_lag(lags, *w) for k, w in windows.items()},
+    }
+    pipe.send(("report", seen))
+    await asyncio.to_thread(pipe.recv)  # stop
+    for device in live + senders:
+        if device.sock is not None:
+            device.sock.abort()
 
 
 def report(result: dict[str, Any]) -> None:
@@ -358,12 +445,11 @@ def report(result: dict[str, Any]) -> None:
         lat = result[f"live_latency_{phase}_storm"]
         print(f"live delivery {phase} the storm: {lat['events']} events", end=", ")
         print(f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms")
-    for phase in ("before", "during"):
-        lag = result[f"load_loop_lag_{phase}_storm"]
-        print(
-            f"the load process's own loop lag {phase} the storm: p50 {lag['p50_ms']} ms", end=", "
-        )
-        print(f"p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms")
+    for who in ("live", "storm"):
+        for phase in ("before", "during"):
+            lag = result[f"{who}_loop_lag_{phase}_storm"]
+            print(f"the {who} clients' process's own loop lag {phase} the storm", end=": ")
+            print(f"p50 {lag['p50_ms']} ms, p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms")
 
 
 def main() -> None:
