@@ -14,6 +14,7 @@ from server.domain.registry import CommandRegistry
 from server.domain.timers.scheduler import DueScheduler
 from server.metrics import Metrics
 from server.protocol.admission import Admission
+from server.protocol.checks import CheckSchedule
 from server.protocol.limits import ConnectLimiter, IpNetwork
 from server.protocol.ticks import Ticker
 from server.realtime.hub import Hub
@@ -40,6 +41,8 @@ class AppState:
     exports: ExportSlots
     admission: Admission
     connections: set[Connection] = field(default_factory=set)
+    # When each connection next needs the keepalive sweep.
+    checks: CheckSchedule[Connection] = field(default_factory=CheckSchedule)
     shutting_down: bool = False
 
 

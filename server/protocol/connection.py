@@ -83,6 +83,7 @@ class Connection:
         self._finish_task: asyncio.Task[None] | None = None
         self.last_ping = self.last_seen
         self.expiry_warned = False
+        self.check_due = float("inf")  # when the keepalive sweep looks next (CheckSchedule)
         # Last: from here on the guard may report a refused frame through close_soon.
         self.guard = SocketGuard(transport, self.settings.ws_max_message_bytes, self.close_soon)
 
@@ -107,6 +108,7 @@ class Connection:
         self.guest = scope
         self.user_id = scope.actor_id
         self.viewer = Viewer(scope.actor_id)
+        self._check_soon()
 
     def actor(self, command: Command) -> Actor:
         """Return the actor of a command sent on this connection."""
@@ -266,6 +268,11 @@ class Connection:
         """Take a token's expiry (the keepalive sweep warns before it and closes at it)."""
         self.expires_at = expires_at
         self.expiry_warned = False
+        self._check_soon()
+
+    def _check_soon(self) -> None:
+        """Have the next keepalive sweep look at this connection (it plans the rest)."""
+        self.state.checks.at(self, asyncio.get_running_loop().time())
 
     def finish(self) -> asyncio.Task[None]:
         """Leave every topic, then close (1000, unless a close began) and release: one task."""

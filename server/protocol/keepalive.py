@@ -1,5 +1,6 @@
 """One sweep for every connection: heartbeats, token expiry and the auth deadline,
-without a task or a timer each."""
+without a task or a timer each; each sweep looks only at the connections due
+(``CheckSchedule``)."""
 
 from __future__ import annotations
 
@@ -42,25 +43,44 @@ def check_connection(conn: Connection, loop_now: float, wall_now: float) -> None
             conn.send_json({"type": "auth.expiring", "at": iso_ms(int(conn.expires_at * 1000))})
 
 
+def next_check(conn: Connection, loop_now: float, wall_now: float, step: float) -> float:
+    """Return when ``check_connection`` may next act on ``conn`` (the loop's clock): its
+    next ping (also when an unanswered one is judged: a look that does not close
+    pings again), the expiry warning, the expiry."""
+    settings = conn.settings
+    due = conn.last_ping + settings.ws_heartbeat_s
+    expires_in = conn.expires_at - wall_now
+    if not conn.expiry_warned:
+        warn_in = expires_in - settings.ws_auth_expiring_s
+        # Due already: it waits for ready, so look again at the next sweep.
+        due = min(due, loop_now + (warn_in if warn_in > 0 else step))
+    return min(due, loop_now + expires_in)
+
+
 async def run_keepalive(state: AppState) -> None:
-    """Sweep every authenticated connection a few times per heartbeat."""
+    """Sweep the connections due a few times per heartbeat."""
     loop = asyncio.get_running_loop()
     step = min(SWEEP_MAX_S, state.settings.ws_heartbeat_s / 2)
     while True:
         await asyncio.sleep(step)
-        sweep(state, loop.time(), time.time())
+        sweep(state, loop.time(), time.time(), step)
 
 
-def sweep(state: AppState, loop_now: float, wall_now: float) -> None:
-    """Check every open connection once (a function of its own: no connection stays
-    referenced by the sweep's loop variable until the next sweep)."""
-    for conn in list(state.connections):
+def sweep(state: AppState, loop_now: float, wall_now: float, step: float) -> None:
+    """Look at each connection due once, and plan its next look (a function of its
+    own: no connection stays referenced by the loop variable until the next sweep)."""
+    schedule = state.checks
+    for conn in schedule.take_due(loop_now):
         if conn.closing:
             continue
         if conn.user_id:
             check_connection(conn, loop_now, wall_now)
+            if not conn.closing:
+                schedule.at(conn, next_check(conn, loop_now, wall_now, step))
         elif loop_now >= conn.auth_deadline:
             time_out_auth(conn)
+        elif conn.auth_deadline < float("inf"):
+            schedule.at(conn, conn.auth_deadline)
 
 
 def time_out_auth(conn: Connection) -> None:

@@ -176,6 +176,7 @@ async def authenticate(conn: Connection) -> bool:
     has not come by ``auth_deadline`` (``time_out_auth``), and the read then ends.
     """
     conn.auth_deadline = asyncio.get_running_loop().time() + conn.settings.ws_auth_timeout_s
+    conn.state.checks.at(conn, conn.auth_deadline)
     msg = await conn.ws.receive()
     conn.auth_deadline = float("inf")
     if msg.type in CLOSING_TYPES or conn.closing:
