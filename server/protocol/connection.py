@@ -19,6 +19,7 @@ from server.domain.meetings.presence import viewer_entry
 from server.domain.timers.logic import tick_entry
 from server.domain.visibility.fanout import EventFrames, Out, route
 from server.domain.visibility.policy import Viewer
+from server.protocol.checks import NEVER
 from server.protocol.guard import SocketGuard
 from server.protocol.limits import TokenBucket
 from server.protocol.outbound import Outbound
@@ -83,7 +84,7 @@ class Connection:
         self._finish_task: asyncio.Task[None] | None = None
         self.last_ping = self.last_seen
         self.expiry_warned = False
-        self.check_due = float("inf")  # when the keepalive sweep looks next (CheckSchedule)
+        self.check_due = NEVER  # when the keepalive sweep looks next (CheckSchedule)
         # Last: from here on the guard may report a refused frame through close_soon.
         self.guard = SocketGuard(transport, self.settings.ws_max_message_bytes, self.close_soon)
 

@@ -10,6 +10,7 @@ import time
 from schema.errors import ErrorCode
 from server.clock import iso_ms
 from server.errors import ApiError
+from server.protocol.checks import NEVER
 from server.protocol.connection import CLOSE_TIMEOUT, CLOSE_UNAUTHORIZED, Connection
 from server.protocol.dispatch import error_frame
 from server.state import AppState
@@ -79,7 +80,7 @@ def sweep(state: AppState, loop_now: float, wall_now: float, step: float) -> Non
                 schedule.at(conn, next_check(conn, loop_now, wall_now, step))
         elif loop_now >= conn.auth_deadline:
             time_out_auth(conn)
-        elif conn.auth_deadline < float("inf"):
+        elif conn.auth_deadline < NEVER:
             schedule.at(conn, conn.auth_deadline)
 
 
