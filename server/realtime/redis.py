@@ -24,6 +24,7 @@ from server.realtime.redis_publisher import (
     RedisPublisher,
     cancel_task,
 )
+from server.realtime.redis_stream import PublishHungError, StreamingPublisher, streams
 from server.realtime.topics import redis_channel, redis_channel_topic
 
 logger = logging.getLogger("server.realtime.redis")
@@ -62,6 +63,7 @@ class RedisBackend:
         "unsubscribe": "unsubscribe",
     }
     PUBLISH_COMMAND: ClassVar[str] = "PUBLISH"
+    STREAMING: ClassVar[bool] = True  # may publish through StreamingPublisher
     link_errors: ClassVar[tuple[type[BaseException], ...]] = LINK_ERRORS
 
     def __init__(
@@ -84,17 +86,9 @@ class RedisBackend:
         self._retry_max_s = retry_max_s
         self._timeout_s = timeout_s
         self._health_check_s = health_check_s
-        self.publisher = RedisPublisher(
-            Outbox(queue_max_frames, queue_max_bytes),
-            self._channel,
-            link_up=self.healthy,
-            on_failure=self._lose_link,
-            command=self.PUBLISH_COMMAND,
-            link_errors=self.link_errors,
-        )
+        self.publisher = self._new_publisher(Outbox(queue_max_frames, queue_max_bytes))
         self._on_message: MessageHandler | None = None
         self._on_reconnect: ReconnectHandler | None = None
-        self._publish_client: Redis | RedisCluster | None = None
         # One pub/sub connection (and the client owning it) per node, by node URL.
         self._pubsubs: dict[str, tuple[Redis, PubSub]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -119,8 +113,7 @@ class RedisBackend:
             raise RuntimeError("RedisBackend is already started")
         self._on_message = on_message
         self._on_reconnect = on_reconnect
-        self._publish_client = self._connect_publisher()
-        self.publisher.start(self._publish_client)
+        self.publisher.start()
         self._first_attempt = asyncio.Event()
         self._task = asyncio.create_task(self._supervise(), name=TASK_NAME)
         await self._first_attempt.wait()
@@ -137,14 +130,11 @@ class RedisBackend:
         self._attempted()  # A start() still waiting must not wait forever.
         self._release_waiters()
         await self._close_pubsubs()
-        if self._publish_client is not None:
-            await self._publish_client.aclose()
-        self._publish_client = None
         self._topics.clear()
         self._on_message = self._on_reconnect = None
 
     async def publish(self, topic: str, message: bytes) -> None:
-        """Queue ``message`` for the publisher task; never waits for Redis."""
+        """Queue ``message`` for the publisher (which may write it at once); never waits."""
         self.publisher.put(topic, message)
 
     async def subscribe(self, topic: str) -> None:
@@ -173,6 +163,29 @@ class RedisBackend:
             "socket_timeout": self._timeout_s,
             "socket_connect_timeout": self._timeout_s,
         }
+
+    def _new_publisher(self, outbox: Outbox) -> RedisPublisher | StreamingPublisher:
+        """Build the publisher: streaming on one Redis over TCP, else a pipeline per batch."""
+        if self.STREAMING and streams(self._url):
+            return StreamingPublisher(
+                outbox,
+                self._channel,
+                url=self._url,
+                client_name=self.client_name,
+                timeout_s=self._timeout_s,
+                link_up=self.healthy,
+                on_failure=self._lose_link,
+                command=self.PUBLISH_COMMAND,
+            )
+        return RedisPublisher(
+            outbox,
+            self._channel,
+            connect=self._connect_publisher,
+            link_up=self.healthy,
+            on_failure=self._lose_link,
+            command=self.PUBLISH_COMMAND,
+            link_errors=self.link_errors,
+        )
 
     def _connect_publisher(self) -> Redis | RedisCluster:
         """Create the publish client; it connects lazily, so Redis may well be down now."""
@@ -498,7 +511,7 @@ async def _until_first_ends(readers: list[Coroutine[Any, Any, None]]) -> None:
 
 def _describe(exc: BaseException, timeout_s: float) -> str:
     """Say why the link is down, for an unauthenticated readiness answer: no addresses."""
-    if isinstance(exc, RedisHungError | SubscriptionDroppedError):
+    if isinstance(exc, RedisHungError | PublishHungError | SubscriptionDroppedError):
         return str(exc)
     if isinstance(exc, TimeoutError | redis.exceptions.TimeoutError):
         return f"no reply within {timeout_s:g} s"

@@ -43,6 +43,7 @@ class RedisClusterBackend(RedisBackend):
         "sunsubscribe": "unsubscribe",
     }
     PUBLISH_COMMAND: ClassVar[str] = "SPUBLISH"
+    STREAMING: ClassVar[bool] = False  # SPUBLISH goes through the cluster client, which routes it
     link_errors: ClassVar[tuple[type[BaseException], ...]] = CLUSTER_LINK_ERRORS
 
     def __init__(self, seeds: Sequence[str], prefix: str = "ht", **options: Any) -> None:

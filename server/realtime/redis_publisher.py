@@ -40,8 +40,43 @@ async def cancel_task(task: asyncio.Task[None] | None) -> None:
         await asyncio.wait([task], timeout=_STOP_RECHECK_S)
 
 
+def queue_frame(outbox: Outbox, topic: str, message: bytes) -> None:
+    """Queue a frame; warn on the first drop of an episode."""
+    dropping = outbox.dropped
+    outbox.put(topic, message)
+    if not dropping and outbox.dropped:
+        logger.warning(
+            "Redis publish queue is full (%d frames, %d bytes); dropping the oldest, "
+            "whose recipients catch up from the event log",
+            outbox.max_frames,
+            outbox.max_bytes,
+        )
+
+
+def discard_queued(outbox: Outbox) -> None:
+    """Empty the outbox on stop, saying how many frames it held."""
+    if discarded := outbox.clear():
+        logger.warning("Discarding %d unsent publishes on stop", discarded)
+    outbox.take_dropped()
+
+
+def report_drops(outbox: Outbox) -> None:
+    """Say how many frames an episode dropped (call it once the outbox is empty again)."""
+    if dropped := outbox.take_dropped():
+        logger.warning(
+            "Dropped %d publishes while Redis was unreachable or slow; "
+            "their recipients catch up from the event log",
+            dropped,
+        )
+
+
 class RedisPublisher:
     """Send an outbox's frames to Redis from one named task; callers never wait.
+
+    A batch at a time, in one pipeline: what a Redis Cluster needs (its client
+    routes each SPUBLISH to the master owning the channel's slot). One Redis takes
+    ``StreamingPublisher`` (``redis_stream.py``), which does not wait for a batch's
+    replies before the next.
 
     It sends only while ``link_up()`` says the backend's link is up, so frames
     queued during an outage go out, oldest first, once the subscriptions are back.
@@ -55,6 +90,7 @@ class RedisPublisher:
         outbox: Outbox,
         channel: Callable[[str], str],
         *,
+        connect: Callable[[], Redis | RedisCluster],
         link_up: Callable[[], bool],
         on_failure: Callable[[BaseException], None],
         command: str = "PUBLISH",
@@ -62,6 +98,7 @@ class RedisPublisher:
     ) -> None:
         self.outbox = outbox
         self._channel = channel
+        self._connect = connect
         self._link_up = link_up
         self._on_failure = on_failure
         self._command = command
@@ -70,31 +107,23 @@ class RedisPublisher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self, client: Redis | RedisCluster) -> None:
-        """Start the task that publishes through ``client``."""
-        self._client = client
+    def start(self) -> None:
+        """Create the client (it connects lazily) and start the task that publishes through it."""
+        self._client = self._connect()
         self._task = asyncio.create_task(self._run(), name=PUBLISHER_TASK_NAME)
 
     async def stop(self) -> None:
         """Cancel and await the task; discard what is still queued."""
         task, self._task = self._task, None
         await cancel_task(task)
-        self._client = None
-        if discarded := self.outbox.clear():
-            logger.warning("Discarding %d unsent publishes on stop", discarded)
-        self.outbox.take_dropped()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+        discard_queued(self.outbox)
 
     def put(self, topic: str, message: bytes) -> None:
         """Queue a frame and wake the task; warn on the first drop of an episode."""
-        dropping = self.outbox.dropped
-        self.outbox.put(topic, message)
-        if not dropping and self.outbox.dropped:
-            logger.warning(
-                "Redis publish queue is full (%d frames, %d bytes); dropping the oldest, "
-                "whose recipients catch up from the event log",
-                self.outbox.max_frames,
-                self.outbox.max_bytes,
-            )
+        queue_frame(self.outbox, topic, message)
         self._wake.set()
 
     def wake(self) -> None:
@@ -135,9 +164,5 @@ class RedisPublisher:
 
     def _report_drops(self) -> None:
         """Once the outbox is empty again, say how many frames an episode dropped."""
-        if not self.outbox and (dropped := self.outbox.take_dropped()):
-            logger.warning(
-                "Dropped %d publishes while Redis was unreachable or slow; "
-                "their recipients catch up from the event log",
-                dropped,
-            )
+        if not self.outbox:
+            report_drops(self.outbox)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import inspect
 import logging
 import os
+import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -248,6 +250,8 @@ class Proxy:
         self.latency = 0.0  # added to every chunk going to Redis
         self.flowing = asyncio.Event()  # cleared: bytes wait, both ways, as if Redis hung
         self.flowing.set()
+        self.replying = asyncio.Event()  # cleared: Redis's replies wait, commands still go
+        self.replying.set()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -284,7 +288,9 @@ class Proxy:
             self._writers.add(up_writer)
             pipes = {
                 asyncio.create_task(_pipe(reader, up_writer, lambda: self.latency, self.flowing)),
-                asyncio.create_task(_pipe(up_reader, writer, lambda: 0.0, self.flowing)),
+                asyncio.create_task(
+                    _pipe(up_reader, writer, lambda: 0.0, self.flowing, self.replying)
+                ),
             }
             self._pipes |= pipes
             await asyncio.gather(*pipes, return_exceptions=True)
@@ -299,20 +305,42 @@ async def _pipe(
     source: asyncio.StreamReader,
     sink: asyncio.StreamWriter,
     latency: Callable[[], float],
-    flowing: asyncio.Event,
+    *gates: asyncio.Event,
 ) -> None:
-    """Copy bytes, each chunk delayed by ``latency()`` and held while not ``flowing``."""
+    """Copy bytes, each chunk delayed by ``latency()`` and held while a gate is closed."""
     try:
         while data := await source.read(65536):
             if delay := latency():
                 await asyncio.sleep(delay)
-            await flowing.wait()
+            for gate in gates:
+                await gate.wait()
             sink.write(data)
             await sink.drain()
     except OSError:
         pass
     finally:
         sink.close()
+
+
+@contextlib.asynccontextmanager
+async def acl_user(admin: Redis, prefix: str, rules: str) -> AsyncIterator[tuple[str, str]]:
+    """Create a Redis user with ``rules`` (all channels and keys) for the block."""
+    user, password = f"{prefix}-user", uuid.uuid4().hex
+    await admin.execute_command(
+        "ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", *rules.split()
+    )
+    try:
+        yield user, password
+    finally:
+        await admin.execute_command("ACL", "DELUSER", user)
+
+
+def as_user(url: str, user: str, password: str, db: int | None = None) -> str:
+    """Point ``url`` at ``user`` (and database ``db``)."""
+    parts = urlsplit(url)
+    netloc = f"{user}:{password}@{parts.netloc.rpartition('@')[2]}"
+    path = f"/{db}" if db is not None else parts.path
+    return urlunsplit(parts._replace(netloc=netloc, path=path))
 
 
 def proxied(url: str, port: int) -> str:
@@ -323,11 +351,12 @@ def proxied(url: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-async def kill_links(admin: Redis, name: str, kind: str) -> int:
-    """Kill, server side, the connections of type ``kind`` that carry client ``name``."""
+async def kill_links(admin: Redis, name: str, kind: str, last_command: str | None = None) -> int:
+    """Kill, server side, the connections of type ``kind`` that carry client ``name``
+    (and ran ``last_command`` last, if given)."""
     killed = 0
     for client in await admin.client_list(_type=kind):
-        if client["name"] == name:
+        if client["name"] == name and last_command in (None, client["cmd"]):
             killed += await admin.client_kill_filter(_id=client["id"], _type=kind, skipme=True)
     return killed
 
@@ -602,6 +631,111 @@ class TestRedisOutages:
         proxy.flowing.set()
         await wait_for(lambda: seen.of(TOPIC) == messages, "every message, in order")
         assert backend.publisher.outbox.dropped_total == 0
+
+    async def test_a_publish_goes_out_before_earlier_ones_are_answered(
+        self, redis_url: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        # A long timeout: the held replies must not count as a hang here.
+        backend, _ = await start_redis(proxied(redis_url, proxy.port), timeout_s=60)
+        observer, seen = await start_redis(redis_url)
+        await observer.subscribe(TOPIC)
+        await backend.publish(TOPIC, b"first")
+        await wait_for(lambda: seen.of(TOPIC) == [b"first"], "the first message")
+
+        proxy.replying.clear()  # Redis runs each PUBLISH; its reply waits in the proxy
+        sent = [b"first"]
+        for message in (b"second", b"third", b"fourth"):
+            await backend.publish(TOPIC, message)
+            sent.append(message)
+            await wait_for(
+                lambda s=list(sent): seen.of(TOPIC) == s, "a publish behind owed replies"
+            )
+        proxy.replying.set()
+        await backend.publish(TOPIC, b"fifth")
+        await wait_for(lambda: seen.of(TOPIC) == [*sent, b"fifth"], "the publish after the replies")
+        assert backend.healthy()
+        assert backend.publisher.outbox.dropped_total == 0
+
+    async def test_unanswered_publishes_are_a_hang_and_go_again(
+        self, redis_url: str, proxy: Proxy, start_redis: StartRedis
+    ) -> None:
+        # The reader pings too seldom to notice: only the owed replies can tell.
+        backend, inbox = await start_redis(
+            proxied(redis_url, proxy.port), timeout_s=0.3, health_check_s=60, retry_max_s=0.2
+        )
+        observer, seen = await start_redis(redis_url)
+        await observer.subscribe(TOPIC)
+        await backend.publish(TOPIC, b"warm up")
+        await wait_for(lambda: seen.of(TOPIC) == [b"warm up"], "the first message")
+
+        proxy.replying.clear()
+        await backend.publish(TOPIC, b"unanswered")
+        await wait_for(lambda: not backend.healthy(), "the publisher to report the hang")
+        assert backend.problem() == "no reply to PUBLISH within 0.3 s"
+        proxy.replying.set()
+
+        await wait_for(lambda: inbox.reconnects == 1, "the reconnect")
+        await backend.publish(TOPIC, b"after")
+        await wait_for(lambda: seen.of(TOPIC)[-1:] == [b"after"], "the publish after the hang")
+        # Redis ran it before the hang was noticed, and it was sent again after:
+        # a repeat, which a hub drops by its seq.
+        assert seen.of(TOPIC) == [b"warm up", b"unanswered", b"unanswered", b"after"]
+
+    async def test_a_publish_connection_closed_while_idle_is_replaced_quietly(
+        self, redis_url: str, admin: Redis, start_redis: StartRedis
+    ) -> None:
+        backend, inbox = await start_redis(redis_url)
+        observer, seen = await start_redis(redis_url)
+        await observer.subscribe(TOPIC)
+        await backend.publish(TOPIC, b"before")
+        await wait_for(lambda: seen.of(TOPIC) == [b"before"], "the first message")
+
+        # As Redis's idle `timeout` would: nothing was owed, so nothing is in doubt.
+        assert await kill_links(admin, backend.client_name, "normal", "publish") == 1
+        await asyncio.sleep(0.2)
+        assert backend.healthy()
+        await backend.publish(TOPIC, b"after")
+        await wait_for(lambda: seen.of(TOPIC) == [b"before", b"after"], "the next publish")
+        assert inbox.reconnects == 0
+
+    async def test_publishes_as_the_urls_user_on_its_database(
+        self, redis_url: str, admin: Redis, prefix: str, start_redis: StartRedis
+    ) -> None:
+        async with acl_user(admin, prefix, "+@all") as (user, password):
+            url = as_user(redis_url, user, password, db=3)
+            backend, _ = await start_redis(url)
+            observer, seen = await start_redis(redis_url)
+            await observer.subscribe(TOPIC)
+            await backend.publish(TOPIC, b"signed in")
+            await wait_for(lambda: seen.of(TOPIC) == [b"signed in"], "the message")
+            links = [
+                c
+                for c in await admin.client_list(_type="normal")
+                if c["name"] == backend.client_name and c["cmd"] == "publish"
+            ]
+            assert [(c["user"], c["db"]) for c in links] == [(user, "3")]
+
+    async def test_a_refused_publish_is_dropped_and_logged_once(
+        self,
+        redis_url: str,
+        admin: Redis,
+        prefix: str,
+        start_redis: StartRedis,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        async with acl_user(admin, prefix, "+@all -publish") as (user, password):
+            backend, _ = await start_redis(as_user(redis_url, user, password))
+            observer, seen = await start_redis(redis_url)
+            await observer.subscribe(TOPIC)
+            await backend.publish(TOPIC, b"refused 1")
+            await backend.publish(TOPIC, b"refused 2")
+            await wait_for(lambda: backend.publisher.outbox.dropped_total == 2, "both refusals")
+            refusals = [r for r in caplog.records if "refused a publish" in r.getMessage()]
+            assert len(refusals) == 1
+            assert "NOPERM" in refusals[0].getMessage()
+            assert backend.healthy()  # a refusal is no outage: the link stays up
+            await observer.publish(TOPIC, b"sentinel")
+            await wait_for(lambda: seen.of(TOPIC) == [b"sentinel"], "the sentinel")
 
     async def test_hung_redis_is_noticed_and_the_link_comes_back(
         self, redis_url: str, admin: Redis, prefix: str, proxy: Proxy, start_redis: StartRedis

@@ -1,0 +1,288 @@
+"""Publishing to one Redis on a connection of its own, each frame written as it is queued.
+
+The pipeline publisher (``RedisPublisher``) sends a batch and waits for its replies
+before the next: a frame queued meanwhile waits a round trip and a turn of the
+loop for a task that wakes to send it. Here ``put`` writes the frame to the socket
+at once and the replies are counted as they arrive, in order, on the same
+connection; Redis applies the commands in the order written, and the connection
+is lean (hiredis parses the replies, no client object per batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import hiredis
+import redis.exceptions
+from redis.asyncio.connection import parse_url
+
+from server.realtime.outbox import Frame, Outbox
+from server.realtime.redis_publisher import (
+    LINK_ERRORS,
+    PUBLISHER_TASK_NAME,
+    cancel_task,
+    discard_queued,
+    queue_frame,
+    report_drops,
+)
+
+logger = logging.getLogger("server.realtime.redis")
+
+# Replies owed at most, by frames and by bytes, before ``put`` leaves frames in the
+# outbox (a slow or hung Redis must not grow a second, unbounded queue); never more
+# than the outbox itself holds.
+INFLIGHT_MAX_FRAMES = 1000
+INFLIGHT_MAX_BYTES = 1 << 20
+_RETRY_GUARD_S = 0.05
+
+
+class PublishHungError(TimeoutError):
+    """Redis took frames and stopped answering them."""
+
+
+def resp_command(*args: bytes) -> bytes:
+    """Encode one command in RESP (an array of bulk strings)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+def streams(url: str) -> bool:
+    """Tell whether ``url`` is one this publisher serves: plain TCP (``redis://``)."""
+    return url.startswith("redis://")
+
+
+class _Link(asyncio.Protocol):
+    """A RESP connection handing each reply, in order, to ``on_reply``; ``lost`` is
+    resolved with the reason it failed."""
+
+    def __init__(self, on_reply: Callable[[_Link, Any], None]) -> None:
+        self._on_reply = on_reply
+        self._reader = hiredis.Reader()
+        self.transport: asyncio.Transport | None = None
+        self.lost: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        try:
+            while (reply := self._reader.gets()) is not False:
+                self._on_reply(self, reply)
+        except hiredis.ProtocolError as exc:
+            self._fail(redis.exceptions.ConnectionError(f"bad reply from Redis: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or redis.exceptions.ConnectionError("Redis closed the connection"))
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class StreamingPublisher:
+    """Send an outbox's frames to one Redis as they are queued; callers never wait.
+
+    Frames are written only while ``link_up()`` says the backend's link is up, so
+    frames queued during an outage go out, oldest first, once the subscriptions
+    are back (``wake``). When the connection fails, or owes replies for
+    ``timeout_s``, the frames not yet answered go back to the head of the outbox
+    (a hub drops a repeat by its seq) and ``on_failure`` is told, so the backend
+    reconnects. The same interface as ``RedisPublisher``.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        channel: Callable[[str], str],
+        *,
+        url: str,
+        client_name: str,
+        timeout_s: float,
+        link_up: Callable[[], bool],
+        on_failure: Callable[[BaseException], None],
+        command: str = "PUBLISH",
+    ) -> None:
+        self.outbox = outbox
+        self._channel = channel
+        self._address: dict[str, Any] = dict(parse_url(url))
+        self._client_name = client_name
+        self._timeout_s = timeout_s
+        self._link_up = link_up
+        self._on_failure = on_failure
+        self._command = command.encode()
+        self._max_owed = min(INFLIGHT_MAX_FRAMES, outbox.max_frames)
+        self._max_owed_bytes = min(INFLIGHT_MAX_BYTES, outbox.max_bytes)
+        self._link: _Link | None = None
+        self._said_hello = False  # frames wait until AUTH and SELECT are answered
+        # What each owed reply answers, in order: a frame, or a hand-shake command's future.
+        self._owed: deque[Frame | asyncio.Future[Any]] = deque()
+        self._owed_bytes = 0
+        self._progress = 0.0  # loop time of the last reply, or of the first owed frame
+        self._refusing = False  # Redis refuses PUBLISH (an ACL): logged once per episode
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the task that keeps the connection."""
+        self._task = asyncio.create_task(self._run(), name=PUBLISHER_TASK_NAME)
+
+    async def stop(self) -> None:
+        """Cancel the task, close the connection; discard what is still queued."""
+        task, self._task = self._task, None
+        await cancel_task(task)
+        self._close()
+        discard_queued(self.outbox)
+
+    def put(self, topic: str, message: bytes) -> None:
+        """Queue a frame and write it at once if the link allows; warn on the first drop."""
+        queue_frame(self.outbox, topic, message)
+        if self._link is None:
+            self._wake.set()
+        else:
+            self._write_queued()
+
+    def wake(self) -> None:
+        """Look at the outbox again: the link came up."""
+        self._wake.set()
+        self._write_queued()
+
+    # -- the connection
+
+    async def _run(self) -> None:
+        """Connect whenever the link is up, and watch the connection until it fails."""
+        while True:
+            while not (self.outbox and self._link_up()):  # connect on the first frame
+                self._wake.clear()
+                await self._wake.wait()
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    link = await self._connect()
+                self._write_queued()
+                await self._watch(link)
+                self._close()
+            except LINK_ERRORS as exc:
+                self._fail(exc)
+            except Exception as exc:
+                logger.error("The Redis publish connection failed", exc_info=exc)
+                self._fail(exc)
+            await asyncio.sleep(_RETRY_GUARD_S)  # the backend's own back-off paces reconnects
+
+    async def _connect(self) -> _Link:
+        """Open the connection and say who we are (and AUTH, SELECT as the URL asks)."""
+        loop = asyncio.get_running_loop()
+        address = self._address
+        host, port = address.get("host", "localhost"), address.get("port", 6379)
+        _, link = await loop.create_connection(lambda: _Link(self._on_reply), host, port)
+        self._link = link
+        hello: list[tuple[bytes, ...]] = [(b"CLIENT", b"SETNAME", self._client_name.encode())]
+        if address.get("password"):
+            user = (address["username"].encode(),) if address.get("username") else ()
+            hello.insert(0, (b"AUTH", *user, address["password"].encode()))
+        if address.get("db"):
+            hello.append((b"SELECT", str(address["db"]).encode()))
+        replies: list[asyncio.Future[Any]] = []
+        for command in hello:
+            replies.append(loop.create_future())
+            self._owed.append(replies[-1])
+            link.write(resp_command(*command))
+        for command, reply in zip(hello, replies, strict=True):
+            await asyncio.wait([reply, link.lost], return_when=asyncio.FIRST_COMPLETED)
+            if link.lost.done():
+                raise link.lost.result()
+            if isinstance(result := reply.result(), hiredis.ReplyError):
+                name = command[0].decode()
+                raise redis.exceptions.ConnectionError(f"Redis refused {name}: {result}")
+        self._said_hello = True
+        return link
+
+    async def _watch(self, link: _Link) -> None:
+        """Return when the connection ends owing no reply (Redis closed it while idle:
+        the next frame opens another); raise when it ends owing replies, or owes one
+        for longer than ``timeout_s``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.wait([link.lost], timeout=self._timeout_s / 2)
+            if link.lost.done():
+                if self._owed:
+                    raise link.lost.result()
+                return
+            if self._owed and loop.time() - self._progress > self._timeout_s:
+                raise PublishHungError(f"no reply to PUBLISH within {self._timeout_s:g} s")
+
+    def _write_queued(self) -> None:
+        """Write what the outbox holds, within the replies that may be owed."""
+        link = self._link
+        if link is None or not self._said_hello or not self.outbox or not self._link_up():
+            return
+        room = self._max_owed - len(self._owed)
+        if room <= 0 or self._owed_bytes >= self._max_owed_bytes:
+            return
+        batch = self.outbox.take(room, self._max_owed_bytes - self._owed_bytes)
+        if not self._owed:
+            self._progress = asyncio.get_running_loop().time()
+        command, channel = self._command, self._channel
+        link.write(b"".join(resp_command(command, channel(t).encode(), m) for t, m in batch))
+        self._owed.extend(batch)
+        self._owed_bytes += sum(len(message) for _, message in batch)
+
+    def _on_reply(self, link: _Link, reply: Any) -> None:
+        """Settle the oldest owed reply."""
+        if link is not self._link or not self._owed:
+            return  # a reply on a connection already given up
+        owed = self._owed.popleft()
+        self._progress = asyncio.get_running_loop().time()
+        if isinstance(owed, asyncio.Future):
+            if not owed.done():
+                owed.set_result(reply)
+            return
+        self._owed_bytes -= len(owed[1])
+        if isinstance(reply, hiredis.ReplyError):
+            self._refused(reply)
+        else:
+            self._refusing = False
+        if self.outbox:
+            self._write_queued()
+        elif not self._owed and self.outbox.dropped:
+            report_drops(self.outbox)
+
+    def _refused(self, reply: hiredis.ReplyError) -> None:
+        """Drop a frame Redis refused (retrying would not help); log the first of a run."""
+        self.outbox.count_dropped(1)
+        if not self._refusing:
+            logger.error("Redis refused a publish, dropping it (and any refused after): %s", reply)
+        self._refusing = True
+
+    def _fail(self, exc: BaseException) -> None:
+        """Give the connection up: unanswered frames back to the outbox, the backend told."""
+        frames = self._close()
+        self.outbox.put_back(frames)
+        self._on_failure(exc)
+
+    def _close(self) -> list[Frame]:
+        """Close the connection; return the frames it owed replies for, in order."""
+        link, self._link = self._link, None
+        self._said_hello = False
+        if link is not None:
+            link.close()
+        frames = [owed for owed in self._owed if not isinstance(owed, asyncio.Future)]
+        for owed in self._owed:
+            if isinstance(owed, asyncio.Future):
+                owed.cancel()
+        self._owed.clear()
+        self._owed_bytes = 0
+        return frames
