@@ -3,7 +3,9 @@
 The pipeline publisher (``RedisPublisher``) sends a batch and waits for its replies
 before the next: a frame queued meanwhile waits a round trip and a turn of the
 loop for a task that wakes to send it. Here ``put`` writes the frame to the socket
-at once and the replies are counted as they arrive, in order, on the same
+at once when no reply is owed, else at the next turn of the loop together with
+whatever else was queued meanwhile (one write, and one read for Redis, per turn
+under load), and the replies are counted as they arrive, in order, on the same
 connection; Redis applies the commands in the order written, and the connection
 is lean (hiredis parses the replies, no client object per batch).
 """
@@ -134,6 +136,7 @@ class StreamingPublisher:
         self._owed_bytes = 0
         self._progress = 0.0  # loop time of the last reply, or of the first owed frame
         self._refusing = False  # Redis refuses PUBLISH (an ACL): logged once per episode
+        self._flush: asyncio.Handle | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -149,12 +152,15 @@ class StreamingPublisher:
         discard_queued(self.outbox)
 
     def put(self, topic: str, message: bytes) -> None:
-        """Queue a frame and write it at once if the link allows; warn on the first drop."""
+        """Queue a frame and write it (at once when idle, else at the next turn of the
+        loop) if the link allows; warn on the first drop."""
         queue_frame(self.outbox, topic, message)
         if self._link is None:
             self._wake.set()
-        else:
+        elif not self._owed:
             self._write_queued()
+        elif self._flush is None:
+            self._flush = asyncio.get_running_loop().call_soon(self._write_queued)
 
     def wake(self) -> None:
         """Look at the outbox again: the link came up."""
@@ -226,6 +232,9 @@ class StreamingPublisher:
 
     def _write_queued(self) -> None:
         """Write what the outbox holds, within the replies that may be owed."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         link = self._link
         if link is None or not self._said_hello or not self.outbox or not self._link_up():
             return
