@@ -10,7 +10,6 @@ from typing import Any, ClassVar, Literal
 
 import redis.exceptions
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -24,7 +23,9 @@ from server.realtime.redis_publisher import (
     RedisPublisher,
     cancel_task,
 )
-from server.realtime.redis_stream import PublishHungError, StreamingPublisher, streams
+from server.realtime.redis_pubsub import NodePubSub, open_pubsub
+from server.realtime.redis_stream import PublishHungError, StreamingPublisher
+from server.realtime.resp import serves
 from server.realtime.topics import redis_channel, redis_channel_topic
 
 logger = logging.getLogger("server.realtime.redis")
@@ -90,7 +91,7 @@ class RedisBackend:
         self._on_message: MessageHandler | None = None
         self._on_reconnect: ReconnectHandler | None = None
         # One pub/sub connection (and the client owning it) per node, by node URL.
-        self._pubsubs: dict[str, tuple[Redis, PubSub]] = {}
+        self._pubsubs: dict[str, NodePubSub] = {}
         self._task: asyncio.Task[None] | None = None
         self._first_attempt: asyncio.Event | None = None
         self._up = False
@@ -166,7 +167,7 @@ class RedisBackend:
 
     def _new_publisher(self, outbox: Outbox) -> RedisPublisher | StreamingPublisher:
         """Build the publisher: streaming on one Redis over TCP, else a pipeline per batch."""
-        if self.STREAMING and streams(self._url):
+        if self.STREAMING and serves(self._url):
             return StreamingPublisher(
                 outbox,
                 self._channel,
@@ -203,12 +204,11 @@ class RedisBackend:
         """Group ``channels`` by the node that carries them: all on the one Redis."""
         return {self._url: set(channels)}
 
-    async def _send_request(self, pubsub: PubSub, kind: Request, channels: Collection[str]) -> None:
+    async def _send_request(
+        self, pubsub: NodePubSub, kind: Request, channels: Collection[str]
+    ) -> None:
         """Send SUBSCRIBE or UNSUBSCRIBE for ``channels`` on ``pubsub``."""
-        if kind == "subscribe":
-            await pubsub.subscribe(*channels)
-        else:
-            await pubsub.unsubscribe(*channels)
+        await pubsub.send(kind.upper(), list(channels))
 
     def _channel(self, topic: str) -> str:
         """Name the Redis channel of ``topic``."""
@@ -257,8 +257,7 @@ class RedisBackend:
             return  # The link went down: its loss released these waiters.
         try:
             for node, channels in self._route([channel for _, channel, _ in run]).items():
-                _, pubsub = self._pubsubs[node]
-                await self._send_request(pubsub, kind, channels)
+                await self._send_request(self._pubsubs[node], kind, channels)
         except self.link_errors as exc:
             self._lose_link(exc)  # Also releases the waiters.
         except Exception as exc:
@@ -369,21 +368,18 @@ class RedisBackend:
         """Replace the pubsubs with fresh, connected ones, one per node."""
         await self._close_pubsubs()
         for url in await self._node_urls():
-            # The supervisor owns resubscribing: redis-py reconnecting a pubsub on its
-            # own would hide the outage, and with it the messages the hub must catch up.
-            client = Redis.from_url(url, retry=Retry(NoBackoff(), 0), **self._client_options())
-            pubsub = client.pubsub()
-            self._pubsubs[url] = (client, pubsub)
+            pubsub = open_pubsub(url, self.client_name, self._client_options())
+            self._pubsubs[url] = pubsub
             # Connect now so the reader can block on the socket before any SUBSCRIBE.
-            await pubsub.connect()
+            async with asyncio.timeout(self._timeout_s):
+                await pubsub.connect()
 
     async def _close_pubsubs(self) -> None:
         """Close the pubsubs and their connections, if any."""
         pubsubs, self._pubsubs = self._pubsubs, {}
-        for client, pubsub in pubsubs.values():
+        for pubsub in pubsubs.values():
             try:
                 await pubsub.aclose()
-                await client.aclose()
             except Exception as exc:  # Cleanup after a failure must not kill the supervisor.
                 logger.debug("Closing a Redis pubsub failed: %r", exc)
 
@@ -395,7 +391,7 @@ class RedisBackend:
             while missing := self._topics - done:
                 channels = {self._channel(topic) for topic in missing}
                 for node, routed in self._route(channels).items():
-                    _, pubsub = self._pubsubs[node]
+                    pubsub = self._pubsubs[node]
                     await self._send_request(pubsub, "subscribe", routed)
                     await self._read_confirmations(pubsub, routed)
                 done |= missing
@@ -403,13 +399,13 @@ class RedisBackend:
             for node, routed in self._route(stale).items():
                 for channel in routed:
                     self._expect("unsubscribe", channel)
-                await self._send_request(self._pubsubs[node][1], "unsubscribe", routed)
+                await self._send_request(self._pubsubs[node], "unsubscribe", routed)
 
-    async def _read_confirmations(self, pubsub: PubSub, channels: set[str]) -> None:
+    async def _read_confirmations(self, pubsub: NodePubSub, channels: set[str]) -> None:
         """Read until every channel's subscription is confirmed, delivering what arrives."""
         waiting = set(channels)
         while waiting:
-            message = await pubsub.get_message(timeout=None)
+            message = await pubsub.get_message()
             if message is None:
                 continue
             self._dispatch(message)
@@ -441,7 +437,7 @@ class RedisBackend:
         """Read every node's pubsub until the link is marked lost, or one node fails or hangs."""
         now = asyncio.get_running_loop().time()
         readers = []
-        for _, pubsub in self._pubsubs.values():
+        for pubsub in self._pubsubs.values():
             live = Liveness(self._health_check_s, self._timeout_s, now)
             readers += [self._read_node(pubsub, live), self._watch_node(pubsub, live)]
         try:
@@ -451,7 +447,7 @@ class RedisBackend:
         finally:
             self._reading = None
 
-    async def _read_node(self, pubsub: PubSub, live: Liveness) -> None:
+    async def _read_node(self, pubsub: NodePubSub, live: Liveness) -> None:
         """Read and dispatch one node's messages until the link is lost.
 
         The read blocks without a deadline (a deadline per read cost a timer per
@@ -459,12 +455,12 @@ class RedisBackend:
         """
         clock = asyncio.get_running_loop().time
         while self._up:
-            message = await pubsub.get_message(timeout=None)
+            message = await pubsub.get_message()
             live.hear(clock())
             if message is not None:
                 self._dispatch(message)
 
-    async def _watch_node(self, pubsub: PubSub, live: Liveness) -> None:
+    async def _watch_node(self, pubsub: NodePubSub, live: Liveness) -> None:
         """PING a node whose link went quiet; give up on it when a PING goes unanswered."""
         clock = asyncio.get_running_loop().time
         while self._up:

@@ -8,13 +8,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis.exceptions
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from server.realtime.redis import LINK_ERRORS, Kind, RedisBackend, Request
+from server.realtime.redis_pubsub import NodePubSub
 
 # Besides a lost connection: the cluster is resharding, failing over or partly down.
 CLUSTER_LINK_ERRORS: tuple[type[BaseException], ...] = (
@@ -70,16 +70,15 @@ class RedisClusterBackend(RedisBackend):
             routed.setdefault(self._owners[_slot(channel)], set()).add(channel)
         return routed
 
-    async def _send_request(self, pubsub: PubSub, kind: Request, channels: Collection[str]) -> None:
+    async def _send_request(
+        self, pubsub: NodePubSub, kind: Request, channels: Collection[str]
+    ) -> None:
         """Send SSUBSCRIBE or SUNSUBSCRIBE, one command per hash slot as Redis demands."""
         by_slot: dict[int, list[str]] = {}
         for channel in channels:
             by_slot.setdefault(_slot(channel), []).append(channel)
         for group in by_slot.values():
-            if kind == "subscribe":
-                await pubsub.ssubscribe(*group)
-            else:
-                await pubsub.sunsubscribe(*group)
+            await pubsub.send("S" + kind.upper(), group)
 
     async def _read_slot_map(self) -> list[str]:
         """Ask the seeds, then the masters known so far, which master owns each slot."""

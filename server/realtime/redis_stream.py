@@ -19,8 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import hiredis
-import redis.exceptions
-from redis.asyncio.connection import parse_url
 
 from server.realtime.outbox import Frame, Outbox
 from server.realtime.redis_publisher import (
@@ -31,6 +29,7 @@ from server.realtime.redis_publisher import (
     queue_frame,
     report_drops,
 )
+from server.realtime.resp import RespLink, open_link, resp_command
 
 logger = logging.getLogger("server.realtime.redis")
 
@@ -44,56 +43,6 @@ _RETRY_GUARD_S = 0.05
 
 class PublishHungError(TimeoutError):
     """Redis took frames and stopped answering them."""
-
-
-def resp_command(*args: bytes) -> bytes:
-    """Encode one command in RESP (an array of bulk strings)."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(parts)
-
-
-def streams(url: str) -> bool:
-    """Tell whether ``url`` is one this publisher serves: plain TCP (``redis://``)."""
-    return url.startswith("redis://")
-
-
-class _Link(asyncio.Protocol):
-    """A RESP connection handing each reply, in order, to ``on_reply``; ``lost`` is
-    resolved with the reason it failed."""
-
-    def __init__(self, on_reply: Callable[[_Link, Any], None]) -> None:
-        self._on_reply = on_reply
-        self._reader = hiredis.Reader()
-        self.transport: asyncio.Transport | None = None
-        self.lost: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
-
-    def data_received(self, data: bytes) -> None:
-        self._reader.feed(data)
-        try:
-            while (reply := self._reader.gets()) is not False:
-                self._on_reply(self, reply)
-        except hiredis.ProtocolError as exc:
-            self._fail(redis.exceptions.ConnectionError(f"bad reply from Redis: {exc}"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(exc or redis.exceptions.ConnectionError("Redis closed the connection"))
-
-    def _fail(self, exc: BaseException) -> None:
-        if not self.lost.done():
-            self.lost.set_result(exc)
-
-    def write(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
 
 
 class StreamingPublisher:
@@ -121,7 +70,7 @@ class StreamingPublisher:
     ) -> None:
         self.outbox = outbox
         self._channel = channel
-        self._address: dict[str, Any] = dict(parse_url(url))
+        self._url = url
         self._client_name = client_name
         self._timeout_s = timeout_s
         self._link_up = link_up
@@ -129,10 +78,8 @@ class StreamingPublisher:
         self._command = command.encode()
         self._max_owed = min(INFLIGHT_MAX_FRAMES, outbox.max_frames)
         self._max_owed_bytes = min(INFLIGHT_MAX_BYTES, outbox.max_bytes)
-        self._link: _Link | None = None
-        self._said_hello = False  # frames wait until AUTH and SELECT are answered
-        # What each owed reply answers, in order: a frame, or a hand-shake command's future.
-        self._owed: deque[Frame | asyncio.Future[Any]] = deque()
+        self._link: RespLink | None = None
+        self._owed: deque[Frame] = deque()  # the frames written and not yet answered, in order
         self._owed_bytes = 0
         self._progress = 0.0  # loop time of the last reply, or of the first owed frame
         self._refusing = False  # Redis refuses PUBLISH (an ACL): logged once per episode
@@ -188,35 +135,14 @@ class StreamingPublisher:
                 self._fail(exc)
             await asyncio.sleep(_RETRY_GUARD_S)  # the backend's own back-off paces reconnects
 
-    async def _connect(self) -> _Link:
-        """Open the connection and say who we are (and AUTH, SELECT as the URL asks)."""
-        loop = asyncio.get_running_loop()
-        address = self._address
-        host, port = address.get("host", "localhost"), address.get("port", 6379)
-        _, link = await loop.create_connection(lambda: _Link(self._on_reply), host, port)
+    async def _connect(self) -> RespLink:
+        """Open the connection; from now on frames are written to it."""
+        link = await open_link(self._url, self._client_name)
+        link.on_reply = self._on_reply
         self._link = link
-        hello: list[tuple[bytes, ...]] = [(b"CLIENT", b"SETNAME", self._client_name.encode())]
-        if address.get("password"):
-            user = (address["username"].encode(),) if address.get("username") else ()
-            hello.insert(0, (b"AUTH", *user, address["password"].encode()))
-        if address.get("db"):
-            hello.append((b"SELECT", str(address["db"]).encode()))
-        replies: list[asyncio.Future[Any]] = []
-        for command in hello:
-            replies.append(loop.create_future())
-            self._owed.append(replies[-1])
-            link.write(resp_command(*command))
-        for command, reply in zip(hello, replies, strict=True):
-            await asyncio.wait([reply, link.lost], return_when=asyncio.FIRST_COMPLETED)
-            if link.lost.done():
-                raise link.lost.result()
-            if isinstance(result := reply.result(), hiredis.ReplyError):
-                name = command[0].decode()
-                raise redis.exceptions.ConnectionError(f"Redis refused {name}: {result}")
-        self._said_hello = True
         return link
 
-    async def _watch(self, link: _Link) -> None:
+    async def _watch(self, link: RespLink) -> None:
         """Return when the connection ends owing no reply (Redis closed it while idle:
         the next frame opens another); raise when it ends owing replies, or owes one
         for longer than ``timeout_s``."""
@@ -236,7 +162,7 @@ class StreamingPublisher:
             self._flush.cancel()
             self._flush = None
         link = self._link
-        if link is None or not self._said_hello or not self.outbox or not self._link_up():
+        if link is None or not self.outbox or not self._link_up():
             return
         room = self._max_owed - len(self._owed)
         if room <= 0 or self._owed_bytes >= self._max_owed_bytes:
@@ -248,26 +174,22 @@ class StreamingPublisher:
         link.write(b"".join(resp_command(command, channel(t).encode(), m) for t, m in batch))
         self._owed.extend(batch)
         self._owed_bytes += sum(len(message) for _, message in batch)
+        if not self.outbox and self.outbox.dropped:  # drained: the episode is over
+            report_drops(self.outbox)
 
-    def _on_reply(self, link: _Link, reply: Any) -> None:
+    def _on_reply(self, link: RespLink, reply: Any) -> None:
         """Settle the oldest owed reply."""
         if link is not self._link or not self._owed:
             return  # a reply on a connection already given up
-        owed = self._owed.popleft()
+        _, message = self._owed.popleft()
         self._progress = asyncio.get_running_loop().time()
-        if isinstance(owed, asyncio.Future):
-            if not owed.done():
-                owed.set_result(reply)
-            return
-        self._owed_bytes -= len(owed[1])
+        self._owed_bytes -= len(message)
         if isinstance(reply, hiredis.ReplyError):
             self._refused(reply)
         else:
             self._refusing = False
         if self.outbox:
             self._write_queued()
-        elif not self._owed and self.outbox.dropped:
-            report_drops(self.outbox)
 
     def _refused(self, reply: hiredis.ReplyError) -> None:
         """Drop a frame Redis refused (retrying would not help); log the first of a run."""
@@ -285,13 +207,9 @@ class StreamingPublisher:
     def _close(self) -> list[Frame]:
         """Close the connection; return the frames it owed replies for, in order."""
         link, self._link = self._link, None
-        self._said_hello = False
         if link is not None:
             link.close()
-        frames = [owed for owed in self._owed if not isinstance(owed, asyncio.Future)]
-        for owed in self._owed:
-            if isinstance(owed, asyncio.Future):
-                owed.cancel()
+        frames = list(self._owed)
         self._owed.clear()
         self._owed_bytes = 0
         return frames
