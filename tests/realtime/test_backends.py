@@ -322,6 +322,19 @@ async def _pipe(
         sink.close()
 
 
+async def watched(
+    start_redis: StartRedis, url: str, observer_url: str, first: bytes, **options: Any
+) -> tuple[RedisBackend, Inbox, Inbox]:
+    """Start a backend on ``url`` and an observer on ``observer_url`` subscribed to
+    TOPIC; return them once the observer saw ``first``, published by the backend."""
+    backend, inbox = await start_redis(url, **options)
+    observer, seen = await start_redis(observer_url)
+    await observer.subscribe(TOPIC)
+    await backend.publish(TOPIC, first)
+    await wait_for(lambda: seen.of(TOPIC) == [first], "the first message")
+    return backend, inbox, seen
+
+
 @contextlib.asynccontextmanager
 async def acl_user(admin: Redis, prefix: str, rules: str) -> AsyncIterator[tuple[str, str]]:
     """Create a Redis user with ``rules`` (all channels and keys) for the block."""
@@ -636,11 +649,8 @@ class TestRedisOutages:
         self, redis_url: str, proxy: Proxy, start_redis: StartRedis
     ) -> None:
         # A long timeout: the held replies must not count as a hang here.
-        backend, _ = await start_redis(proxied(redis_url, proxy.port), timeout_s=60)
-        observer, seen = await start_redis(redis_url)
-        await observer.subscribe(TOPIC)
-        await backend.publish(TOPIC, b"first")
-        await wait_for(lambda: seen.of(TOPIC) == [b"first"], "the first message")
+        url = proxied(redis_url, proxy.port)
+        backend, _, seen = await watched(start_redis, url, redis_url, b"first", timeout_s=60)
 
         proxy.replying.clear()  # Redis runs each PUBLISH; its reply waits in the proxy
         sent = [b"first"]
@@ -660,13 +670,9 @@ class TestRedisOutages:
         self, redis_url: str, proxy: Proxy, start_redis: StartRedis
     ) -> None:
         # The reader pings too seldom to notice: only the owed replies can tell.
-        backend, inbox = await start_redis(
-            proxied(redis_url, proxy.port), timeout_s=0.3, health_check_s=60, retry_max_s=0.2
-        )
-        observer, seen = await start_redis(redis_url)
-        await observer.subscribe(TOPIC)
-        await backend.publish(TOPIC, b"warm up")
-        await wait_for(lambda: seen.of(TOPIC) == [b"warm up"], "the first message")
+        url = proxied(redis_url, proxy.port)
+        options = {"timeout_s": 0.3, "health_check_s": 60, "retry_max_s": 0.2}
+        backend, inbox, seen = await watched(start_redis, url, redis_url, b"warm up", **options)
 
         proxy.replying.clear()
         await backend.publish(TOPIC, b"unanswered")
@@ -684,11 +690,7 @@ class TestRedisOutages:
     async def test_a_publish_connection_closed_while_idle_is_replaced_quietly(
         self, redis_url: str, admin: Redis, start_redis: StartRedis
     ) -> None:
-        backend, inbox = await start_redis(redis_url)
-        observer, seen = await start_redis(redis_url)
-        await observer.subscribe(TOPIC)
-        await backend.publish(TOPIC, b"before")
-        await wait_for(lambda: seen.of(TOPIC) == [b"before"], "the first message")
+        backend, inbox, seen = await watched(start_redis, redis_url, redis_url, b"before")
 
         # As Redis's idle `timeout` would: nothing was owed, so nothing is in doubt.
         assert await kill_links(admin, backend.client_name, "normal", "publish") == 1
@@ -703,11 +705,7 @@ class TestRedisOutages:
     ) -> None:
         async with acl_user(admin, prefix, "+@all") as (user, password):
             url = as_user(redis_url, user, password, db=3)
-            backend, _ = await start_redis(url)
-            observer, seen = await start_redis(redis_url)
-            await observer.subscribe(TOPIC)
-            await backend.publish(TOPIC, b"signed in")
-            await wait_for(lambda: seen.of(TOPIC) == [b"signed in"], "the message")
+            backend, _, _ = await watched(start_redis, url, redis_url, b"signed in")
             links = [
                 c
                 for c in await admin.client_list(_type="normal")
