@@ -90,7 +90,7 @@ class RedisBackend:
         self.publisher = self._new_publisher(Outbox(queue_max_frames, queue_max_bytes))
         self._on_message: MessageHandler | None = None
         self._on_reconnect: ReconnectHandler | None = None
-        # One pub/sub connection (and the client owning it) per node, by node URL.
+        # One pub/sub connection per node, by node URL.
         self._pubsubs: dict[str, NodePubSub] = {}
         self._task: asyncio.Task[None] | None = None
         self._first_attempt: asyncio.Event | None = None
