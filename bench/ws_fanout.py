@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import math
@@ -617,6 +618,39 @@ async def gc_pauses(session: aiohttp.ClientSession, server: Server) -> dict[str,
     return pauses
 
 
+class LoadCollections:
+    """Count this process's own collections (the devices'): a full one stalls every
+    device's receive, and shows in the latency as if the server were slow."""
+
+    def __init__(self) -> None:
+        self._pauses = self._empty()
+        self._started = 0.0
+
+    @staticmethod
+    def _empty() -> dict[str, dict[str, Any]]:
+        return {str(g): {"count": 0, "ms": 0.0} for g in range(3)}
+
+    def __enter__(self) -> LoadCollections:
+        gc.callbacks.append(self._observe)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self._observe)
+
+    def _observe(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        entry = self._pauses[str(info["generation"])]
+        entry["count"] += 1
+        entry["ms"] = round(entry["ms"] + (time.perf_counter() - self._started) * 1000, 1)
+
+    def take(self) -> dict[str, dict[str, Any]]:
+        """Return the collections since the last call, and start counting afresh."""
+        pauses, self._pauses = self._pauses, self._empty()
+        return pauses
+
+
 def gc_between(before: dict[str, list[float]], after: dict[str, list[float]]) -> dict[str, Any]:
     """Return the collections between two readings: count and ms, per generation."""
     return {
@@ -902,11 +936,14 @@ async def run_mode(cfg: Config, mode: str) -> dict[str, Any]:
         fleet = Fleet()
         stack.push_async_callback(fleet.close)
         result["memory"] = await measure_memory(fleet, session, server, cfg, secret)
+        load_gc = stack.enter_context(LoadCollections())
         gc_start = await gc_pauses(session, server)
         result["throughput"] = await throughput_phase(cfg, senders, server, fleet)
+        result["throughput"]["load_gc"] = load_gc.take()
         gc_mid = await gc_pauses(session, server)
         rate = cfg.rate or result["throughput"]["mutations_per_s"] / 2
         result["latency"] = await latency_phase(cfg, senders, fleet, rate)
+        result["latency"]["load_gc"] = load_gc.take()
         result["throughput"]["server_gc"] = gc_between(gc_start, gc_mid)
         result["latency"]["server_gc"] = gc_between(gc_mid, await gc_pauses(session, server))
         result["device_closes"] = fleet.tally.closes
@@ -952,6 +989,8 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("server CPU us/mutation", f"{t['server_cpu_us_per_mutation']}"),
         ("server GC full / all: n, ms (throughput)", gc_summary(t.get("server_gc", {}))),
         ("server GC full / all: n, ms (latency)", gc_summary(lat.get("server_gc", {}))),
+        ("load GC full / all: n, ms (throughput)", gc_summary(t.get("load_gc", {}))),
+        ("load GC full / all: n, ms (latency)", gc_summary(lat.get("load_gc", {}))),
         ("PostgreSQL+Redis CPU us/mutation", f"{t['pg_redis_cpu_us_per_mutation']}"),
         ("machine CPU busy % (throughput)", f"{t['machine_cpu_busy_pct']}"),
         ("CPU s: load gen / other procs", f"{t['load_cpu_s']} / {t['unattributed_cpu_s']}"),
