@@ -23,6 +23,7 @@ from server.realtime.backend import FanoutBackend
 from server.realtime.memory import InProcessBackend
 from server.realtime.redis import TASK_NAME, RedisBackend
 from server.realtime.redis_cluster import RedisClusterBackend
+from server.realtime.redis_pubsub import ClientPubSub, PubSubLink
 from server.realtime.topics import redis_channel
 
 if TYPE_CHECKING:
@@ -734,6 +735,35 @@ class TestRedisOutages:
             assert backend.healthy()  # a refusal is no outage: the link stays up
             await observer.publish(TOPIC, b"sentinel")
             await wait_for(lambda: seen.of(TOPIC) == [b"sentinel"], "the sentinel")
+
+    @pytest.mark.parametrize("kind", [PubSubLink, ClientPubSub])
+    async def test_a_node_pubsub_subscribes_reads_pings_and_closes(
+        self, redis_url: str, admin: Redis, prefix: str, kind: type
+    ) -> None:
+        # Both node connections: the lean one (redis://) and redis-py's, which the
+        # backend takes for rediss:// and unix:// URLs.
+        name = f"{prefix}-node"
+        pubsub = PubSubLink(redis_url, name) if kind is PubSubLink else ClientPubSub(redis_url, {})
+        channel = f"{prefix}:c"
+        await pubsub.connect()
+        try:
+            await pubsub.send("SUBSCRIBE", [channel])
+            confirmed = await pubsub.get_message()
+            assert confirmed is not None
+            assert (confirmed["type"], confirmed["channel"]) == ("subscribe", channel.encode())
+            await admin.publish(channel, b"hello")
+            message = await pubsub.get_message()
+            assert message is not None
+            assert (message["type"], message["data"]) == ("message", b"hello")
+            await pubsub.ping()
+            pong = await pubsub.get_message()
+            assert pong is not None
+            assert pong["type"] == "pong"
+            if kind is PubSubLink:  # the lean one names itself (CLIENT SETNAME)
+                links = await admin.client_list(_type="pubsub")
+                assert [c["cmd"] for c in links if c["name"] == name] == ["ping"]
+        finally:
+            await pubsub.aclose()
 
     async def test_hung_redis_is_noticed_and_the_link_comes_back(
         self, redis_url: str, admin: Redis, prefix: str, proxy: Proxy, start_redis: StartRedis
