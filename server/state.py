@@ -17,6 +17,7 @@ from server.protocol.admission import Admission
 from server.protocol.checks import CheckSchedule
 from server.protocol.limits import ConnectLimiter, IpNetwork
 from server.protocol.ticks import Ticker
+from server.protocol.upgrades import UpgradeGate
 from server.realtime.hub import Hub
 from server.settings import Settings
 
@@ -41,6 +42,7 @@ class AppState:
     exports: ExportSlots
     admission: Admission
     connections: set[Connection] = field(default_factory=set)
+    upgrades: UpgradeGate = field(default_factory=UpgradeGate)
     # When each connection next needs the keepalive sweep.
     checks: CheckSchedule[Connection] = field(default_factory=CheckSchedule)
     shutting_down: bool = False

@@ -61,6 +61,7 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
             "too many new connections from this address",
             {"retry_after_ms": ms},
         )
+    await state.upgrades.wait()  # a herd's upgrades start a slice per turn of the loop
     # The guard refuses larger messages first (with a close that reaches a sending
     # client); aiohttp refuses a message of its max_msg_size, hence the byte more.
     ws = GreetingResponse(
