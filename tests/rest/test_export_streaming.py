@@ -104,6 +104,17 @@ def dechunk(body: bytes) -> tuple[bytes, bool]:
     return b"".join(out), False
 
 
+async def exports_end(server) -> None:
+    """Wait until the server saw its stalled clients go and ended their exports.
+
+    A client that closes is noticed at the server's next write; the test must not
+    end first, or the server's shutdown cancels the export mid-read, and with
+    SQLite the cancelled read's connection can hang in aiosqlite's close.
+    """
+    slots = server.server.app[STATE].exports
+    await until(lambda: slots.running() == 0, timeout=5.0)
+
+
 def server_transport(client, local: Any) -> asyncio.Transport:
     """Find the server side of the connection whose client end is ``local``."""
     for handler in client.server.runner.server.connections:
@@ -158,6 +169,7 @@ async def test_a_user_runs_two_exports_at_once_not_three(client, token, heavy):
     await other.read()
     for raw in stalled:
         raw.close()
+    await exports_end(client)
 
 
 async def test_the_instance_limit_counts_every_user(start_server, token):
@@ -172,6 +184,7 @@ async def test_the_instance_limit_counts_every_user(start_server, token):
     assert response.status == 429
     assert (await response.json())["error"]["details"] == {"limit": 1, "scope": "instance"}
     raw.close()
+    await exports_end(server)
 
 
 async def test_a_failure_after_the_headers_cuts_the_body(client, token, monkeypatch):
