@@ -26,8 +26,8 @@ from server.errors import ApiError
 from server.settings import Settings
 from server.storage.db import Database, Tx, lost_race
 from server.storage.events import (
-    Insert,
     NewEvent,
+    Put,
     RowWrite,
     StaleRowError,
     append_batch,
@@ -187,11 +187,12 @@ class Mutation:
         ident: str,
         values: dict[str, Any],
         version: int | None = None,
-        inserts: tuple[Insert, ...] = (),
+        puts: tuple[Put, ...] = (),
     ) -> None:
         """Write a row's ``values`` (its version bumped) with the events, as the last write;
         with ``version``, only while the row still has it (else ``StaleRowError``);
-        ``inserts``: rows of other tables written with it.
+        ``puts``: rows of other tables put with it (inserted, or replacing the row
+        under their primary key).
 
         Nothing the mutation reads afterwards sees it: it goes out when the events
         are appended, in the same statement on PostgreSQL (one round trip for the
@@ -199,7 +200,7 @@ class Mutation:
         """
         if self._last_write is not None:
             raise RuntimeError("a mutation has one last write")
-        self._last_write = RowWrite(table, ident, values, version, inserts)
+        self._last_write = RowWrite(table, ident, values, version, puts)
 
     async def flush(self) -> None:
         """Write the last row, append the queued events (one batch per topic), store the

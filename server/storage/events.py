@@ -16,7 +16,7 @@ from server.clock import iso_ms
 from server.storage import driver
 from server.storage.driver import on_driver
 from server.storage.ops import OpAlreadyAppliedError, OpRecord, is_op_taken, record_op
-from server.storage.rows import rows_one_of, update_row
+from server.storage.rows import put_row, replaced_columns, rows_one_of, update_row
 from server.storage.tables import events, topic_heads
 
 # PostgreSQL bumps the head and writes the event in one round trip; the frame's
@@ -53,27 +53,28 @@ class StaleRowError(Exception):
     """A row read at one version was written meanwhile: read it again and redo the change."""
 
 
-# A row another table gains with the write: its table and values.
-Insert = tuple[Table, dict[str, Any]]
-# The shape of an Insert, which the statement's text follows.
-InsertShape = tuple[Table, tuple[str, ...]]
+# A row of another table put with the write (inserted, or replacing the row under
+# its primary key): its table and values.
+Put = tuple[Table, dict[str, Any]]
+# The shape of a Put, which the statement's text follows.
+PutShape = tuple[Table, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class RowWrite:
     """A row's changed fields, written with its version bumped (``Mutation.write_last``);
-    with ``version``, only while the row still has it. ``inserts`` are rows written
-    with it, only when it is (a timer's history entry)."""
+    with ``version``, only while the row still has it. ``puts`` are rows of other
+    tables put with it, only when it is written (a timer's history entry)."""
 
     table: Table
     ident: str
     values: dict[str, Any]
     version: int | None = None
-    inserts: tuple[Insert, ...] = ()
+    puts: tuple[Put, ...] = ()
 
-    def insert_shapes(self) -> tuple[InsertShape, ...]:
-        """Return each insert's table and columns."""
-        return tuple((table, tuple(values)) for table, values in self.inserts)
+    def put_shapes(self) -> tuple[PutShape, ...]:
+        """Return each put's table and columns."""
+        return tuple((table, tuple(values)) for table, values in self.puts)
 
 
 @functools.cache
@@ -82,11 +83,11 @@ def _write_and_append_pg(
     keys: tuple[str, ...],
     checked: bool,
     with_op: bool,
-    inserts: tuple[InsertShape, ...] = (),
+    puts: tuple[PutShape, ...] = (),
 ) -> Any:
-    """Build the statement that writes a row (with its inserts, and the op's reply) and
+    """Build the statement that writes a row (with its puts, and the op's reply) and
     appends one event."""
-    for target, columns in ((table, keys), *inserts):
+    for target, columns in ((table, keys), *puts):
         unknown = set(columns) - set(target.c.keys())
         if unknown:
             raise ValueError(f"{target.name} has no column {sorted(unknown)}")
@@ -96,11 +97,14 @@ def _write_and_append_pg(
         _WRITTEN.format(table=table.name, sets=sets, where=where),
         _HEAD.format(source="FROM written"),
     ]
-    for index, (target, columns) in enumerate(inserts):
+    for index, (target, columns) in enumerate(puts):
         values = ", ".join(f":i{index}_{column}" for column in columns)
+        keys_of = ", ".join(target.primary_key.columns.keys())
+        replaced = ", ".join(f"{name} = EXCLUDED.{name}" for name in replaced_columns(target))
         parts.append(
-            f"insert_{index} AS (INSERT INTO {target.name} ({', '.join(columns)})"
-            f" SELECT {values} FROM written)"
+            f"put_{index} AS (INSERT INTO {target.name} ({', '.join(columns)})"
+            f" SELECT {values} FROM written"
+            f" ON CONFLICT ({keys_of}) DO UPDATE SET {replaced})"
         )
     if with_op:
         parts.append(_OP)
@@ -112,7 +116,7 @@ def _write_params(write: RowWrite, op: OpRecord | None) -> dict[str, Any]:
     params.update(w_id=write.ident, w_version=write.version)
     if write.version is None:
         del params["w_version"]
-    for index, (_table, values) in enumerate(write.inserts):
+    for index, (_table, values) in enumerate(write.puts):
         params.update({f"i{index}_{column}": value for column, value in values.items()})
     if op is not None:
         params.update({f"o_{key}": value for key, value in op.params().items()})
@@ -232,7 +236,7 @@ async def _append_one(
         return seq, prefix + str(seq).encode() + suffix
     keys = tuple(write.values)
     checked, with_op = write.version is not None, op is not None
-    stmt = _write_and_append_pg(write.table, keys, checked, with_op, write.insert_shapes())
+    stmt = _write_and_append_pg(write.table, keys, checked, with_op, write.put_shapes())
     params.update(_write_params(write, op))
     try:
         written = await _returned_seq(conn, stmt, params)
@@ -260,8 +264,8 @@ async def apply_write(conn: AsyncConnection, write: RowWrite | None) -> None:
         return
     if not await update_row(conn, write.table, write.ident, write.values, write.version):
         raise StaleRowError(write.ident)
-    for table, values in write.inserts:
-        await conn.execute(table.insert(), values)
+    for table, values in write.puts:
+        await put_row(conn, table, values)
 
 
 async def record_reply(conn: AsyncConnection, op: OpRecord | None) -> None:

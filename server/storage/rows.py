@@ -18,6 +18,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -112,6 +113,26 @@ async def owned_ids(
 async def insert_row(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> None:
     """Insert one row."""
     await conn.execute(insert(table).values(**values))
+
+
+def replaced_columns(table: Table) -> list[str]:
+    """Return the columns a put replaces: every one outside the primary key."""
+    keys = set(table.primary_key.columns.keys())
+    return [column.name for column in table.columns if column.name not in keys]
+
+
+@functools.cache
+def _put_statement(dialect: str, table: Table) -> Any:
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    replaced = {name: stmt.excluded[name] for name in replaced_columns(table)}
+    return stmt.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns.keys()), set_=replaced
+    )
+
+
+async def put_row(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> None:
+    """Insert one row (every column), or replace the row under its primary key."""
+    await conn.execute(_put_statement(conn.dialect.name, table), values)
 
 
 @functools.cache

@@ -88,16 +88,18 @@ timers = Table(
     Index(None, "owner_id", "visibility"),
 )
 
-# A timer's pauses and resumes, a row each (``entry`` is its JSON object): the
-# newest HISTORY_MAX are the timer's ``pause_history``. Kept apart from the timer
-# so a pause writes one small row, not the whole history again with the timer's.
+# A timer's newest pauses and resumes, a row each (``entry`` is its JSON object):
+# the timer's ``pause_history``. Kept apart from the timer so a pause writes one
+# small row, not the whole history again with the timer's. Entry n of the timer's
+# ``history_n`` sits in ``slot`` n modulo HISTORY_MAX and replaces the entry there
+# (a ring: no row is deleted, the table does not grow with use).
 timer_history = Table(
     "timer_history",
     metadata,
     Column("timer_id", String(36), ForeignKey("timers.id", ondelete="CASCADE"), nullable=False),
-    Column("n", Integer, nullable=False),
+    Column("slot", Integer, nullable=False),
     Column("entry", Text, nullable=False),
-    PrimaryKeyConstraint("timer_id", "n"),
+    PrimaryKeyConstraint("timer_id", "slot"),
 )
 
 # The per-topic head: one row per topic, bumped in the writer's transaction, so

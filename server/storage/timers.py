@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.storage.rows import one_of, run_prebuilt
+from server.storage.rows import one_of, put_row, run_prebuilt
 from server.storage.tables import timer_history, timers
 
 ACTIVE = ("RUNNING", "PAUSED")
@@ -44,19 +44,9 @@ async def update_timer(conn: AsyncConnection, timer_id: str, values: dict[str, A
     await conn.execute(_UPDATE, {**values, "b_id": timer_id})
 
 
-async def insert_history(conn: AsyncConnection, entry: dict[str, Any]) -> None:
-    """Append an entry to a timer's history (``timer_history`` values)."""
-    await conn.execute(insert(timer_history).values(**entry))
-
-
-_PRUNE_HISTORY = delete(timer_history).where(
-    timer_history.c.timer_id == bindparam("b_id"), timer_history.c.n <= bindparam("b_upto")
-)
-
-
-async def prune_history(conn: AsyncConnection, timer_id: str, keep_after: int) -> None:
-    """Delete a timer's history entries numbered ``keep_after`` or below."""
-    await run_prebuilt(conn, _PRUNE_HISTORY, {"b_id": timer_id, "b_upto": keep_after})
+async def put_history(conn: AsyncConnection, entry: dict[str, Any]) -> None:
+    """Write an entry of a timer's history into its slot (``timer_history`` values)."""
+    await put_row(conn, timer_history, entry)
 
 
 def history_counts(rows: Iterable[Any]) -> dict[str, int]:
@@ -65,23 +55,24 @@ def history_counts(rows: Iterable[Any]) -> dict[str, int]:
 
 
 async def read_histories(
-    conn: AsyncConnection, counts: Mapping[str, int], newest: int
+    conn: AsyncConnection, counts: Mapping[str, int], slots: int
 ) -> dict[str, str]:
-    """Return the ``newest`` history entries of each timer as a JSON array, oldest first,
-    by timer id (``counts``: each timer's ``history_n``; a timer with none gets ``[]``)."""
-    found: dict[str, list[str]] = {ident: [] for ident, n in counts.items() if n}
+    """Return each timer's history entries as a JSON array, oldest first, by timer id
+    (``counts``: each timer's ``history_n``; ``slots``: the ring's size, entry n being
+    in slot n modulo it; a timer with none gets ``[]``)."""
+    found: dict[str, list[tuple[int, str]]] = {ident: [] for ident, n in counts.items() if n}
     if found:
-        # Below the newest of the timer with fewest entries: pruning bounds the excess.
-        lowest = min(n for n in counts.values() if n) - newest
-        stmt = (
-            select(timer_history.c.timer_id, timer_history.c.entry)
-            .where(one_of(conn, timer_history.c.timer_id, found), timer_history.c.n > lowest)
-            .order_by(timer_history.c.timer_id, timer_history.c.n)
+        stmt = select(timer_history.c.timer_id, timer_history.c.slot, timer_history.c.entry).where(
+            one_of(conn, timer_history.c.timer_id, found)
         )
-        for timer_id, entry in (await conn.execute(stmt)).all():
-            found[timer_id].append(entry)
+        for timer_id, slot, entry in (await conn.execute(stmt)).all():
+            # The oldest kept entry is in the slot after the newest's.
+            age = (slot - counts[timer_id] - 1) % slots
+            found[timer_id].append((age, entry))
     histories = dict.fromkeys(counts, "[]")
-    histories.update({i: "[" + ",".join(entries[-newest:]) + "]" for i, entries in found.items()})
+    histories.update(
+        {i: "[" + ",".join(entry for _, entry in sorted(kept)) + "]" for i, kept in found.items()}
+    )
     return histories
 
 

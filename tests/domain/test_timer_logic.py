@@ -48,7 +48,8 @@ def changed(row: dict, transition, now: int, entries: list[str]) -> dict:
     entry = logic.history_entry(row, changes, now)
     if entry is not None:
         assert entry["timer_id"] == row["id"]
-        assert entry["n"] == len(entries) + 1 == changes["history_n"]
+        assert changes["history_n"] == len(entries) + 1
+        assert entry["slot"] == changes["history_n"] % logic.HISTORY_MAX
         entries.append(entry["entry"])
     return {**row, **changes}
 
@@ -112,17 +113,14 @@ def test_tick_entry_reports_overtime():
     }
 
 
-def test_pruning_keeps_the_newest_entries_and_bounds_the_rest():
-    row, entries, kept = running(now=0), [], {}
-    for i in range(4 * logic.PRUNE_EVERY + logic.HISTORY_MAX + 3):
-        change = logic.pause if row["status"] == logic.RUNNING else logic.resume
-        row = changed(row, change, 10 * i + 1, entries)
-        kept[row["history_n"]] = entries[-1]
-        keep_after = logic.prune_below(row)
-        if keep_after is not None:
-            kept = {n: e for n, e in kept.items() if n > keep_after}
-        newest = [kept[n] for n in sorted(kept)][-logic.HISTORY_MAX :]
-        assert newest == entries[-logic.HISTORY_MAX :]
-        assert len(kept) < logic.HISTORY_MAX + logic.PRUNE_EVERY
-    assert logic.prune_below({"history_n": logic.HISTORY_MAX}) is None  # nothing beyond yet
-    assert logic.prune_below({"status": logic.COMPLETED}) is None  # no entry, no pruning
+def test_the_ring_of_slots_holds_the_newest_entries():
+    row, entries, slots = running(now=0), [], {}
+    for now in range(1, 2 * logic.HISTORY_MAX + 4):
+        changes = (logic.pause if row["status"] == logic.RUNNING else logic.resume)(row, now)
+        entry = logic.history_entry(row, changes, now)
+        slots[entry["slot"]] = entry["entry"]  # as storage puts it: replacing the slot's
+        entries.append(entry["entry"])
+        row = {**row, **changes}
+        assert len(slots) == min(len(entries), logic.HISTORY_MAX)
+        assert sorted(slots.values()) == sorted(entries[-logic.HISTORY_MAX :])
+    assert logic.history_entry(row, {"status": logic.COMPLETED}, 0) is None  # no entry

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 
 import pytest
 from sqlalchemy import func, select
 
-from server.domain.timers.logic import HISTORY_MAX, PRUNE_EVERY
+from server.domain.timers.logic import HISTORY_MAX
 from server.state import STATE
 from server.storage.tables import events, timer_history, timers
 from tests.wsclient import new_op
@@ -211,7 +212,9 @@ async def test_list_pages_newest_first_with_a_cursor(device):
     second = await dev.ok("timer.list", {"limit": 2, "cursor": first["next_cursor"]})
     third = await dev.ok("timer.list", {"limit": 2, "cursor": second["next_cursor"]})
     titles = [t["title"] for page in (first, second, third) for t in page["items"]]
-    assert titles == ["4", "3", "2", "1", "0"]
+    # Newest first; timers started in the same millisecond by id, descending.
+    newest = sorted(made, key=lambda t: (t["created_at"], t["id"]), reverse=True)
+    assert titles == [t["title"] for t in newest]
     assert third["next_cursor"] is None
     assert {t["id"] for t in made} == {
         t["id"] for page in (first, second, third) for t in page["items"]
@@ -263,22 +266,46 @@ async def test_single_running_timer_pauses_the_other(start_server, token):
     await dev.close()
 
 
-async def history_rows(client, timer_id: str) -> list[int]:
-    """Return the numbers of the history rows stored for a timer."""
+async def test_single_running_timer_histories_keep_their_newest_entries(start_server, token):
+    from tests.wsclient import Device
+
+    server = await start_server(single_running_timer=True)
+    dev = await Device.connect(server, token())
+    first = await dev.ok("timer.start", {"allocated_ms": 3_600_000})
+    second = await dev.ok("timer.start", {"allocated_ms": 3_600_000})
+    for i in range(HISTORY_MAX + 3):  # each resume pauses the other: both rings wrap
+        await dev.ok("timer.resume", {"id": (first if i % 2 == 0 else second)["id"]})
+    for timer in (await dev.ok("timer.active"))["items"]:
+        shown = timer["pause_history"]
+        actions = [e["action"] for e in shown]
+        assert len(shown) == HISTORY_MAX
+        assert all(a != b for a, b in itertools.pairwise(actions))
+        assert actions[-1] == ("pause" if timer["status"] == "PAUSED" else "resume")
+        assert [e["at"] for e in shown] == sorted(e["at"] for e in shown)
+    await dev.close()
+
+
+async def history_slots(client, timer_id: str) -> list[int]:
+    """Return the slots of the history rows stored for a timer."""
     async with client.server.app[STATE].services.db.read() as conn:
-        stmt = select(timer_history.c.n).where(timer_history.c.timer_id == timer_id)
-        return sorted(row.n for row in await conn.execute(stmt))
+        stmt = select(timer_history.c.slot).where(timer_history.c.timer_id == timer_id)
+        return sorted(row.slot for row in await conn.execute(stmt))
 
 
-async def test_the_history_shows_the_newest_entries_and_storage_keeps_few_more(device, client):
+async def test_the_history_shows_the_newest_entries_and_storage_keeps_only_those(device, client):
     dev = await device()
     timer = await dev.ok("timer.start", {"allocated_ms": 3_600_000})
     ident = {"id": timer["id"]}
     changes = []
-    for i in range(HISTORY_MAX + PRUNE_EVERY + 3):
+    for i in range(2 * HISTORY_MAX + 3):  # round the ring twice, and a little more
         changes.append(await dev.ok("timer.pause" if i % 2 == 0 else "timer.resume", ident))
-    assert (await history_rows(client, timer["id"]))[-1] == len(changes)
-    assert len(await history_rows(client, timer["id"])) < HISTORY_MAX + PRUNE_EVERY
+        if len(changes) in (3, HISTORY_MAX, 2 * HISTORY_MAX + 3):
+            assert await history_slots(client, timer["id"]) == sorted(
+                {
+                    n % HISTORY_MAX
+                    for n in range(max(1, len(changes) - HISTORY_MAX + 1), len(changes) + 1)
+                }
+            )
     for whole in (
         await dev.ok("timer.get", ident),
         (await dev.ok("timer.list", {}))["items"][0],
@@ -297,7 +324,7 @@ async def test_the_history_shows_the_newest_entries_and_storage_keeps_few_more(d
         ]
     # A deleted timer takes its history with it.
     await dev.ok("timer.delete", ident)
-    assert await history_rows(client, timer["id"]) == []
+    assert await history_slots(client, timer["id"]) == []
 
 
 async def test_repeated_op_id_returns_the_first_reply_and_changes_nothing(device, client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import orjson
@@ -10,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from server.domain.meetings.grid import grid_of
-from server.domain.timers.logic import HISTORY_MAX, PRUNE_EVERY
+from server.domain.timers.logic import HISTORY_MAX
 from server.state import STATE
 from server.storage.tables import (
     events,
@@ -24,6 +25,7 @@ from server.storage.tables import (
     todos,
     users,
 )
+from server.storage.timers import read_histories
 from tests.wsclient import Device
 
 Command = tuple[str, dict[str, Any]]
@@ -164,20 +166,26 @@ async def event_violations(client: TestClient[Any, Any], owner: str) -> list[str
 
 
 async def history_violations(client: TestClient[Any, Any]) -> list[str]:
-    """Return timers whose history rows are not one unbroken run ending at ``history_n``
-    (an entry lost, repeated or written by a change that did not apply), or are
-    more than pruning keeps, and history rows of no timer."""
+    """Return timers whose history is not the newest of one unbroken run ending at
+    ``history_n`` (an entry lost, in the wrong slot, or written by a change that did
+    not apply: then the entries' actions do not alternate or their times go back),
+    and history rows of no timer."""
     counts = {row["id"]: row["history_n"] for row in await read_rows(client, timers)}
-    numbers: dict[str, list[int]] = {}
+    slots: dict[str, list[int]] = {}
     for row in await read_rows(client, timer_history):
-        numbers.setdefault(row["timer_id"], []).append(row["n"])
-    found = [f"history rows of no timer {ident}" for ident in numbers.keys() - counts.keys()]
+        slots.setdefault(row["timer_id"], []).append(row["slot"])
+    found = [f"history rows of no timer {ident}" for ident in slots.keys() - counts.keys()]
+    async with client.server.app[STATE].services.db.read() as conn:
+        shown = await read_histories(conn, counts, HISTORY_MAX)
     for ident, last in counts.items():
-        kept = sorted(numbers.get(ident, []))
-        if kept != list(range(last - len(kept) + 1, last + 1)) or (last and not kept):
-            found.append(f"timer {ident} counts {last} entries, holds {kept}")
-        elif len(kept) >= HISTORY_MAX + PRUNE_EVERY:
-            found.append(f"timer {ident} holds {len(kept)} history rows")
+        numbers = range(max(1, last - HISTORY_MAX + 1), last + 1)
+        if sorted(slots.get(ident, [])) != sorted(n % HISTORY_MAX for n in numbers):
+            found.append(f"timer {ident} counts {last} entries, holds slots {slots.get(ident)}")
+        entries = orjson.loads(shown[ident])
+        actions = [entry["action"] for entry in entries]
+        times = [entry["at"] for entry in entries]
+        if any(a == b for a, b in itertools.pairwise(actions)) or times != sorted(times):
+            found.append(f"timer {ident}'s history is out of order: {entries}")
     return found
 
 

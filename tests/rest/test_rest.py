@@ -83,15 +83,16 @@ async def test_bootstrap_returns_user_active_timers_and_cursor(client, token):
 
 async def test_timers_pages_with_filters(client, token):
     dev = await Device.connect(client, token())
-    for i in range(7):
-        await dev.ok("timer.start", {"allocated_ms": 1000, "title": f"t{i}"})
+    made = [await dev.ok("timer.start", {"allocated_ms": 1000, "title": f"t{i}"}) for i in range(7)]
+    # Newest first; timers started in the same millisecond by id, descending.
+    newest = [t["title"] for t in sorted(made, key=lambda t: (t["created_at"], t["id"]))][::-1]
     first = await (await client.get("/v1/timers?limit=4", headers=bearer(token()))).json()
-    assert [t["title"] for t in first["items"]] == ["t6", "t5", "t4", "t3"]
+    assert [t["title"] for t in first["items"]] == newest[:4]
     rest = await client.get(
         f"/v1/timers?limit=4&cursor={first['next_cursor']}", headers=bearer(token())
     )
     body = await rest.json()
-    assert [t["title"] for t in body["items"]] == ["t2", "t1", "t0"]
+    assert [t["title"] for t in body["items"]] == newest[4:]
     assert body["next_cursor"] is None
     running = await (
         await client.get("/v1/timers?status=COMPLETED", headers=bearer(token()))

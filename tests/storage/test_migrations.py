@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
 import sqlite3
 import warnings
+from collections.abc import AsyncIterator
 
+import asyncpg
 import orjson
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from server.settings import async_url
 from server.storage import migrate
 from server.storage.db import create_engine
 from server.storage.tables import metadata
+from server.storage.timers import read_histories
+
+HISTORY_MAX = 50  # the ring's size as migration 0008 made it
+PG_URL = os.environ.get("TEST_DATABASE_URL")
 
 EXPRESSION_INDEXES = {"ix_users_email_lower"}
 
@@ -123,3 +134,86 @@ def test_timer_histories_move_to_their_own_rows_and_back(tmp_path):
         ]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         assert "timer_history" not in tables
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def bare_url(request, tmp_path) -> AsyncIterator[str]:
+    """Give a test a database of its own with no schema, on each database."""
+    if request.param == "sqlite":
+        yield async_url(f"sqlite:///{tmp_path / 'hipster.db'}")
+        return
+    if PG_URL is None:
+        pytest.skip("needs TEST_DATABASE_URL")
+    url = make_url(async_url(PG_URL))
+    name = "migration_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+
+
+async def run_sql(url: str, *statements: str) -> list[list[tuple]]:
+    """Run ``statements`` in one transaction; return each one's rows (none for a write)."""
+    engine = create_engine(url)
+    found = []
+    async with engine.begin() as conn:
+        for statement in statements:
+            result = await conn.execute(text(statement))
+            found.append([tuple(row) for row in result] if result.returns_rows else [])
+    await engine.dispose()
+    return found
+
+
+def entry(n: int) -> str:
+    return orjson.dumps({"action": "pause" if n % 2 else "resume", "at": str(n)}).decode()
+
+
+async def test_timer_histories_become_a_ring_and_back(bare_url):
+    await asyncio.to_thread(migrate.upgrade, bare_url, "0007")
+    # t1 counts 60 entries and holds 1..60 (pruning as before left up to 74 rows),
+    # t2 counts 3, t3 none.
+    kept = {"t1": range(1, 61), "t2": range(1, 4), "t3": range(0)}
+    timers = [
+        f"INSERT INTO timers (id, owner_id, title, description, tag_ids, allocated_ms,"
+        f" accumulated_ms, status, started_at, due_fired, created_at, updated_at, version,"
+        f" history_n) VALUES ('{ident}', 'alice', '', '', '[]', 60000, 0, 'PAUSED', 0,"
+        f" false, 0, 0, 1, {len(numbers)})"
+        for ident, numbers in kept.items()
+    ]
+    history = [
+        f"INSERT INTO timer_history (timer_id, n, entry) VALUES ('{ident}', {n}, '{entry(n)}')"
+        for ident, numbers in kept.items()
+        for n in numbers
+    ]
+    await run_sql(
+        bare_url,
+        "INSERT INTO users (id, display_name, email_verified, friend_code, timezone,"
+        " created_at, updated_at, version) VALUES ('alice', 'Alice', false, 'ABCDEFGHJK',"
+        " 'UTC', 1, 1, 1)",
+        *timers,
+        *history,
+    )
+    await asyncio.to_thread(migrate.upgrade, bare_url, "0008")
+    engine = create_engine(bare_url)
+    async with engine.connect() as conn:
+        shown = await read_histories(conn, {"t1": 60, "t2": 3, "t3": 0}, HISTORY_MAX)
+    await engine.dispose()
+    assert {ident: orjson.loads(found) for ident, found in shown.items()} == {
+        "t1": [orjson.loads(entry(n)) for n in range(11, 61)],
+        "t2": [orjson.loads(entry(n)) for n in range(1, 4)],
+        "t3": [],
+    }
+    [slots] = await run_sql(bare_url, "SELECT timer_id, slot, entry FROM timer_history")
+    assert sorted(slots) == sorted(
+        [("t1", n % 50, entry(n)) for n in range(11, 61)] + [("t2", n, entry(n)) for n in (1, 2, 3)]
+    )
+    await asyncio.to_thread(command.downgrade, migrate.alembic_config(bare_url), "0007")
+    [numbered] = await run_sql(bare_url, "SELECT timer_id, n, entry FROM timer_history")
+    assert sorted(numbered) == sorted(
+        [("t1", n, entry(n)) for n in range(11, 61)] + [("t2", n, entry(n)) for n in (1, 2, 3)]
+    )

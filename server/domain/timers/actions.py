@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -29,8 +28,6 @@ from server.storage import timers as store
 from server.storage.events import StaleRowError
 from server.storage.tables import timer_history, timers
 from server.storage.tag_links import delete_tag_links, insert_tag_links, set_tag_links
-
-log = logging.getLogger(__name__)
 
 Transition = Callable[[logic.Row, int], dict[str, Any]]
 
@@ -99,7 +96,6 @@ async def do_transition(
     services.timer_rows.put(key, _written(row, changes, m.now))
     if changes.get("due_at") is not None:
         services.on_due_at(changes["due_at"])
-    await _prune_history(services, row, changes)
     return view
 
 
@@ -114,7 +110,6 @@ async def _resume_alone(
         changes = logic.resume(row, m.now)
         view = m.done(_apply_last(m, row, changes, "timer.resumed"))
     services.on_due_at(changes["due_at"])
-    await _prune_history(services, row, changes)
     return view
 
 
@@ -198,8 +193,7 @@ async def _apply_now(
     await store.update_timer(m.conn, row["id"], {**changes, "updated_at": m.now})
     entry = logic.history_entry(row, changes, m.now)
     if entry is not None:
-        await store.insert_history(m.conn, entry)
-        m.tx.after_commit.append(lambda: _prune_history(m.services, row, changes))
+        await store.put_history(m.conn, entry)
     return _emit(m, row, changes, event)
 
 
@@ -210,22 +204,9 @@ def _apply_last(
     ``checked``: only while the row is at the version read."""
     version = row["version"] if checked else None
     entry = logic.history_entry(row, changes, m.now)
-    inserts = () if entry is None else ((timer_history, entry),)
-    m.write_last(timers, row["id"], {**changes, "updated_at": m.now}, version, inserts)
+    puts = () if entry is None else ((timer_history, entry),)
+    m.write_last(timers, row["id"], {**changes, "updated_at": m.now}, version, puts)
     return _emit(m, row, changes, event)
-
-
-async def _prune_history(services: Services, row: logic.Row, changes: dict[str, Any]) -> None:
-    """After a change that added a history entry, drop entries beyond the newest shown
-    (every PRUNE_EVERY-th entry: one statement amortised over that many)."""
-    keep_after = logic.prune_below(changes)
-    if keep_after is None:
-        return
-    try:
-        async with services.db.one_statement() as tx:
-            await store.prune_history(tx.conn, row["id"], keep_after)
-    except Exception:  # the change is committed; the next prune takes these entries too
-        log.warning("pruning the history of timer %s failed", row["id"], exc_info=True)
 
 
 def _written(row: logic.Row, changes: dict[str, Any], now: int) -> dict[str, Any]:

@@ -13,12 +13,12 @@ from server.domain.visibility.policy import visibility_view
 from server.errors import ApiError
 
 RUNNING, PAUSED, COMPLETED, CANCELLED = "RUNNING", "PAUSED", "COMPLETED", "CANCELLED"
-# The history is bounded: the newest 50 entries (25 pause/resume pairs) are shown.
-# Elapsed time never depends on it; changes and events leave it out (``timer_change``).
-# Each entry is a row of timer_history; every PRUNE_EVERY-th entry deletes those
-# older than the newest HISTORY_MAX, so a timer keeps fewer than 75 rows.
+# The history is bounded: the newest 50 entries (25 pause/resume pairs) are kept and
+# shown. Elapsed time never depends on it; changes and events leave it out
+# (``timer_change``). Each entry is a row of timer_history in one of HISTORY_MAX
+# slots, its number modulo HISTORY_MAX: entry n replaces entry n - HISTORY_MAX in
+# the same write, so a timer holds at most HISTORY_MAX rows and none is ever deleted.
 HISTORY_MAX = 50
-PRUNE_EVERY = 25
 
 Row = Mapping[Any, Any]
 
@@ -67,10 +67,11 @@ def _require(row: Row, allowed: tuple[str, ...], action: str) -> None:
 
 
 def history_entry(row: Row, changes: Mapping[str, Any], now: int) -> dict[str, Any] | None:
-    """Return the ``timer_history`` row a transition's changes add (None: they add none).
+    """Return the ``timer_history`` row a transition's changes put (None: they add none).
 
     A pause or a resume numbers its entry in ``history_n``; the entry says which
-    it was, when, and the elapsed time then.
+    it was, when, and the elapsed time then. Its slot is the number modulo
+    HISTORY_MAX: it replaces the entry HISTORY_MAX before it.
     """
     n = changes.get("history_n")
     if n is None:
@@ -78,13 +79,7 @@ def history_entry(row: Row, changes: Mapping[str, Any], now: int) -> dict[str, A
     action = "pause" if changes["status"] == PAUSED else "resume"
     elapsed = int(changes.get("accumulated_ms", row["accumulated_ms"]))
     entry = {"action": action, "at": iso_ms(now), "elapsed_ms": elapsed}
-    return {"timer_id": row["id"], "n": n, "entry": orjson.dumps(entry).decode()}
-
-
-def prune_below(changes: Mapping[str, Any]) -> int | None:
-    """Return up to which n the history is pruned after ``changes`` (None: not now)."""
-    n = changes.get("history_n")
-    return n - HISTORY_MAX if n is not None and n % PRUNE_EVERY == 0 and n > HISTORY_MAX else None
+    return {"timer_id": row["id"], "slot": n % HISTORY_MAX, "entry": orjson.dumps(entry).decode()}
 
 
 def pause(row: Row, now: int) -> dict[str, Any]:
