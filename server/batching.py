@@ -12,11 +12,6 @@ V = TypeVar("V")
 # Keys per read: a bounded IN list (SQLite allows 32,766 variables; PostgreSQL plans
 # a long list slowly), and a bounded wait for the last key of a large burst.
 MAX_BATCH = 500
-# While keys keep coming (a read ended less than BUSY_S ago), a read waits GATHER_S
-# for more: a read costs far more than a key, and reads fast enough to take one key
-# each would cost a storm one read per connect.
-GATHER_S = 0.005
-BUSY_S = 0.05
 
 
 class Batcher(Generic[K, V]):
@@ -25,9 +20,11 @@ class Batcher(Generic[K, V]):
     A key asked for while a read is under way waits for the next read, so every
     answer comes from a read that began after it was asked for. In a reconnect
     storm the per-read costs (a statement, its execution layer) are shared by
-    many connects instead of paid by each: while keys keep coming, a read first
-    waits ``GATHER_S`` for more (reads once took long enough to gather them;
-    made fast, they took one key each and a storm paid a read per connect).
+    the connects that asked meanwhile instead of paid by each. A read first
+    yields one turn of the loop, so the keys asked for in the turn it was asked
+    in (a herd's connects handled together) join it. It no longer waits a
+    moment for more: measured, a 5 ms wait cost connects and storms more time
+    than the reads it saved (``docs/performance.md``).
     """
 
     def __init__(self, read_many: Callable[[list[K]], Awaitable[dict[K, V]]], name: str) -> None:
@@ -35,7 +32,6 @@ class Batcher(Generic[K, V]):
         self.name = name
         self._waiting: dict[K, list[asyncio.Future[V]]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._last_read = -BUSY_S
 
     async def get(self, key: K) -> V:
         """Return the value of ``key`` from a read that starts after this call."""
@@ -58,15 +54,12 @@ class Batcher(Generic[K, V]):
             await asyncio.gather(task, return_exceptions=True)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._waiting:
-                if loop.time() - self._last_read < BUSY_S:
-                    await asyncio.sleep(GATHER_S)
+                await asyncio.sleep(0)  # the keys asked for in this turn join the read
                 keys = list(self._waiting)[:MAX_BATCH]
                 batch = {key: self._waiting.pop(key) for key in keys}
                 await self._answer(batch)
-                self._last_read = loop.time()
         finally:
             self._task = None
             for futures in self._waiting.values():  # cancelled meanwhile
