@@ -91,6 +91,9 @@ def _write_and_append_pg(
         unknown = set(columns) - set(target.c.keys())
         if unknown:
             raise ValueError(f"{target.name} has no column {sorted(unknown)}")
+    for target, columns in puts:
+        if set(columns) != set(target.c.keys()):
+            raise ValueError(f"a put into {target.name} gives every column, not {columns}")
     sets = ", ".join(f"{key} = :w_{key}" for key in keys)
     where = "id = :w_id" + (" AND version = :w_version" if checked else "")
     parts = [

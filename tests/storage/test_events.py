@@ -12,6 +12,7 @@ from sqlalchemy import select
 from server.storage.db import Database, create_engine
 from server.storage.events import (
     NewEvent,
+    _write_and_append_pg,
     append_batch,
     append_event,
     get_heads,
@@ -19,7 +20,7 @@ from server.storage.events import (
     read_events,
 )
 from server.storage.ops import OpRecord, get_op_reply, prune_ops, record_op
-from server.storage.tables import events
+from server.storage.tables import events, timer_history, timers
 
 
 @pytest.fixture
@@ -111,3 +112,13 @@ async def test_a_batch_takes_consecutive_seqs_and_says_its_size(db):
     parsed = [orjson.loads(f) for f in frames]
     assert [p["batch"] for p in parsed] == [{"index": i, "size": 3} for i in (1, 2, 3)]
     assert [p["data"] for p in parsed] == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_a_put_replaces_the_row_under_its_key_and_gives_every_column():
+    entry = ("timer_id", "slot", "entry")
+    stmt = str(_write_and_append_pg(timers, ("status",), True, False, ((timer_history, entry),)))
+    assert "ON CONFLICT (timer_id, slot) DO UPDATE SET entry = EXCLUDED.entry" in stmt
+    with pytest.raises(ValueError, match="every column"):
+        _write_and_append_pg(timers, ("status",), True, False, ((timer_history, entry[:2]),))
+    with pytest.raises(ValueError, match="no column"):
+        _write_and_append_pg(timers, ("status",), True, False, ((timer_history, ("n", *entry)),))
