@@ -66,9 +66,9 @@ async def read_histories(
             one_of(conn, timer_history.c.timer_id, found)
         )
         for timer_id, slot, entry in (await conn.execute(stmt)).all():
-            # The oldest kept entry is in the slot after the newest's.
-            age = (slot - counts[timer_id] - 1) % slots
-            found[timer_id].append((age, entry))
+            # Counted from the oldest kept entry, which is in the slot after the newest's.
+            position = (slot - counts[timer_id] - 1) % slots
+            found[timer_id].append((position, entry))
     histories = dict.fromkeys(counts, "[]")
     histories.update(
         {i: "[" + ",".join(entry for _, entry in sorted(kept)) + "]" for i, kept in found.items()}
