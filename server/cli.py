@@ -72,17 +72,16 @@ def run_serve(settings: Settings, args: argparse.Namespace) -> int:
 # Net allocations of tracked objects between two youngest-generation collections
 # (CPython's default is 700). See tune_collector.
 GC_YOUNG_THRESHOLD = 10_000
-# Middle-generation collections between two full ones (CPython's default is 10).
-GC_FULL_THRESHOLD = 100
 
 
-async def tune_collector(_app: web.Application) -> None:
+async def tune_collector(app: web.Application) -> None:
     """Keep what startup built out of every later collection, collect young
-    objects less often and the whole heap rarely.
+    objects less often, and walk survivors once (``server.collector``).
 
-    A full collection walks every tracked object: ~90 ms of a blocked event
-    loop in this server, about once per million exported rows. Frozen, the
-    startup heap (modules, models, the app) is skipped. At CPython's default
+    A full collection walks every tracked object: the startup heap alone
+    (modules, models, the app: 137,000 objects) takes ~70 ms of a blocked
+    event loop. Frozen at startup, it is walked only by the rare full
+    collections (``Tenure``'s, below). At CPython's default
     threshold of 700 the objects of commands in flight were collected young,
     survived (they are in flight), got promoted, and so triggered a full
     collection over every connection's objects every few seconds: in
@@ -91,22 +90,27 @@ async def tune_collector(_app: web.Application) -> None:
     against 482-490 µs at 10,000 (1 collection, 2 ms). Cycles still go: the
     young generation is collected after 10,000 net allocations, not 700.
 
-    Connections are long-lived objects (about 80 each) that the young and the
-    middle collections promote until a full one walks them all: 0.5 s of a
-    stopped loop for the 15,000 of ``reconnect_storm.py``, 1.4 s later on.
-    After startup, the middle and full collections of that run found 185
-    objects in all and those of ``ws_fanout.py`` none: a connection's objects
-    end by reference counting. So a full collection waits for 100 middle ones
-    (ten million net allocations, about 110,000 connects), not 10; in the
-    storm B's collections took 0.41-0.50 s instead of 0.97-0.99 s and the live
-    clients' delivery p99 was 1.0-1.2 s instead of 1.6-1.7 s. Cycles that live
-    long enough to reach the oldest generation are rare here and still go,
-    later (``hipster_gc_pause_seconds{generation="2"}`` shows when).
+    Connections are long-lived objects (about 80 each): what survives a
+    collection is frozen until the next full one (``Tenure``), which comes every
+    ten million net allocations (about 110,000 connects). After startup, the
+    middle and full collections of ``reconnect_storm.py`` found 185 objects in
+    all and those of ``ws_fanout.py`` none: a connection's objects end by
+    reference counting.
     """
+    import asyncio
+
+    from server.collector import Tenure
+
     gc.collect()
     gc.freeze()
-    _, middle, _ = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, GC_FULL_THRESHOLD)
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    tenure = Tenure(asyncio.get_running_loop())
+    tenure.install()
+
+    async def stop(_app: web.Application) -> None:
+        tenure.uninstall()
+
+    app.on_cleanup.append(stop)
 
 
 def use_uvloop() -> None:

@@ -159,13 +159,17 @@ async def test_serve_keeps_the_startup_heap_out_of_later_collections():
 
     from aiohttp import web
 
-    from server.cli import GC_FULL_THRESHOLD, GC_YOUNG_THRESHOLD, tune_collector
+    from server.cli import GC_YOUNG_THRESHOLD, tune_collector
 
     before = gc.get_threshold()
+    app = web.Application()
     try:
-        await tune_collector(web.Application())
+        await tune_collector(app)
         assert gc.get_freeze_count() > 10_000
-        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], GC_FULL_THRESHOLD)
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        stop = app.on_cleanup[-1]  # stops the policy and unfreezes
+        await stop(app)
+        assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
