@@ -186,11 +186,6 @@ class StateCollector(Collector):
         yield self._fanout_up()
         topics = len(self.state.hub.topics())
         yield gauge("hipster_hub_topics", "Topics with subscribers on this instance.", topics)
-        yield gauge(
-            "hipster_gc_frozen_objects",
-            "Objects kept out of collections until the next full one (server/collector.py).",
-            gc.get_freeze_count(),
-        )
 
     def _counters(self) -> Iterator[Metric]:
         m = self.state.metrics
