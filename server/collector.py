@@ -7,8 +7,8 @@ reaches the oldest: in a reconnect storm (``bench/reconnect_storm.py``, 10,000
 clients) the middle collections held up to 100,000 objects each and stopped the
 loop 40-50 ms at a time, 348 of the 559 ms of collections. Frozen after the
 collection that found it alive, an object is walked once young, then only by the
-full collection that comes every ``FULL_EVERY`` young ones: the storm's
-collections took 210 ms.
+full collection that comes every ``FULL_EVERY`` collections: the storm's
+collections took 201-213 ms.
 
 The price: a reference cycle that was alive at a collection and dies later is
 freed by the next full collection, not by a middle one. Full collections keep the
@@ -22,7 +22,7 @@ import asyncio
 import gc
 from typing import Any
 
-# Young collections between two full ones: with the youngest generation collected
+# Collections between two full ones: with the youngest generation collected
 # every 10,000 net allocations (cli.GC_YOUNG_THRESHOLD), ten million allocations.
 FULL_EVERY = 1_000
 

@@ -18,7 +18,8 @@ class Node:
 
 
 def cycle() -> weakref.ref[Node]:
-    """Make a two-node cycle, kept alive by the caller's reference to the weakref's target."""
+    """Make a two-node cycle; return a weak reference to it (only a strong one the caller
+    takes keeps it alive)."""
     a, b = Node(), Node()
     a.other, b.other = b, a
     return weakref.ref(a)
