@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from typing import Any
 
@@ -10,7 +11,9 @@ import aiohttp
 import orjson
 import pytest
 
+from schema.exports import TimerExportQuery
 from server.domain.exports import timesheet
+from server.domain.exports.timers import TimerExport, prepare_timer_export
 from server.rest import streaming
 from server.state import STATE
 from tests.rest.exporting import put_timers, timer_row
@@ -108,8 +111,8 @@ async def exports_end(server) -> None:
     """Wait until the server saw its stalled clients go and ended their exports.
 
     A client that closes is noticed at the server's next write; the test must not
-    end first, or the server's shutdown cancels the export mid-read, and with
-    SQLite the cancelled read's connection can hang in aiosqlite's close.
+    end first, or it would test the server's shutdown instead (which cuts the
+    export and waits for its read under way: see the last test below).
     """
     slots = server.server.app[STATE].exports
     await until(lambda: slots.running() == 0, timeout=5.0)
@@ -209,3 +212,41 @@ async def test_a_failure_after_the_headers_cuts_the_body(client, token, monkeypa
         await response.read()
     assert client.server.app[STATE].exports.running() == 0
     assert (await client.get("/health")).status == 200
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+async def test_an_export_cut_short_lets_the_read_under_way_end(client, heavy, monkeypatch, fmt):
+    # On SQLite a read cancelled inside aiosqlite has SQLAlchemy close its
+    # connection through aiosqlite's worker thread, a close that could wait
+    # forever (and the server's shutdown with it).
+    outcomes: list[str] = []
+    reading = asyncio.Event()
+    read = TimerExport._read
+
+    async def slow_read(self, stmt, after=None):
+        try:
+            if after is not None:  # the second batch: under way when the export is cut
+                reading.set()
+                await asyncio.sleep(0.2)
+            rows = await read(self, stmt, after)
+        except asyncio.CancelledError:
+            outcomes.append("cancelled")
+            raise
+        outcomes.append("read")
+        return rows
+
+    monkeypatch.setattr(TimerExport, "_read", slow_read)
+    services = client.server.app[STATE].services
+    export = await prepare_timer_export(services, "alice", TimerExportQuery())
+
+    async def consume() -> None:
+        async with contextlib.aclosing(export.chunks(fmt)) as chunks:  # as stream_body does
+            async for _ in chunks:
+                await asyncio.sleep(0.01)
+
+    task = asyncio.ensure_future(consume())
+    await reading.wait()
+    task.cancel()  # the client went away, or the server shuts down
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert outcomes == ["read", "read"]

@@ -10,6 +10,7 @@ creation order, which never changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -63,19 +64,28 @@ class TimerExport:
         if fmt == "csv":
             yield self.sheet.csv_header()
         write = self.sheet.csv if fmt == "csv" else self.sheet.jsonl
-        async for rows in self._batches():
-            now = now_ms()
-            for start in range(0, len(rows), SLICE):
-                yield write(rows[start : start + SLICE], now)
-                await asyncio.sleep(0)  # a write need not wait: let other requests in
+        # Closed with this generator, not later by the loop: the read under way ends
+        # before the request does.
+        async with contextlib.aclosing(self._batches()) as batches:
+            async for rows in batches:
+                now = now_ms()
+                for start in range(0, len(rows), SLICE):
+                    yield write(rows[start : start + SLICE], now)
+                    await asyncio.sleep(0)  # a write need not wait: let other requests in
 
     async def _batches(self) -> AsyncGenerator[Sequence[Row], None]:
-        """Yield the timers a batch at a time, reading the next one while the last is written."""
+        """Yield the timers a batch at a time, reading the next one while the last is written.
+
+        An export that ends early (its client gone, the server shutting down) lets
+        the read under way finish rather than cancel it mid-statement: on SQLite a
+        read cancelled inside aiosqlite has SQLAlchemy close its connection through
+        aiosqlite's worker thread, and that close could wait forever.
+        """
         stmt = store.timer_selection(self.owner_id, FIELDS, self.where)
         pending: asyncio.Future[Sequence[Row]] | None = asyncio.ensure_future(self._read(stmt))
         try:
             while pending is not None:
-                rows = await pending
+                rows = await asyncio.shield(pending)
                 pending = None
                 if len(rows) == BATCH:
                     last = rows[-1]
@@ -83,9 +93,10 @@ class TimerExport:
                 if rows:
                     yield rows
         finally:
-            if pending is not None:  # the client went away mid-export
-                pending.cancel()
-                await asyncio.gather(pending, return_exceptions=True)
+            if pending is not None:  # one short query; wait() never cancels it
+                await asyncio.wait([pending])
+                if not pending.cancelled():
+                    pending.exception()  # seen: not logged as never retrieved
 
     async def _read(self, stmt: Select[Any], after: tuple[int, str] | None = None) -> Sequence[Row]:
         """Read one batch after ``after``, and the names of tags it shows first."""
