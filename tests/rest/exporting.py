@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -92,3 +95,42 @@ def csv_rows(body: bytes) -> list[dict[str, str]]:
 def jsonl_rows(body: bytes) -> list[dict[str, Any]]:
     """Parse a JSON Lines export."""
     return [orjson.loads(line) for line in body.splitlines()]
+
+
+class SecondReadProbe:
+    """Wrap an export's batch read: the second one waits 0.2 s (long enough to cut
+    the export under it), and each one's outcome is kept ("read" or "cancelled").
+
+    A read cancelled inside aiosqlite has SQLAlchemy close its connection through
+    aiosqlite's worker thread, a close that could wait forever (and the server's
+    shutdown with it): a cut export must let its read end.
+    """
+
+    def __init__(self, read: Callable[..., Awaitable[Any]]) -> None:
+        self.outcomes: list[str] = []
+        self.reading = asyncio.Event()
+
+        async def probed(*args: Any) -> Any:
+            try:
+                if self.outcomes:  # the second batch
+                    self.reading.set()
+                    await asyncio.sleep(0.2)
+                found = await read(*args)
+            except asyncio.CancelledError:
+                self.outcomes.append("cancelled")
+                raise
+            self.outcomes.append("read")
+            return found
+
+        self.read = probed
+
+    async def cut(self, consume: Callable[[], Awaitable[None]], after_s: float = 0.0) -> None:
+        """Run ``consume``, cancel it ``after_s`` into the second read, wait for its end."""
+        task = asyncio.ensure_future(consume())
+        async with asyncio.timeout(5):
+            await self.reading.wait()
+        await asyncio.sleep(after_s)
+        task.cancel()  # the client went away, or the server shuts down
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert task.cancelled()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import zipfile
@@ -15,10 +16,13 @@ from schema.exports import AccountManifest
 from schema.frames import Event
 from schema.meetings import Meeting, ParticipantDetail
 from schema.resources import CalendarFeed, Friendship, Schedule, Tag, Timer, Todo, User
+from server.clock import now_ms
+from server.domain.exports import account
 from server.domain.exports.resources import NOT_EXPORTED, RESOURCES
 from server.state import STATE
 from server.storage.tables import metadata
 from tests.meetings.helpers import POLL
+from tests.rest.exporting import SecondReadProbe
 from tests.rest.test_rest import bearer
 from tests.wsclient import Device
 
@@ -220,3 +224,18 @@ async def test_many_rows_stream_in_batches(client, token, world, monkeypatch):
     for name in archive.namelist()[:-1]:
         if name != "timers.jsonl":
             assert archive.read(name) == whole.read(name), name
+
+
+async def test_an_archive_cut_short_lets_the_read_under_way_end(client, world, monkeypatch):
+    probe = SecondReadProbe(account._read_page)
+    monkeypatch.setattr(account, "_read_page", probe.read)
+    services = client.server.app[STATE].services
+
+    async def consume() -> None:
+        chunks = account.account_chunks(services, "alice", now_ms())
+        async with contextlib.aclosing(chunks):  # as stream_body does
+            async for _ in chunks:
+                pass
+
+    await probe.cut(consume)
+    assert probe.outcomes == ["read", "read"]

@@ -16,7 +16,7 @@ from server.domain.exports import timesheet
 from server.domain.exports.timers import TimerExport, prepare_timer_export
 from server.rest import streaming
 from server.state import STATE
-from tests.rest.exporting import put_timers, timer_row
+from tests.rest.exporting import SecondReadProbe, put_timers, timer_row
 from tests.rest.test_rest import bearer
 from tests.serverstate import until
 from tests.wsclient import Device
@@ -214,39 +214,26 @@ async def test_a_failure_after_the_headers_cuts_the_body(client, token, monkeypa
     assert (await client.get("/health")).status == 200
 
 
+# Where the cut finds the export: waiting for its next batch (the consumer took
+# every chunk at once), or writing a chunk to a client that takes its time.
+CUTS = {"reading": (0.0, 0.05), "writing": (1.0, 0.0)}
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-async def test_an_export_cut_short_lets_the_read_under_way_end(client, heavy, monkeypatch, fmt):
-    # On SQLite a read cancelled inside aiosqlite has SQLAlchemy close its
-    # connection through aiosqlite's worker thread, a close that could wait
-    # forever (and the server's shutdown with it).
-    outcomes: list[str] = []
-    reading = asyncio.Event()
-    read = TimerExport._read
-
-    async def slow_read(self, stmt, after=None):
-        try:
-            if after is not None:  # the second batch: under way when the export is cut
-                reading.set()
-                await asyncio.sleep(0.2)
-            rows = await read(self, stmt, after)
-        except asyncio.CancelledError:
-            outcomes.append("cancelled")
-            raise
-        outcomes.append("read")
-        return rows
-
-    monkeypatch.setattr(TimerExport, "_read", slow_read)
+@pytest.mark.parametrize("cut", sorted(CUTS))
+async def test_an_export_cut_short_lets_the_read_under_way_end(
+    client, heavy, monkeypatch, fmt, cut
+):
+    write_s, after_s = CUTS[cut]
+    probe = SecondReadProbe(TimerExport._read)
+    monkeypatch.setattr(TimerExport, "_read", probe.read)
     services = client.server.app[STATE].services
     export = await prepare_timer_export(services, "alice", TimerExportQuery())
 
     async def consume() -> None:
         async with contextlib.aclosing(export.chunks(fmt)) as chunks:  # as stream_body does
             async for _ in chunks:
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(write_s)
 
-    task = asyncio.ensure_future(consume())
-    await reading.wait()
-    task.cancel()  # the client went away, or the server shuts down
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert outcomes == ["read", "read"]
+    await probe.cut(consume, after_s)
+    assert probe.outcomes == ["read", "read"]

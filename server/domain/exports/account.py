@@ -18,6 +18,7 @@ from server.clock import iso_ms, now_ms
 from server.domain.context import Services
 from server.domain.exports.archive import ZipStream
 from server.domain.exports.resources import RESOURCES, Exported
+from server.storage.db import run_uncut
 from server.storage.exports import keyset_page, read_mappings
 
 FORMAT = "hipster-timer.account"
@@ -70,11 +71,19 @@ async def _lines(
     key = [table.c[name] for name in resource.key]
     after: Sequence[Any] | None = None
     while True:
-        async with services.db.read() as conn:
-            rows = await read_mappings(conn, keyset_page(stmt, key, after, BATCH))
-            views = await resource.views(conn, user_id, rows, now_ms())
+        page = keyset_page(stmt, key, after, BATCH)
+        rows, views = await run_uncut(_read_page(services, user_id, resource, page))
         if views:
             yield b"".join(orjson.dumps(v, option=_NL) for v in views), len(views)
         if len(rows) < BATCH:
             return
         after = [rows[-1][name] for name in resource.key]
+
+
+async def _read_page(
+    services: Services, user_id: str, resource: Exported, page: Any
+) -> tuple[Sequence[Any], list[Any]]:
+    """Read one batch of a resource's rows, and their views."""
+    async with services.db.read() as conn:
+        rows = await read_mappings(conn, page)
+        return rows, await resource.views(conn, user_id, rows, now_ms())
