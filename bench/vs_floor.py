@@ -2,10 +2,11 @@
 
 Each pair runs the floor (``../shared/bench/floor_ws_fanout.py``, variant ``full``)
 and then ``bench/ws_fanout.py --mode postgres`` with the same shape (1,000 recipient
-sockets, fan-out 10, 20,000 mutations); the project's paced run goes at half the
-floor's saturation rate, as the targets are stated. Absolute figures drift by 1.5x
-between hours on this machine; ratios within a pair do not, so the report is the
-median over the pairs of each ratio.
+sockets, fan-out 10, 20,000 mutations, the senders' sockets in the load process
+beside the devices as the floor's driver holds them: ``--senders 0``); the project's
+paced run goes at half the floor's saturation rate, as the targets are stated.
+Absolute figures drift by 1.5x between hours on this machine; ratios within a pair
+do not, so the report is the median over the pairs of each ratio.
 
 Usage: .venv/bin/python bench/vs_floor.py --pairs 3   (see bench/README.md)
 """
@@ -105,6 +106,7 @@ def run_floor(pair: int) -> dict[str, Any]:
 def run_project(rate: float) -> dict[str, Any]:
     """Run ``ws_fanout.py --mode postgres`` with its paced run at ``rate``; return its result."""
     command = [sys.executable, str(ROOT / "bench" / "ws_fanout.py"), "--mode", "postgres"]
+    command += ["--senders", "0"]
     subprocess.run([*command, "--rate", f"{rate:.0f}"], check=True, cwd=ROOT)
     return dict(json.loads((RESULTS_DIR / "ws_fanout-postgres.json").read_text()))
 

@@ -274,14 +274,23 @@ async def open_sender_conn(port: int, token: str, user: str, window: int) -> Sen
 
 
 async def pump_toggles(conn: SenderConn, count: int) -> None:
-    """Send ``count`` alternating timer.pause / timer.resume, at most ``window`` outstanding."""
-    for _ in range(count):
+    """Send ``count`` alternating timer.pause / timer.resume, at most ``window`` outstanding,
+    each with an op_id as every command of the client module has (and the latency run's)."""
+    for n in range(count):
         await conn.slots.acquire()
         if conn.close_code is not None:
             return
-        verb = "timer.resume" if conn.paused else "timer.pause"
-        conn.paused = not conn.paused
-        await conn.send(verb, {"id": conn.timer_id})
+        await send_toggle(conn, n)
+
+
+async def send_toggle(conn: SenderConn, n: int) -> int:
+    """Send the user's timer.pause or timer.resume, whichever is next, with an op_id that
+    carries its send time; return the send time in ns."""
+    sent_ns = time.time_ns()
+    verb = "timer.resume" if conn.paused else "timer.pause"
+    conn.paused = not conn.paused
+    await conn.send(verb, {"id": conn.timer_id}, op_id=timed_op_id(sent_ns, n))
+    return sent_ns
 
 
 def timed_op_id(send_ns: int, n: int) -> str:
@@ -304,12 +313,8 @@ async def pace_toggles(conns: Sequence[SenderConn], count: int, rate: float) -> 
         delay = start + i / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        conn = conns[i % len(conns)]
-        last = time.time_ns()
+        last = await send_toggle(conns[i % len(conns)], i)
         first = first or last
-        verb = "timer.resume" if conn.paused else "timer.pause"
-        conn.paused = not conn.paused
-        await conn.send(verb, {"id": conn.timer_id}, op_id=timed_op_id(last, i))
     return first, last
 
 
@@ -361,19 +366,34 @@ async def run_paced(conns: Sequence[SenderConn], count: int, rate: float) -> dic
     return {**phase_stats(conns, first, cpu0), "last_send_ns": last}
 
 
-async def sender_serve(pipe: Pipe, port: int, secret: str, users: list[str], window: int) -> None:
-    """Open the sender sockets, then run the phases the parent asks for until told to stop."""
+async def open_sender_conns(
+    port: int, secret: str, users: Sequence[str], window: int
+) -> list[SenderConn]:
+    """Open one sender socket per user, each with its running timer."""
     issuer = EmbeddedIssuer(secret.encode())
     works = (open_sender_conn(port, issuer.mint(u, ttl_s=TOKEN_TTL_S), u, window) for u in users)
-    conns = await gather_bounded(works, CONNECT_CONCURRENCY)
-    pipe.send(("ready", {"connections": len(conns)}))
-    while (request := await asyncio.to_thread(pipe.recv))[0] != "stop":
-        kind, arg = request
-        stats = await (run_toggles(conns, arg) if kind == "throughput" else run_paced(conns, *arg))
-        pipe.send(("done", stats))
+    return await gather_bounded(works, CONNECT_CONCURRENCY)
+
+
+async def run_phase(conns: Sequence[SenderConn], kind: str, arg: Any) -> dict[str, Any]:
+    """Run one phase the parent asked for: ``throughput`` (a count) or ``latency``."""
+    return await (run_toggles(conns, arg) if kind == "throughput" else run_paced(conns, *arg))
+
+
+def drop_sender_conns(conns: Sequence[SenderConn]) -> None:
+    """Abort every sender socket."""
     for conn in conns:
         if conn.sock is not None:
             conn.sock.abort()
+
+
+async def sender_serve(pipe: Pipe, port: int, secret: str, users: list[str], window: int) -> None:
+    """Open the sender sockets, then run the phases the parent asks for until told to stop."""
+    conns = await open_sender_conns(port, secret, users, window)
+    pipe.send(("ready", {"connections": len(conns)}))
+    while (request := await asyncio.to_thread(pipe.recv))[0] != "stop":
+        pipe.send(("done", await run_phase(conns, *request)))
+    drop_sender_conns(conns)
 
 
 def sender_main(pipe: Pipe, port: int, secret: str, users: list[str], window: int) -> None:
@@ -440,7 +460,7 @@ class Tally:
         self.event_bytes += size
         name = frame["name"]
         self.names[name] = self.names.get(name, 0) + 1
-        if frame.get("op_id"):  # the paced phase's: it carries the send time
+        if frame.get("op_id"):  # the benchmark's carry their send time
             self.latencies_ns.append(now_ns - sent_ns_of(frame["op_id"]))
 
     def check_seq(self, dev: Device, seq: int) -> None:
@@ -697,6 +717,39 @@ class Sender:
     pipe: Pipe
     busy: bool = True
 
+    async def run(self, kind: str, arg: Any) -> dict[str, Any]:
+        """Run one phase in the process; return its statistics."""
+        self.busy = True
+        self.pipe.send((kind, arg))
+        _kind, stats = await ask(self, PHASE_TIMEOUT_S)
+        return dict(stats)
+
+    async def stop(self) -> None:
+        """Ask the process to stop if idle; terminate it if busy or late."""
+        if not self.busy:
+            with contextlib.suppress(OSError, ValueError):
+                self.pipe.send(("stop", None))
+            await asyncio.to_thread(self.proc.join, STOP_GRACE_S)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            await asyncio.to_thread(self.proc.join, STOP_GRACE_S)
+
+
+@dataclass
+class LocalSender:
+    """Every sender socket held by the load process itself (``--senders 0``), as the floor's
+    driver holds its senders beside its recipients."""
+
+    conns: list[SenderConn]
+
+    async def run(self, kind: str, arg: Any) -> dict[str, Any]:
+        """Run one phase on this loop; its CPU is already the load process's."""
+        return {**await run_phase(self.conns, kind, arg), "cpu_s": 0.0}
+
+    async def stop(self) -> None:
+        """Drop every sender socket."""
+        drop_sender_conns(self.conns)
+
 
 async def ask(sender: Sender, wait_s: float) -> tuple[str, Any]:
     """Wait (off the event loop, in short polls) up to ``wait_s`` s for one message of a sender."""
@@ -711,29 +764,23 @@ async def ask(sender: Sender, wait_s: float) -> tuple[str, Any]:
     return reply
 
 
-async def stop_sender(sender: Sender) -> None:
-    """Ask an idle sender to stop; terminate a busy one or one that does not exit in time."""
-    if not sender.busy:
-        with contextlib.suppress(OSError, ValueError):
-            sender.pipe.send(("stop", None))
-        await asyncio.to_thread(sender.proc.join, STOP_GRACE_S)
-    if sender.proc.is_alive():
-        sender.proc.terminate()
-        await asyncio.to_thread(sender.proc.join, STOP_GRACE_S)
-
-
-async def stop_senders(senders: Sequence[Sender]) -> None:
-    """Stop every sender process."""
-    await asyncio.gather(*(stop_sender(s) for s in senders))
+async def stop_senders(senders: Sequence[Sender | LocalSender]) -> None:
+    """Stop every sender."""
+    await asyncio.gather(*(s.stop() for s in senders))
 
 
 async def start_senders(
     stack: contextlib.AsyncExitStack, cfg: Config, port: int, secret: str
-) -> list[Sender]:
-    """Spawn the sender processes (each owns a slice of the users) and wait until they are ready."""
-    ctx = mp.get_context("spawn")
-    senders: list[Sender] = []
+) -> list[Sender | LocalSender]:
+    """Open the senders' sockets, in this process (``--senders 0``) or in sender processes
+    (each owns a slice of the users), and wait until they are ready."""
+    senders: list[Sender | LocalSender] = []
     stack.push_async_callback(stop_senders, senders)
+    if not cfg.senders:
+        senders.append(LocalSender(await open_sender_conns(port, secret, cfg.users, cfg.window)))
+        return senders
+    ctx = mp.get_context("spawn")
+    procs: list[Sender] = []
     for i in range(cfg.senders):
         ours, theirs = ctx.Pipe()
         users = cfg.users[i :: cfg.senders]
@@ -741,20 +788,17 @@ async def start_senders(
             target=sender_main, args=(theirs, port, secret, users, cfg.window), daemon=True
         )
         proc.start()
-        senders.append(Sender(proc, ours))
-    await asyncio.gather(*(ask(s, SENDER_READY_TIMEOUT_S) for s in senders))
+        procs.append(Sender(proc, ours))
+        senders.append(procs[-1])
+    await asyncio.gather(*(ask(s, SENDER_READY_TIMEOUT_S) for s in procs))
     return senders
 
 
 async def command_senders(
-    senders: Sequence[Sender], kind: str, args: Sequence[Any]
+    senders: Sequence[Sender | LocalSender], kind: str, args: Sequence[Any]
 ) -> list[dict[str, Any]]:
     """Start one phase in every sender and return their statistics."""
-    for sender, arg in zip(senders, args, strict=True):
-        sender.busy = True
-        sender.pipe.send((kind, arg))
-    replies = await asyncio.gather(*(ask(s, PHASE_TIMEOUT_S) for s in senders))
-    return [stats for _kind, stats in replies]
+    return list(await asyncio.gather(*(s.run(kind, a) for s, a in zip(senders, args, strict=True))))
 
 
 @dataclass(frozen=True)
@@ -829,7 +873,7 @@ async def measure_memory(
 
 
 async def throughput_phase(
-    cfg: Config, senders: Sequence[Sender], server: Server, fleet: Fleet
+    cfg: Config, senders: Sequence[Sender | LocalSender], server: Server, fleet: Fleet
 ) -> dict[str, Any]:
     """Run the mutations as fast as possible; measure rate, delivery and server CPU."""
     fleet.tally.reset()
@@ -840,6 +884,7 @@ async def throughput_phase(
     expected = merged["ok"] * cfg.per_user
     await wait_until(lambda: fleet.tally.count(TOGGLES), expected, STALL_S)
     cpu1 = cpu_snapshot(server)
+    lat = sorted(fleet.tally.latencies_ns)
     server_s, services_s = cpu1.server_s - cpu0.server_s, cpu1.services_s - cpu0.services_s
     load_s, busy_s = cpu1.load_s - cpu0.load_s + merged["sender_cpu_s"], cpu1.busy_s - cpu0.busy_s
     return {
@@ -850,6 +895,8 @@ async def throughput_phase(
         "gaps": fleet.tally.gaps,
         "duplicates": fleet.tally.duplicates,
         "event_frame_bytes": round(fleet.tally.event_bytes / max(1, expected)),
+        "p50_ms": round(percentile(lat, 50), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
         "server_cpu_us_per_mutation": round(server_s / max(1, merged["ok"]) * 1e6, 1),
         "pg_redis_cpu_us_per_mutation": round(services_s / max(1, merged["ok"]) * 1e6, 1),
         "load_cpu_s": round(load_s, 2),
@@ -859,7 +906,7 @@ async def throughput_phase(
 
 
 async def latency_phase(
-    cfg: Config, senders: Sequence[Sender], fleet: Fleet, rate: float
+    cfg: Config, senders: Sequence[Sender | LocalSender], fleet: Fleet, rate: float
 ) -> dict[str, Any]:
     """Send paced pause/resume commands and measure send-to-device latency."""
     fleet.tally.reset()
@@ -981,6 +1028,7 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("sender copies delivered/expected", fraction(t["sender_events"], t["ok"])),
         ("seq gaps / duplicates", f"{t['gaps']} / {t['duplicates']}"),
         ("event frame bytes (mean)", f"{t['event_frame_bytes']}"),
+        ("throughput-run delivery p50 / p99 ms", f"{t['p50_ms']} / {t['p99_ms']}"),
         ("latency rate target/achieved /s", f"{lat['target_rate']:.0f} / {lat['achieved_rate']}"),
         ("latency delivered/expected", fraction(lat["delivered"], lat["expected"])),
         ("latency p50 / p99 / max ms", f"{lat['p50_ms']} / {lat['p99_ms']} / {lat['max_ms']}"),
@@ -1075,7 +1123,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Config]:
     if (
         a.devices < a.per_user
         or a.devices % a.per_user
-        or a.senders < 1
+        or a.senders < 0
         or a.devices // a.per_user < a.senders
     ):
         p.error("--devices must be a multiple of --per-user, with at least one user per sender")
