@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,19 +49,24 @@ def is_op_taken(exc: BaseException) -> bool:
     return getattr(cause, "constraint_name", None) == OP_KEY
 
 
+@functools.cache
+def _record_statement(dialect_name: str) -> Any:
+    """Build once per dialect: every mutation with an op_id runs it (on SQLite as a
+    statement of its own), and building it anew cost more than running it."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(op_replies).on_conflict_do_nothing(
+        index_elements=[op_replies.c.user_id, op_replies.c.op_id]
+    )
+
+
 async def record_op(conn: AsyncConnection, op: OpRecord) -> bool:
     """Store the op's reply in this transaction; False when the op was already applied.
 
     On PostgreSQL a concurrent insert of the same key waits for the other
     transaction, then finds its row, so two racing repeats never both commit.
     """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(op_replies)
-        .values(**op.params())
-        .on_conflict_do_nothing(index_elements=[op_replies.c.user_id, op_replies.c.op_id])
-    )
-    return bool((await conn.execute(stmt)).rowcount)
+    stmt = _record_statement(conn.dialect.name)
+    return bool((await conn.execute(stmt, op.params())).rowcount)
 
 
 async def get_op_reply(conn: AsyncConnection, user_id: str, op_id: str) -> tuple[str, Any] | None:
