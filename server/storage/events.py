@@ -16,7 +16,14 @@ from server.clock import iso_ms
 from server.storage import driver
 from server.storage.driver import on_driver
 from server.storage.ops import OpAlreadyAppliedError, OpRecord, is_op_taken, record_op
-from server.storage.rows import put_row, replaced_columns, rows_one_of, update_row
+from server.storage.rows import (
+    put_row,
+    replaced_columns,
+    rows_one_of,
+    update_row,
+    write_count,
+    write_returning,
+)
 from server.storage.tables import events, topic_heads
 
 # PostgreSQL bumps the head and writes the event in one round trip; the frame's
@@ -229,7 +236,7 @@ async def _append_one(
         await apply_write(conn, write)
         seq = await _reserve(conn, topic, 1)
         frame = prefix + str(seq).encode() + suffix
-        await conn.execute(_INSERT_EVENT, {**row, "seq": seq, "frame": frame.decode()})
+        await write_count(conn, _INSERT_EVENT, {**row, "seq": seq, "frame": frame.decode()})
         await record_reply(conn, op)
         return seq, frame
     params = {**row, "prefix": prefix.decode(), "suffix": suffix.decode()}
@@ -292,7 +299,7 @@ def _row(topic: str, event: NewEvent) -> dict[str, Any]:
 async def _reserve(conn: AsyncConnection, topic: str, count: int) -> int:
     """Bump the topic's head by ``count`` and return the new head."""
     stmt = _BUMP_PG if conn.dialect.name == "postgresql" else _BUMP_SQLITE
-    return int((await conn.execute(stmt, {"topic": topic, "count": count})).scalar_one())
+    return int(await write_returning(conn, stmt, {"topic": topic, "count": count}))
 
 
 async def read_events(

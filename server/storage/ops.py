@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.storage.rows import write_count
 from server.storage.tables import op_replies
 
 # The op store's key: a statement that inserts a taken op fails on it.
@@ -65,8 +66,7 @@ async def record_op(conn: AsyncConnection, op: OpRecord) -> bool:
     On PostgreSQL a concurrent insert of the same key waits for the other
     transaction, then finds its row, so two racing repeats never both commit.
     """
-    stmt = _record_statement(conn.dialect.name)
-    return bool((await conn.execute(stmt, op.params())).rowcount)
+    return bool(await write_count(conn, _record_statement(conn.dialect.name), op.params()))
 
 
 async def get_op_reply(conn: AsyncConnection, user_id: str, op_id: str) -> tuple[str, Any] | None:

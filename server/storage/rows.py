@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from server.storage import driver
-from server.storage.driver import on_driver
+from server.storage.driver import inline_of, on_driver, run_inline
 
 
 def one_of(conn: AsyncConnection, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
@@ -76,6 +76,23 @@ async def run_prebuilt(conn: AsyncConnection, stmt: Any, params: dict[str, Any])
         return await driver.fetch(conn, stmt, params, cache=True)
     result = await conn.execute(stmt, params)
     return result.mappings().all() if result.returns_rows else []
+
+
+async def write_count(conn: AsyncConnection, stmt: Any, params: dict[str, Any]) -> int:
+    """Run a writing statement built once; return how many rows it wrote. On SQLite's
+    writer it goes to sqlite3 directly (``driver.run_inline``)."""
+    inline = inline_of(conn)
+    if inline is not None:
+        return int((await run_inline(inline, conn, stmt, params)).rowcount)
+    return int((await conn.execute(stmt, params)).rowcount)
+
+
+async def write_returning(conn: AsyncConnection, stmt: Any, params: dict[str, Any]) -> Any:
+    """Run a writing statement built once that returns one row; return its first value."""
+    inline = inline_of(conn)
+    if inline is not None:
+        return (await run_inline(inline, conn, stmt, params)).fetchall()[0][0]
+    return (await conn.execute(stmt, params)).scalar_one()
 
 
 @functools.cache
@@ -132,7 +149,7 @@ def _put_statement(dialect: str, table: Table) -> Any:
 
 async def put_row(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> None:
     """Insert one row (every column), or replace the row under its primary key."""
-    await conn.execute(_put_statement(conn.dialect.name, table), values)
+    await write_count(conn, _put_statement(conn.dialect.name, table), values)
 
 
 @functools.cache
@@ -153,10 +170,10 @@ async def update_row(
     False when it did not (another writer came first).
     """
     if at_version is None:
-        await conn.execute(_update_statement(table), {**values, "b_id": ident})
+        await write_count(conn, _update_statement(table), {**values, "b_id": ident})
         return True
     params = {**values, "b_id": ident, "b_version": at_version}
-    return bool((await conn.execute(_update_at_version_statement(table), params)).rowcount)
+    return bool(await write_count(conn, _update_at_version_statement(table), params))
 
 
 async def delete_rows(conn: AsyncConnection, table: Table, idents: Sequence[str]) -> None:

@@ -83,6 +83,11 @@ class InlineConnection(aiosqlite.Connection):
         finally:
             conn.execute("PRAGMA busy_timeout=0")
 
+    async def run_sql(self, sql: str, args: list[Any]) -> sqlite3.Cursor:
+        """Run compiled SQL on the connection itself, as its other calls run."""
+        assert self._connection is not None
+        return await self._execute(self._connection.execute, sql, args)
+
     def stop(self) -> None:
         self._running = False
         if self._connection is not None:

@@ -1,4 +1,5 @@
-"""SQLite's writer runs statements on the loop's thread; a locked file is waited for off it."""
+"""SQLite's writer runs statements on the loop's thread (its prebuilt writes on sqlite3
+itself); a locked file is waited for off it."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Boolean, Column, Integer, MetaData, Table, event, insert, text
 from sqlalchemy.exc import OperationalError
 
 from server.storage.db import Database, create_engine
+from server.storage.rows import write_count, write_returning
 
 
 @pytest.fixture
@@ -87,3 +89,53 @@ async def test_autocommit_isolation_is_set_and_reset(db: Database) -> None:
         await write_then_fail()
     async with db.read() as conn:
         assert (await conn.execute(text("SELECT x FROM t"))).scalars().all() == [3]
+
+
+flags = Table("flags", MetaData(), Column("x", Integer), Column("on", Boolean))
+_ADD_FLAG = insert(flags)
+_ADD_FLAG_RETURNING = insert(flags).returning(flags.c.x)
+
+
+@pytest.fixture
+async def flags_db(db: Database) -> Database:
+    async with db.transaction() as tx:
+        await tx.conn.execute(text('CREATE TABLE flags (x INTEGER, "on" BOOLEAN)'))
+    return db
+
+
+async def _flags(db: Database) -> list[tuple[int, int]]:
+    async with db.read() as conn:
+        rows = await conn.execute(text('SELECT x, "on" FROM flags ORDER BY x'))
+        return [tuple(row) for row in rows]
+
+
+async def test_prebuilt_writes_skip_sqlalchemys_cursor_and_keep_its_conversions(
+    flags_db: Database,
+) -> None:
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        seen.append(sql)
+
+    event.listen(flags_db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        async with flags_db.transaction() as tx:
+            assert await write_count(tx.conn, _ADD_FLAG, {"x": 1, "on": True}) == 1
+            assert await write_returning(tx.conn, _ADD_FLAG_RETURNING, {"x": 2, "on": False}) == 2
+    finally:
+        event.remove(flags_db.engine.sync_engine, "before_cursor_execute", note)
+    assert not [sql for sql in seen if "flags" in sql]
+    assert await _flags(flags_db) == [(1, 1), (2, 0)]
+
+
+async def test_a_rolled_back_transaction_takes_the_direct_writes_with_it(
+    flags_db: Database,
+) -> None:
+    async def write_then_fail() -> None:
+        async with flags_db.transaction() as tx:
+            await write_count(tx.conn, _ADD_FLAG, {"x": 1, "on": True})
+            raise LookupError("the block fails after its write")
+
+    with pytest.raises(LookupError):
+        await write_then_fail()
+    assert await _flags(flags_db) == []
