@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,8 @@ def lost_race(exc: BaseException) -> str | None:
     """
     if isinstance(exc, StaleRowError):
         return "transient"  # read the row again and redo the change
-    if isinstance(exc, IntegrityError):
+    # SQLAlchemy's wrapping, or sqlite3's own (SQLite's writes run on it: driver.run_inline).
+    if isinstance(exc, (IntegrityError, sqlite3.IntegrityError)):
         return "integrity"
     # SQLAlchemy's wrapping, or asyncpg's own error (statements run on the driver).
     state = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)

@@ -17,6 +17,7 @@ from server.settings import async_url
 from server.state import STATE
 from server.storage.db import create_engine
 from server.storage.locks import lock_key
+from server.storage.rows import write_count
 from server.storage.tables import meta, tag_groups, topic_heads
 from tests.conftest import PG_URL, requires_postgres
 
@@ -72,6 +73,30 @@ async def test_a_constraint_broken_twice_is_conflict_and_writes_nothing(client):
         await insert_twice()
     assert caught.value.code == ErrorCode.CONFLICT
     assert caught.value.details == {"reason": "concurrent_change"}
+    assert len(attempts) == 2
+    async with services.db.read() as conn:
+        assert (await conn.execute(select(meta).where(meta.c.key == "race"))).first() is None
+
+
+_ADD_META = insert(meta)
+
+
+async def test_a_constraint_a_prebuilt_write_broke_twice_is_conflict_too(client):
+    """Prebuilt writes go to the driver itself on SQLite (``rows.write_count``): its own
+    error must read as a lost race as SQLAlchemy's does."""
+    services = client.server.app[STATE].services
+    attempts = []
+
+    @retrying
+    async def insert_twice() -> None:
+        attempts.append(1)
+        async with services.db.transaction() as tx:
+            await write_count(tx.conn, _ADD_META, {"key": "race", "value": "1"})
+            await write_count(tx.conn, _ADD_META, {"key": "race", "value": "2"})
+
+    with pytest.raises(ApiError) as caught:
+        await insert_twice()
+    assert caught.value.code == ErrorCode.CONFLICT
     assert len(attempts) == 2
     async with services.db.read() as conn:
         assert (await conn.execute(select(meta).where(meta.c.key == "race"))).first() is None
