@@ -58,7 +58,21 @@ async def test_a_deadlock_is_broken_and_the_command_runs_again(client, device, c
     assert count == 2
 
 
-async def test_a_constraint_broken_twice_is_conflict_and_writes_nothing(client):
+_ADD_META = insert(meta)
+
+
+async def _through_sqlalchemy(conn, value: str) -> None:
+    await conn.execute(insert(meta).values(key="race", value=value))
+
+
+async def _prebuilt(conn, value: str) -> None:
+    # On SQLite this goes to sqlite3 itself (driver.run_inline): its own error must read
+    # as a lost race as SQLAlchemy's does.
+    await write_count(conn, _ADD_META, {"key": "race", "value": value})
+
+
+@pytest.mark.parametrize("write", [_through_sqlalchemy, _prebuilt], ids=["sqlalchemy", "prebuilt"])
+async def test_a_constraint_broken_twice_is_conflict_and_writes_nothing(client, write):
     services = client.server.app[STATE].services
     attempts = []
 
@@ -66,37 +80,13 @@ async def test_a_constraint_broken_twice_is_conflict_and_writes_nothing(client):
     async def insert_twice() -> None:
         attempts.append(1)
         async with services.db.transaction() as tx:
-            await tx.conn.execute(insert(meta).values(key="race", value="1"))
-            await tx.conn.execute(insert(meta).values(key="race", value="2"))
+            await write(tx.conn, "1")
+            await write(tx.conn, "2")
 
     with pytest.raises(ApiError) as caught:
         await insert_twice()
     assert caught.value.code == ErrorCode.CONFLICT
     assert caught.value.details == {"reason": "concurrent_change"}
-    assert len(attempts) == 2
-    async with services.db.read() as conn:
-        assert (await conn.execute(select(meta).where(meta.c.key == "race"))).first() is None
-
-
-_ADD_META = insert(meta)
-
-
-async def test_a_constraint_a_prebuilt_write_broke_twice_is_conflict_too(client):
-    """Prebuilt writes go to the driver itself on SQLite (``rows.write_count``): its own
-    error must read as a lost race as SQLAlchemy's does."""
-    services = client.server.app[STATE].services
-    attempts = []
-
-    @retrying
-    async def insert_twice() -> None:
-        attempts.append(1)
-        async with services.db.transaction() as tx:
-            await write_count(tx.conn, _ADD_META, {"key": "race", "value": "1"})
-            await write_count(tx.conn, _ADD_META, {"key": "race", "value": "2"})
-
-    with pytest.raises(ApiError) as caught:
-        await insert_twice()
-    assert caught.value.code == ErrorCode.CONFLICT
     assert len(attempts) == 2
     async with services.db.read() as conn:
         assert (await conn.execute(select(meta).where(meta.c.key == "race"))).first() is None
