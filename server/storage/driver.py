@@ -22,11 +22,13 @@ from sqlalchemy.sql import ClauseElement
 
 from server.storage.sqlite_inline import InlineConnection
 
-Compiled = tuple[str, tuple[str, ...], Mapping[str, Any]]
+# SQL, parameter names in order, bound values, and bind conversions by name.
+Compiled = tuple[str, tuple[str, ...], Mapping[str, Any], Mapping[str, Any]]
 
 # Prebuilt statements only (module constants, functools.cache results): they live
 # as long as the process, so keying by the object holds nothing that would be freed.
-_COMPILED: dict[ClauseElement, Compiled] = {}
+# The key's names are those an INSERT or UPDATE was given (its columns follow them).
+_COMPILED: dict[tuple[ClauseElement, tuple[str, ...] | None], Compiled] = {}
 
 
 def on_driver(conn: AsyncConnection) -> bool:
@@ -44,17 +46,30 @@ def driver_of(conn: AsyncConnection) -> Any:
 
 
 def compile_for_driver(
-    conn: AsyncConnection, stmt: ClauseElement, *, cache: bool = False
+    conn: AsyncConnection,
+    stmt: ClauseElement,
+    keys: tuple[str, ...] | None = None,
+    *,
+    cache: bool = False,
 ) -> Compiled:
-    """Return the statement's SQL, its parameter names in order, and its bound values."""
-    if cache and stmt in _COMPILED:
-        return _COMPILED[stmt]
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    names = getattr(compiled, "positiontup", None) or ()
-    result = (compiled.string, tuple(names), compiled.params)
-    if cache:
-        _COMPILED[stmt] = result
-    return result
+    """Return the statement's SQL, its parameter names in order, its bound values and
+    its bind conversions (compiled for the parameter names ``keys`` when given)."""
+    found = _COMPILED.get((stmt, keys)) if cache else None
+    if found is None:
+        columns = None if keys is None else list(keys)
+        compiled = stmt.compile(
+            dialect=conn.dialect, column_keys=columns, compile_kwargs={"render_postcompile": True}
+        )
+        names = tuple(getattr(compiled, "positiontup", None) or ())
+        conversions = getattr(compiled, "_bind_processors", {})
+        found = (compiled.string, names, compiled.params, conversions)
+        if cache:
+            _COMPILED[(stmt, keys)] = found
+    return found
+
+
+def _values(names: Sequence[str], bound: Mapping[str, Any], given: Mapping[str, Any]) -> list[Any]:
+    return [given[name] if name in given else bound[name] for name in names]
 
 
 async def fetch(
@@ -68,15 +83,8 @@ async def fetch(
 
     Records read like rows (``record["column"]``, ``dict(record)``) and like tuples.
     """
-    sql, names, bound = compile_for_driver(conn, stmt, cache=cache)
-    given = params or {}
-    args = [given[name] if name in given else bound[name] for name in names]
-    return await driver_of(conn).fetch(sql, *args)
-
-
-# (SQL, parameter names in order, bound values, bind processors by name)
-Inline = tuple[str, tuple[str, ...], Mapping[str, Any], Mapping[str, Any]]
-_INLINE: dict[tuple[ClauseElement, tuple[str, ...]], Inline] = {}
+    sql, names, bound, _conversions = compile_for_driver(conn, stmt, cache=cache)
+    return await driver_of(conn).fetch(sql, *_values(names, bound, params or {}))
 
 
 def inline_of(conn: AsyncConnection) -> InlineConnection | None:
@@ -87,26 +95,14 @@ def inline_of(conn: AsyncConnection) -> InlineConnection | None:
     return found if isinstance(found, InlineConnection) else None
 
 
-def _compile_inline(conn: AsyncConnection, stmt: ClauseElement, keys: tuple[str, ...]) -> Inline:
-    found = _INLINE.get((stmt, keys))
-    if found is None:
-        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
-        names = tuple(getattr(compiled, "positiontup", None) or ())
-        processors = getattr(compiled, "_bind_processors", {})
-        found = (compiled.string, names, compiled.params, processors)
-        _INLINE[(stmt, keys)] = found
-    return found
-
-
 async def run_inline(
     inline: InlineConnection, conn: AsyncConnection, stmt: ClauseElement, params: Mapping[str, Any]
 ) -> Any:
     """Run a prebuilt statement with ``params`` on SQLite's inline writer; return its
     sqlite3 cursor (``rowcount``, ``fetchone``)."""
-    sql, names, bound, processors = _compile_inline(conn, stmt, tuple(params))
-    args = []
-    for name in names:
-        value = params[name] if name in params else bound[name]
-        process = processors.get(name)
-        args.append(value if process is None or value is None else process(value))
+    sql, names, bound, conversions = compile_for_driver(conn, stmt, tuple(params), cache=True)
+    args = [
+        value if value is None or name not in conversions else conversions[name](value)
+        for name, value in zip(names, _values(names, bound, params), strict=True)
+    ]
     return await inline.run_sql(sql, args)
