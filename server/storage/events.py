@@ -13,7 +13,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.clock import iso_ms
-from server.storage import driver
 from server.storage.driver import on_driver
 from server.storage.ops import OpAlreadyAppliedError, OpRecord, is_op_taken, record_op
 from server.storage.rows import (
@@ -25,6 +24,7 @@ from server.storage.rows import (
     write_returning,
 )
 from server.storage.tables import events, topic_heads
+from server.storage.write_lane import lane_of
 
 # PostgreSQL bumps the head and writes the event in one round trip; the frame's
 # seq is spliced in by the database between the two halves Python serialized.
@@ -249,7 +249,11 @@ async def _append_one(
     stmt = _write_and_append_pg(write.table, keys, checked, with_op, write.put_shapes())
     params.update(_write_params(write, op))
     try:
-        written = await _returned_seq(conn, stmt, params)
+        if on_driver(conn):  # every timer transition's one statement
+            shape = (write.table, keys, checked, with_op, tuple(t for t, _ in write.puts))
+            written = await lane_of(conn).write(conn, stmt, shape, params)
+        else:
+            written = (await conn.execute(stmt, params)).scalar_one_or_none()
     except Exception as exc:
         if is_op_taken(exc):
             raise OpAlreadyAppliedError(op.op_id if op else "") from None
@@ -258,14 +262,6 @@ async def _append_one(
         raise StaleRowError(write.ident)
     seq = int(written)
     return seq, prefix + str(seq).encode() + suffix
-
-
-async def _returned_seq(conn: AsyncConnection, stmt: Any, params: dict[str, Any]) -> Any:
-    """Run a write-and-append statement; return its event's seq (None: nothing written)."""
-    if on_driver(conn):  # every timer transition's one statement
-        records = await driver.fetch(conn, stmt, params, cache=True)
-        return records[0]["seq"] if records else None
-    return (await conn.execute(stmt, params)).scalar_one_or_none()
 
 
 async def apply_write(conn: AsyncConnection, write: RowWrite | None) -> None:
