@@ -82,7 +82,9 @@ class WriteLane:
         return its event's seq, or None when its row was not at the version read."""
         self.under_way += 1
         try:
-            if self._runner is None and self.under_way <= self.batch_from:
+            # Few under way: alone, even while a batch runs (a batch that ran on would
+            # otherwise hold every later change at a moderate load).
+            if self.under_way <= self.batch_from:
                 return await _run_single(conn, single, params)
             change = _Change(conn, shape, params)
             self._queue.append(change)

@@ -140,6 +140,15 @@ async def test_a_batch_writes_every_change_with_its_event_history_and_reply(db):
         assert history.scalar_one() == len(rows)
 
 
+async def test_only_the_writes_past_batch_from_wait_for_a_batch(db):
+    found = await lane(db, batch_from=4)
+    rows = await seed(db, users=12, per_user=1)
+    assert await pause_all([db], rows[:4]) == [1] * 4
+    assert found.batches == 0  # four under way: each alone
+    assert await pause_all([db], rows[4:]) == [1] * 8
+    assert found.batches == 1  # the first four alone, the next four in one statement
+
+
 async def test_a_change_at_a_stale_version_writes_nothing_and_the_others_land(db):
     found = await lane(db)
     rows = await seed(db, users=4, per_user=1)
