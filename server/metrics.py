@@ -29,6 +29,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from server.storage.write_lane import lane_for
+
 if TYPE_CHECKING:
     from server.state import AppState
 
@@ -233,6 +235,13 @@ class StateCollector(Collector):
         )
         yield gauge(
             "hipster_db_pool_idle", "Open pooled connections not in use.", pool.checkedin() + kept
+        )
+        lane = lane_for(db.engine)
+        batches, batched, refused = (0, 0, 0) if lane is None else lane.counts()
+        yield counter("hipster_db_write_batches", "Statements that wrote many changes.", batches)
+        yield counter("hipster_db_batched_writes", "Changes written in those statements.", batched)
+        yield counter(
+            "hipster_db_refused_batches", "Batched statements refused, rerun alone.", refused
         )
 
     def _fanout_up(self) -> Metric:

@@ -32,7 +32,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
 
 from server.storage import driver
@@ -70,10 +70,17 @@ class WriteLane:
         self.batch_from = batch_from
         self.batch_max = batch_max
         self.under_way = 0
-        self.batches = 0  # statements of more than one change written, for tests
-        self.refused = 0  # and refused by the database
+        # Counters (hipster_db_write_batches_total and the like): statements of more
+        # than one change written, the changes they wrote, statements refused.
+        self.batches = 0
+        self.batched = 0
+        self.refused = 0
         self._queue: deque[_Change] = deque()
         self._runner: asyncio.Task[None] | None = None
+
+    def counts(self) -> tuple[int, int, int]:
+        """Return the batches written, the changes in them, and the batches refused."""
+        return self.batches, self.batched, self.refused
 
     async def write(
         self, conn: AsyncConnection, single: ClauseElement, shape: Shape, params: Mapping[str, Any]
@@ -150,6 +157,7 @@ class WriteLane:
                 change.done.cancel()
             raise
         self.batches += 1
+        self.batched += len(batch)
         seqs = {record["topic"]: int(record["seq"]) for record in records}
         for change in batch:
             _settle(change.done, seqs.get(change.params["topic"]))
@@ -159,12 +167,18 @@ _LANES: weakref.WeakKeyDictionary[Any, WriteLane] = weakref.WeakKeyDictionary()
 
 
 def lane_of(conn: AsyncConnection) -> WriteLane:
-    """Return the lane of ``conn``'s engine (made at its first write)."""
-    engine = conn.engine.sync_engine
-    lane = _LANES.get(engine)
+    """Return the lane of ``conn``'s engine (made at its first write): one per pool,
+    which the engine's autocommit variant shares."""
+    pool = conn.engine.sync_engine.pool
+    lane = _LANES.get(pool)
     if lane is None:
-        lane = _LANES[engine] = WriteLane()
+        lane = _LANES[pool] = WriteLane()
     return lane
+
+
+def lane_for(engine: AsyncEngine) -> WriteLane | None:
+    """Return ``engine``'s lane, or None before its first one-statement write (SQLite: never)."""
+    return _LANES.get(engine.sync_engine.pool)
 
 
 async def _run_single(
