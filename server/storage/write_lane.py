@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
 
 from server.storage import driver
+from server.storage.rows import replaced_columns
 from server.storage.tables import events, op_replies
 
 # Writes under way from which the next one waits for the lane, and how many a
@@ -250,8 +251,7 @@ def many_statement(
         columns = put.c.keys()
         values = ", ".join(f"i.i{index}_{column}" for column in columns)
         keys_of = ", ".join(put.primary_key.columns.keys())
-        kept = set(put.primary_key.columns.keys())
-        replaced = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in kept)
+        replaced = ", ".join(f"{c} = EXCLUDED.{c}" for c in replaced_columns(put))
         parts.append(
             f"put_{index} AS (INSERT INTO {put.name} ({', '.join(columns)}) SELECT {values}"
             f" {written_rows} ON CONFLICT ({keys_of}) DO UPDATE SET {replaced})"
