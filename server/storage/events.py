@@ -16,8 +16,8 @@ from server.clock import iso_ms
 from server.storage.driver import on_driver
 from server.storage.ops import OpAlreadyAppliedError, OpRecord, is_op_taken, record_op
 from server.storage.rows import (
+    put_cte,
     put_row,
-    replaced_columns,
     rows_one_of,
     update_row,
     write_count,
@@ -109,13 +109,7 @@ def _write_and_append_pg(
     ]
     for index, (target, columns) in enumerate(puts):
         values = ", ".join(f":i{index}_{column}" for column in columns)
-        keys_of = ", ".join(target.primary_key.columns.keys())
-        replaced = ", ".join(f"{name} = EXCLUDED.{name}" for name in replaced_columns(target))
-        parts.append(
-            f"put_{index} AS (INSERT INTO {target.name} ({', '.join(columns)})"
-            f" SELECT {values} FROM written"
-            f" ON CONFLICT ({keys_of}) DO UPDATE SET {replaced})"
-        )
+        parts.append(put_cte(index, target, columns, values, "FROM written"))
     if with_op:
         parts.append(_OP)
     return text("WITH " + ", ".join(parts) + _EVENT)

@@ -138,6 +138,17 @@ def replaced_columns(table: Table) -> list[str]:
     return [column.name for column in table.columns if column.name not in keys]
 
 
+def put_cte(index: int, table: Table, columns: Sequence[str], values: str, source: str) -> str:
+    """Return the PostgreSQL CTE ``put_<index>`` that inserts ``values`` (selected
+    ``source``) into ``columns`` of ``table``, replacing the row under its key."""
+    keys_of = ", ".join(table.primary_key.columns.keys())
+    replaced = ", ".join(f"{name} = EXCLUDED.{name}" for name in replaced_columns(table))
+    return (
+        f"put_{index} AS (INSERT INTO {table.name} ({', '.join(columns)}) SELECT {values}"
+        f" {source} ON CONFLICT ({keys_of}) DO UPDATE SET {replaced})"
+    )
+
+
 @functools.cache
 def _put_statement(dialect: str, table: Table) -> Any:
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
 
 from server.storage import driver
-from server.storage.rows import replaced_columns
+from server.storage.rows import put_cte
 from server.storage.tables import events, op_replies
 
 # Writes under way from which the next one waits for the lane, and how many a
@@ -250,12 +250,7 @@ def many_statement(
     for index, put in enumerate(puts):
         columns = put.c.keys()
         values = ", ".join(f"i.i{index}_{column}" for column in columns)
-        keys_of = ", ".join(put.primary_key.columns.keys())
-        replaced = ", ".join(f"{c} = EXCLUDED.{c}" for c in replaced_columns(put))
-        parts.append(
-            f"put_{index} AS (INSERT INTO {put.name} ({', '.join(columns)}) SELECT {values}"
-            f" {written_rows} ON CONFLICT ({keys_of}) DO UPDATE SET {replaced})"
-        )
+        parts.append(put_cte(index, put, columns, values, written_rows))
     if with_op:
         columns = op_replies.c.keys()
         values = ", ".join(f"i.o_{column}" for column in columns)
