@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -22,8 +22,6 @@ from server.line import Line
 from server.storage.driver import driver_of
 from server.storage.events import StaleRowError
 from server.storage.sqlite_inline import BUSY_TIMEOUT_MS, create_inline_engine
-
-T = TypeVar("T")
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -291,24 +289,6 @@ class Database:
             await conn.close()
         for engine in self.engines:
             await engine.dispose()
-
-
-async def run_uncut(read: Awaitable[T]) -> T:
-    """Await a short read to its end even when the caller is cancelled meanwhile (the
-    cancellation then goes on to the caller).
-
-    For reads a cancel may cut (an export whose client left, a shutdown): on
-    SQLite a read cancelled inside aiosqlite has SQLAlchemy close its connection
-    through aiosqlite's worker thread, and that close could wait forever.
-    """
-    task = asyncio.ensure_future(read)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])  # wait() never cancels what it waits for
-        if not task.cancelled():
-            task.exception()  # seen: not logged as never retrieved
-        raise
 
 
 def create_engine(url: str, pool_size: int = 20, pool_timeout_s: float = 5.0) -> AsyncEngine:

@@ -38,6 +38,7 @@ from sqlalchemy.sql import ClauseElement
 from server.storage import driver
 from server.storage.rows import put_cte
 from server.storage.tables import events, op_replies
+from server.storage.uncut import run_uncut
 
 # Writes under way from which the next one waits for the lane, and how many a
 # batch takes at most (the pool bounds the writes under way, 20 by default).
@@ -100,7 +101,7 @@ class WriteLane:
                 self._runner = asyncio.create_task(self._run(), name="write-lane")
             # The batch may run on this change's connection: wait for it even when
             # cancelled, so the connection is not given back while it is in use.
-            outcome = await _wait_uncut(change.done)
+            outcome = await run_uncut(change.done)
             if outcome is RUN_ALONE:
                 return await _run_single(conn, single, params)
             return outcome
@@ -187,14 +188,6 @@ async def _run_single(
 ) -> int | None:
     records = await driver.fetch(conn, single, params, cache=True)
     return int(records[0]["seq"]) if records else None
-
-
-async def _wait_uncut(done: asyncio.Future[Any]) -> Any:
-    try:
-        return await asyncio.shield(done)
-    except asyncio.CancelledError:
-        await asyncio.wait([done])
-        raise
 
 
 def _settle(done: asyncio.Future[Any], outcome: Any) -> None:

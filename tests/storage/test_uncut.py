@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from server.storage.db import run_uncut
+from server.storage.uncut import run_uncut
 
 
 async def test_a_cancelled_caller_waits_for_the_read_then_is_cancelled():

@@ -18,8 +18,8 @@ from server.clock import iso_ms, now_ms
 from server.domain.context import Services
 from server.domain.exports.archive import ZipStream
 from server.domain.exports.resources import RESOURCES, Exported
-from server.storage.db import run_uncut
 from server.storage.exports import keyset_page, read_mappings
+from server.storage.uncut import run_uncut
 
 FORMAT = "hipster-timer.account"
 FORMAT_VERSION = 1

@@ -36,8 +36,8 @@ from server.domain.taggable import require_own_tags
 from server.domain.timers.logic import HISTORY_MAX
 from server.errors import validation_error
 from server.storage import exports as store
-from server.storage.db import run_uncut
 from server.storage.timers import read_histories
+from server.storage.uncut import run_uncut
 from server.storage.users import get_user
 
 # Rows per query, and per chunk written. A query per 1,000 rows costs little
