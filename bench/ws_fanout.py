@@ -620,13 +620,17 @@ async def start_server(
     return Server(proc, port, log_path, metrics_port)
 
 
-async def gc_pauses(session: aiohttp.ClientSession, server: Server) -> dict[str, list[float]]:
-    """Read the server's garbage-collection pauses so far: generation -> [count, ms]."""
+async def scrape(session: aiohttp.ClientSession, server: Server) -> str:
+    """Return the server's metrics page."""
     url = f"http://127.0.0.1:{server.metrics_port}/metrics"
     async with session.get(url) as response:
-        text = await response.text()
+        return await response.text()
+
+
+async def gc_pauses(session: aiohttp.ClientSession, server: Server) -> dict[str, list[float]]:
+    """Read the server's garbage-collection pauses so far: generation -> [count, ms]."""
     pauses: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(text):
+    for family in text_string_to_metric_families(await scrape(session, server)):
         if family.name != "hipster_gc_pause_seconds":
             continue
         for sample in family.samples:
@@ -636,6 +640,29 @@ async def gc_pauses(session: aiohttp.ClientSession, server: Server) -> dict[str,
             elif sample.name.endswith("_sum"):
                 entry[1] = sample.value * 1e3
     return pauses
+
+
+async def lane_writes(session: aiohttp.ClientSession, server: Server) -> dict[str, float]:
+    """Read the write lane's counters so far (PostgreSQL): statements of more than one
+    change, and the changes they wrote (0 and 0 where no lane runs)."""
+    counts = {"batches": 0.0, "batched": 0.0}
+    names = {"hipster_db_write_batches": "batches", "hipster_db_batched_writes": "batched"}
+    for family in text_string_to_metric_families(await scrape(session, server)):
+        if family.name in names:
+            totals = [s.value for s in family.samples if s.name.endswith("_total")]
+            counts[names[family.name]] = sum(totals)
+    return counts
+
+
+def lane_between(before: dict[str, float], after: dict[str, float], writes: int) -> dict[str, Any]:
+    """Return what the lane did in a phase of ``writes`` accepted mutations."""
+    batches = after["batches"] - before["batches"]
+    batched = after["batched"] - before["batched"]
+    return {
+        "batches": int(batches),
+        "batched": int(batched),
+        "batched_share": round(batched / writes, 3) if writes else None,
+    }
 
 
 class LoadCollections:
@@ -984,15 +1011,23 @@ async def run_mode(cfg: Config, mode: str) -> dict[str, Any]:
         stack.push_async_callback(fleet.close)
         result["memory"] = await measure_memory(fleet, session, server, cfg, secret)
         load_gc = stack.enter_context(LoadCollections())
-        gc_start = await gc_pauses(session, server)
+        gc_start, lane_start = await gc_pauses(session, server), await lane_writes(session, server)
         result["throughput"] = await throughput_phase(cfg, senders, server, fleet)
         result["throughput"]["load_gc"] = load_gc.take()
-        gc_mid = await gc_pauses(session, server)
+        gc_mid, lane_mid = await gc_pauses(session, server), await lane_writes(session, server)
         rate = cfg.rate or result["throughput"]["mutations_per_s"] / 2
+        cpu_before = cpu_snapshot(server)
         result["latency"] = await latency_phase(cfg, senders, fleet, rate)
-        result["latency"]["load_gc"] = load_gc.take()
+        server_s = cpu_snapshot(server).server_s - cpu_before.server_s
+        lat = result["latency"]
+        lat["server_cpu_us_per_mutation"] = round(server_s / max(1, lat["ok"]) * 1e6, 1)
+        lat["load_gc"] = load_gc.take()
         result["throughput"]["server_gc"] = gc_between(gc_start, gc_mid)
-        result["latency"]["server_gc"] = gc_between(gc_mid, await gc_pauses(session, server))
+        lat["server_gc"] = gc_between(gc_mid, await gc_pauses(session, server))
+        lane_end = await lane_writes(session, server)
+        t = result["throughput"]
+        t["lane"] = lane_between(lane_start, lane_mid, t["ok"])
+        lat["lane"] = lane_between(lane_mid, lane_end, lat["ok"])
         result["device_closes"] = fleet.tally.closes
     result["server_exit_code"] = server.proc.returncode
     result["server_log_problems"] = server_log_problems(log_path)[:20]
@@ -1017,6 +1052,12 @@ def fraction(got: int, expected: int) -> str:
     return f"{got}/{expected}" + ("" if got == expected else " (!)")
 
 
+def lane_summary(t: dict[str, Any], lat: dict[str, Any]) -> str:
+    """Return the share of each run's writes the write lane batched."""
+    shares = [phase.get("lane", {}).get("batched_share") for phase in (t, lat)]
+    return " / ".join("-" if share is None else f"{share:.3f}" for share in shares)
+
+
 def table_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     """Return the report's rows for one mode's result."""
     t, lat, mem = r["throughput"], r["latency"], r["memory"]
@@ -1035,6 +1076,8 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("KiB per idle connection", f"{mem['kib_per_connection']}"),
         ("server RSS before/after MiB", f"{mem['rss_before_mib']} / {mem['rss_after_mib']}"),
         ("server CPU us/mutation", f"{t['server_cpu_us_per_mutation']}"),
+        ("server CPU us/mutation (latency run)", f"{lat.get('server_cpu_us_per_mutation')}"),
+        ("lane batched share (throughput / latency)", lane_summary(t, lat)),
         ("server GC full / all: n, ms (throughput)", gc_summary(t.get("server_gc", {}))),
         ("server GC full / all: n, ms (latency)", gc_summary(lat.get("server_gc", {}))),
         ("load GC full / all: n, ms (throughput)", gc_summary(t.get("load_gc", {}))),
