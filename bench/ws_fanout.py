@@ -24,7 +24,7 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
@@ -974,14 +974,19 @@ def start_cluster(stack: contextlib.AsyncExitStack, given: Sequence[str]) -> Seq
 
 
 async def start_stack(
-    stack: contextlib.AsyncExitStack, mode: str, log_path: Path, cluster: Sequence[str] = ()
+    stack: contextlib.AsyncExitStack,
+    mode: str,
+    log_path: Path,
+    cluster: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> tuple[Server, str]:
-    """Create and migrate the database (service modes), start the server; return it, its secret."""
+    """Create and migrate the database (service modes), start the server; return it, its
+    secret. ``extra_env`` goes to the server and its migration (``PYTHONPATH``: other code)."""
     data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ws_fanout-")))
     db_name = await create_database(stack) if mode in SERVICE_MODES else None
     seeds = start_cluster(stack, cluster) if mode == "cluster" else ()
     secret = "bench-secret-" + secrets.token_hex(24)
-    env = server_env(mode, data_dir, secret, db_name, seeds)
+    env = server_env(mode, data_dir, secret, db_name, seeds) | dict(extra_env or {})
     if mode in SERVICE_MODES:
         await migrate(env, log_path)
     return await start_server(stack, env, log_path), secret
