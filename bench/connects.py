@@ -190,20 +190,33 @@ async def seed(devices: list[Device], port: int, concurrency: int) -> None:
     await asyncio.sleep(1.0)
 
 
+async def start_seeded(
+    stack: contextlib.AsyncExitStack,
+    args: argparse.Namespace,
+    name: str,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[Any, list[Device]]:
+    """Start a server (its log ``bench/results/<name>-server.log``), sign ``--clients``
+    users in once, and return it and their devices."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = RESULTS_DIR / f"{name}-server.log"
+    log_path.unlink(missing_ok=True)
+    server, secret = await start_stack(stack, args.mode, log_path, extra_env=extra_env)
+    async with client_session() as session:
+        await wait_ready(session, server)
+    issuer = EmbeddedIssuer(secret.encode())
+    users = [f"bench-conn-{i:05d}" for i in range(args.clients)]
+    devices = [Device(u, issuer.mint(u, ttl_s=6 * 3600)) for u in users]
+    await seed(devices, server.port, args.concurrency)
+    return server, devices
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Seed the users, then run the pairs."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = RESULTS_DIR / f"connects-{args.mode}-server.log"
-    log_path.unlink(missing_ok=True)
     pairs: list[dict[str, Any]] = []
+    log_path = RESULTS_DIR / f"connects-{args.mode}-server.log"
     async with contextlib.AsyncExitStack() as stack:
-        server, secret = await start_stack(stack, args.mode, log_path)
-        async with client_session() as session:
-            await wait_ready(session, server)
-        issuer = EmbeddedIssuer(secret.encode())
-        users = [f"bench-conn-{i:05d}" for i in range(args.clients)]
-        devices = [Device(u, issuer.mint(u, ttl_s=6 * 3600)) for u in users]
-        await seed(devices, server.port, args.concurrency)
+        server, devices = await start_seeded(stack, args, f"connects-{args.mode}")
         for pair in range(args.pairs):
             floor = await asyncio.to_thread(floor_pass, args.clients, args.concurrency)
             project = await project_pass(devices, server, args.concurrency)
@@ -243,13 +256,19 @@ def report(result: dict[str, Any]) -> None:
     )
 
 
+def connect_arguments(description: str | None, clients: int = 2000) -> argparse.ArgumentParser:
+    """Return a parser with the options every connect benchmark takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--mode", choices=["postgres", "embedded"], default="postgres")
+    parser.add_argument("--clients", type=int, default=clients)
+    parser.add_argument("--concurrency", type=int, default=256)
+    return parser
+
+
 def main() -> None:
     """Parse arguments, run, print."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--mode", choices=["postgres", "embedded"], default="postgres")
-    parser.add_argument("--clients", type=int, default=2000)
+    parser = connect_arguments(__doc__)
     parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=256)
     args = parser.parse_args()
     raise_nofile_limit()
     result = uvloop.run(run(args))

@@ -23,26 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from connects import Device, project_pass, seed
-from ws_fanout import RESULTS_DIR, client_session, raise_nofile_limit, start_stack, wait_ready
-
-from server.auth.embedded import EmbeddedIssuer
-
-
-async def start_side(
-    stack: contextlib.AsyncExitStack, args: argparse.Namespace, name: str, env: dict[str, str]
-) -> tuple[Any, list[Device]]:
-    """Start one server and seed its users; return it and its devices."""
-    log_path = RESULTS_DIR / f"connects_ab-{name}-server.log"
-    log_path.unlink(missing_ok=True)
-    server, secret = await start_stack(stack, args.mode, log_path, extra_env=env)
-    async with client_session() as session:
-        await wait_ready(session, server)
-    issuer = EmbeddedIssuer(secret.encode())
-    users = [f"bench-ab-{i:05d}" for i in range(args.clients)]
-    devices = [Device(u, issuer.mint(u, ttl_s=6 * 3600)) for u in users]
-    await seed(devices, server.port, args.concurrency)
-    return server, devices
+from connects import connect_arguments, project_pass, start_seeded
+from ws_fanout import RESULTS_DIR, raise_nofile_limit
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,8 +33,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     passes: dict[str, list[dict[str, Any]]] = {"A": [], "B": []}
     async with contextlib.AsyncExitStack() as stack:
         sides = {
-            "A": await start_side(stack, args, "A", {}),
-            "B": await start_side(stack, args, "B", {"PYTHONPATH": str(args.against)}),
+            "A": await start_seeded(stack, args, "connects_ab-A"),
+            "B": await start_seeded(
+                stack, args, "connects_ab-B", {"PYTHONPATH": str(args.against)}
+            ),
         }
         for round_no in range(args.rounds):
             for name in ("A", "B") if round_no % 2 == 0 else ("B", "A"):
@@ -74,8 +58,8 @@ def summarise(args: argparse.Namespace, passes: dict[str, list[dict[str, Any]]])
         "clients": args.clients,
         "rounds": args.rounds,
         "passes": passes,
-        "median_cpu_ms": {k: statistics.median(v) for k, v in cpu.items()},
-        "median_connects_per_s": {k: statistics.median(v) for k, v in rate.items()},
+        "median_cpu_ms": {k: round(statistics.median(v), 3) for k, v in cpu.items()},
+        "median_connects_per_s": {k: round(statistics.median(v), 1) for k, v in rate.items()},
         "median_cpu_ratio_b_a": round(
             statistics.median(b / a for a, b in zip(cpu["A"], cpu["B"], strict=True)), 3
         ),
@@ -107,12 +91,9 @@ def report(result: dict[str, Any]) -> None:
 
 def main() -> None:
     """Parse arguments, run, print."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = connect_arguments(__doc__)
     parser.add_argument("--against", type=Path, required=True, help="B's PYTHONPATH")
-    parser.add_argument("--mode", choices=["postgres", "embedded"], default="postgres")
-    parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--concurrency", type=int, default=256)
     args = parser.parse_args()
     if not args.against.is_dir():
         parser.error(f"--against {args.against} is not a folder")

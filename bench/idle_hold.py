@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 import uvloop
-from connects import Device, connect_all
+from connects import Device, connect_all, connect_arguments
 from prometheus_client.parser import text_string_to_metric_families
 from ws_fanout import (
     RESULTS_DIR,
@@ -101,11 +101,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     """Parse arguments, run, print."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--mode", choices=["postgres", "embedded"], default="postgres")
-    parser.add_argument("--clients", type=int, default=19_000)
+    parser = connect_arguments(__doc__, clients=19_000)
     parser.add_argument("--hold-seconds", type=float, default=60.0)
-    parser.add_argument("--concurrency", type=int, default=256)
     args = parser.parse_args()
     raise_nofile_limit()
     result = uvloop.run(run(args))
