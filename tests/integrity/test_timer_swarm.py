@@ -53,7 +53,10 @@ async def test_a_swarm_of_transitions_on_two_instances_lands_each_once(instances
     lanes = [await batch_from_the_first(s) for s in servers] if PG_URL else []
     fleet = {user: await devices(servers, user, user) for user in USERS}  # one on each
     ids = {
-        user: [(await group[0].ok("timer.start", {"allocated_ms": 600_000}))["id"] for _ in "ab"]
+        user: [
+            (await group[0].ok("timer.start", {"allocated_ms": 600_000}))["id"]
+            for _ in range(TIMERS)
+        ]
         for user, group in fleet.items()
     }
     work = [
