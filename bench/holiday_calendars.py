@@ -16,6 +16,7 @@ Run: .venv/bin/python bench/holiday_calendars.py
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -136,6 +137,7 @@ async def server_figures() -> dict[str, Any]:
 
 def main() -> None:
     """Run both parts, print and save the figures."""
+    argparse.ArgumentParser(description=__doc__).parse_args()  # --help; no options
     load = [round(x, 2) for x in os.getloadavg()]
     result = {
         "load_average_at_start": load,

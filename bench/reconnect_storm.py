@@ -52,7 +52,6 @@ from ws_fanout import (
     server_env,
     server_log_problems,
     start_server,
-    stop_sender,
     wait_ready,
 )
 
@@ -301,7 +300,7 @@ async def run_storm(
         print(f"connected in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
         return await measure_storm(args, live, stormed, a, b, db_url)
     finally:
-        await stop_sender(live)
+        await live.stop()
 
 
 async def measure_storm(

@@ -16,6 +16,7 @@ Run: .venv/bin/python bench/recurrence.py
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -93,6 +94,7 @@ def age_ratio() -> tuple[float, float]:
 
 def main() -> None:
     """Print the figures."""
+    argparse.ArgumentParser(description=__doc__).parse_args()  # --help; no options
     series = build()
     clear_caches()
     cold, count = timed(lambda: expand(series, WEEK), 1)

@@ -20,6 +20,7 @@ Run: .venv/bin/python bench/slots.py
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import statistics
@@ -109,6 +110,7 @@ def line(label: str, figures: tuple[float, float, float], note: str = "") -> Non
 
 def main() -> None:
     """Print the figures."""
+    argparse.ArgumentParser(description=__doc__).parse_args()  # --help; no options
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"{'':50} {'median wall':>11}  {'p95 wall':>12}  {'median cpu':>12}")
     build_grid(LARGEST)  # loads the zone list and zones: not part of a grid's cost
