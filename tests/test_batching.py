@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from server.batching import MAX_BATCH, Batcher
+from server.batching import HERD_GAP_S, MAX_BATCH, Batcher
 
 
 class Store:
@@ -102,14 +102,27 @@ async def test_stop_cancels_the_read_under_way() -> None:
         await waiting
 
 
-async def test_a_key_asked_for_after_a_read_is_read_at_once() -> None:
+async def test_a_key_asked_for_after_a_quiet_spell_is_read_at_once() -> None:
     store = Store()
     batcher = Batcher(store.read_many, "test")
     assert await batcher.get("first") == 0
-    # Right after a read (when keys keep coming): read within a few turns of the
-    # loop, without waiting a moment for others to join.
+    await asyncio.sleep(HERD_GAP_S * 1.5)  # no herd: nobody else is coming
     second = asyncio.ensure_future(batcher.get("second"))
     for _ in range(10):
         await asyncio.sleep(0)
     assert second.done()
     assert store.reads == [["first"], ["second"]]
+
+
+async def test_keys_asked_for_right_after_a_read_gather_into_the_next() -> None:
+    store = Store()
+    batcher = Batcher(store.read_many, "test")
+    assert await batcher.get("first") == 0
+    # Right after a read (keys keep coming): the next read waits GATHER_S for more.
+    early = asyncio.ensure_future(batcher.get("a"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not early.done()
+    late = asyncio.ensure_future(batcher.get("b"))
+    assert (await early, await late) == (0, 0)
+    assert store.reads == [["first"], ["a", "b"]]
