@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -190,23 +191,39 @@ async def seed(devices: list[Device], port: int, concurrency: int) -> None:
     await asyncio.sleep(1.0)
 
 
+def server_log(name: str) -> Path:
+    """Return where the server of run ``name`` logs: ``bench/results/<name>-server.log``."""
+    return RESULTS_DIR / f"{name}-server.log"
+
+
+async def start_with_devices(
+    stack: contextlib.AsyncExitStack,
+    args: argparse.Namespace,
+    name: str,
+    prefix: str = "bench-conn",
+    extra_env: dict[str, str] | None = None,
+) -> tuple[Any, list[Device]]:
+    """Start a server (its log ``server_log(name)``) and return it with ``--clients``
+    devices of users ``<prefix>-<n>``, none of them signed in yet."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = server_log(name)
+    log_path.unlink(missing_ok=True)
+    server, secret = await start_stack(stack, args.mode, log_path, extra_env=extra_env)
+    async with client_session() as session:
+        await wait_ready(session, server)
+    issuer = EmbeddedIssuer(secret.encode())
+    users = [f"{prefix}-{i:05d}" for i in range(args.clients)]
+    return server, [Device(u, issuer.mint(u, ttl_s=6 * 3600)) for u in users]
+
+
 async def start_seeded(
     stack: contextlib.AsyncExitStack,
     args: argparse.Namespace,
     name: str,
     extra_env: dict[str, str] | None = None,
 ) -> tuple[Any, list[Device]]:
-    """Start a server (its log ``bench/results/<name>-server.log``), sign ``--clients``
-    users in once, and return it and their devices."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = RESULTS_DIR / f"{name}-server.log"
-    log_path.unlink(missing_ok=True)
-    server, secret = await start_stack(stack, args.mode, log_path, extra_env=extra_env)
-    async with client_session() as session:
-        await wait_ready(session, server)
-    issuer = EmbeddedIssuer(secret.encode())
-    users = [f"bench-conn-{i:05d}" for i in range(args.clients)]
-    devices = [Device(u, issuer.mint(u, ttl_s=6 * 3600)) for u in users]
+    """Start a server, sign ``--clients`` users in once, and return it and their devices."""
+    server, devices = await start_with_devices(stack, args, name, extra_env=extra_env)
     await seed(devices, server.port, args.concurrency)
     return server, devices
 
@@ -214,7 +231,7 @@ async def start_seeded(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Seed the users, then run the pairs."""
     pairs: list[dict[str, Any]] = []
-    log_path = RESULTS_DIR / f"connects-{args.mode}-server.log"
+    log_path = server_log(f"connects-{args.mode}")
     async with contextlib.AsyncExitStack() as stack:
         server, devices = await start_seeded(stack, args, f"connects-{args.mode}")
         for pair in range(args.pairs):

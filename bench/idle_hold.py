@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 import uvloop
-from connects import Device, connect_all, connect_arguments
+from connects import connect_all, connect_arguments, server_log, start_with_devices
 from prometheus_client.parser import text_string_to_metric_families
 from ws_fanout import (
     RESULTS_DIR,
@@ -31,11 +31,7 @@ from ws_fanout import (
     raise_nofile_limit,
     scrape,
     server_log_problems,
-    start_stack,
-    wait_ready,
 )
-
-from server.auth.embedded import EmbeddedIssuer
 
 
 async def ready_connections(session: Any, server: Any) -> int:
@@ -53,18 +49,10 @@ def rss_mib(pid: int) -> float:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Connect every device, hold them idle, then read what is left."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = RESULTS_DIR / f"idle_hold-{args.mode}-server.log"
-    log_path.unlink(missing_ok=True)
+    name = f"idle_hold-{args.mode}"
     async with contextlib.AsyncExitStack() as stack:
-        server, secret = await start_stack(stack, args.mode, log_path)
+        server, devices = await start_with_devices(stack, args, name, prefix="bench-idle")
         session = await stack.enter_async_context(client_session())
-        await wait_ready(session, server)
-        issuer = EmbeddedIssuer(secret.encode())
-        devices = [
-            Device(f"bench-idle-{i:05d}", issuer.mint(f"bench-idle-{i:05d}", ttl_s=6 * 3600))
-            for i in range(args.clients)
-        ]
         pid = server.proc.pid
         rss_before, t0 = rss_mib(pid), time.monotonic()
         results = await connect_all(devices, server.port, args.concurrency)
@@ -95,7 +83,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_held_mib": round(rss_held, 1),
         "kib_per_connection": round((rss_held - rss_before) * 1024 / max(held, 1), 1),
         "idle_cpu_cores": round(idle_cpu, 4),
-        "server_log_problems": server_log_problems(log_path)[:20],
+        "server_log_problems": server_log_problems(server_log(name))[:20],
     }
 
 
